@@ -1,0 +1,47 @@
+# Compadre. `make run` builds and starts the server; `make test` runs the
+# whole suite: formatting, vet, staticcheck, the Go tests with the race
+# detector, and the contract tests (schemathesis and the official Python SDK
+# against a freshly started server). Everything needed is installed into
+# ./bin and ./.venv on first use.
+
+GO                  ?= go
+PYTHON              ?= python3
+BIN                 := $(CURDIR)/bin
+VENV                := $(CURDIR)/.venv
+STATICCHECK_VERSION := v0.8.2
+
+.PHONY: run build test lint unit contract bench clean
+
+build:
+	$(GO) build -o $(BIN)/compadre .
+
+run: build
+	$(BIN)/compadre serve
+
+test: lint unit contract
+
+lint: $(BIN)/staticcheck
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(BIN)/staticcheck ./...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+contract: build $(VENV)/.installed
+	$(VENV)/bin/python tests/contract/run.py --binary $(BIN)/compadre
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./http/ | tee bench.txt
+
+$(BIN)/staticcheck:
+	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+$(VENV)/.installed: tests/contract/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/contract/requirements.txt
+	touch $@
+
+clean:
+	rm -rf $(BIN) $(VENV) bench.txt

@@ -1,0 +1,230 @@
+// Package app turns a data directory and a configuration into a running
+// Compadre: keys, database, first start, the API, and a graceful stop. The
+// command line and the test fixture both start the server through it.
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/compadre-dev/compadre/auth"
+	httpapi "github.com/compadre-dev/compadre/http"
+	"github.com/compadre-dev/compadre/store"
+)
+
+// Version is the server's version, reported by /readyz and `compadre version`.
+const Version = "0.1.0"
+
+// Config is everything a server needs. The zero value of each field but
+// DataDir means its default.
+type Config struct {
+	DataDir string
+	// Org is the organization created at first start.
+	Org string
+	// RateLimitScale multiplies the hosted API's rate limits; 0 turns them off.
+	RateLimitScale float64
+	// TokenTTL is how long a signed-in token lives.
+	TokenTTL time.Duration
+	Logger   *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Stdout receives the first start's one-time printout of the credentials.
+	Stdout io.Writer
+}
+
+// Credentials are what a client needs to sign in: the contents of
+// <data>/credentials.json.
+type Credentials struct {
+	BaseURL      string `json:"base_url"`
+	Organization string `json:"organization"`
+	UserID       string `json:"user_id"`
+	APIKeyID     string `json:"api_key_id"`
+	APIKey       string `json:"api_key"`
+}
+
+// App is an opened data directory with the API built over it.
+type App struct {
+	cfg   Config
+	Store *store.Store
+	API   *httpapi.Server
+	log   *slog.Logger
+}
+
+// File names inside the data directory.
+const (
+	DatabaseFile    = "compadre.db"
+	CredentialsFile = "credentials.json"
+	signingKeyFile  = "token-signing.key"
+	sealingKeyFile  = "secrets.key"
+)
+
+// Open prepares the data directory (creating it and, on first start, the
+// organization, administrator and API key) and builds the API. baseURL is
+// where the API will be reachable; it is written into credentials.json.
+func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("app: a data directory is required")
+	}
+	if cfg.Org == "" {
+		cfg.Org = "local"
+	}
+	if cfg.TokenTTL <= 0 {
+		cfg.TokenTTL = time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Stdout == nil {
+		cfg.Stdout = io.Discard
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("app: data directory: %w", err)
+	}
+	signing, err := auth.LoadOrCreateKey(filepath.Join(cfg.DataDir, signingKeyFile), 32)
+	if err != nil {
+		return nil, err
+	}
+	sealing, err := auth.LoadOrCreateKey(filepath.Join(cfg.DataDir, sealingKeyFile), 32)
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := auth.NewSealer(sealing)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile), store.WithClock(cfg.Now))
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, Store: st, log: cfg.Logger}
+	if err := a.firstStart(ctx, baseURL); err != nil {
+		st.Close()
+		return nil, err
+	}
+	a.API, err = httpapi.New(httpapi.Config{
+		Store: st, Tokens: auth.NewTokens(signing, cfg.TokenTTL, cfg.Now), Sealer: sealer, Logger: cfg.Logger,
+		RateLimitScale: cfg.RateLimitScale, Now: cfg.Now, Version: Version,
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// firstStart creates the organization, an administrator holding every
+// permission and an API key, prints the key once and saves credentials.json.
+// On later starts it only brings base_url in credentials.json up to date.
+func (a *App) firstStart(ctx context.Context, baseURL string) error {
+	path := filepath.Join(a.cfg.DataDir, CredentialsFile)
+	org, err := a.Store.BootstrappedOrg(ctx)
+	if err == nil {
+		a.log.InfoContext(ctx, "using existing data", "data", a.cfg.DataDir, "organization", org)
+		return refreshBaseURL(path, baseURL)
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	keyID, secret := auth.NewAPIKey()
+	hash, err := auth.HashSecret(secret)
+	if err != nil {
+		return err
+	}
+	var creds Credentials
+	err = a.Store.Bootstrap(ctx, store.NewOrganization{
+		Org:   store.Organization{ID: a.cfg.Org, Name: a.cfg.Org, DefaultUserPreferences: store.DefaultPreferences()},
+		Roles: auth.BuiltinRoles(),
+		Admin: store.User{FirstName: "Admin", LastName: "User", Email: "admin@example.com",
+			Preferences: store.DefaultPreferences()},
+		AdminRole: auth.DefaultSuperAdministratorRole,
+	}, store.APIKey{KeyID: keyID, SecretHash: hash, Name: ptr("bootstrap"), ExpiresAt: a.cfg.Now().AddDate(100, 0, 0)},
+		func(org store.Organization, admin store.User, key store.APIKey) error {
+			creds = Credentials{BaseURL: baseURL, Organization: org.ID, UserID: admin.ID, APIKeyID: key.KeyID, APIKey: secret}
+			return writeCredentials(path, creds)
+		})
+	if err != nil {
+		return fmt.Errorf("app: first start: %w", err)
+	}
+	fmt.Fprintf(a.cfg.Stdout, `Compadre created organization %q with an administrator and an API key.
+The API key is shown only this once; it is also saved in %s (mode 0600).
+  organization: %s
+  user_id:      %s
+  api_key_id:   %s
+  api_key:      %s
+`, creds.Organization, path, creds.Organization, creds.UserID, creds.APIKeyID, creds.APIKey)
+	return nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func writeCredentials(path string, c Credentials) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	return auth.WriteFileAtomic(path, append(b, '\n'), 0o600)
+}
+
+// ReadCredentials reads a data directory's credentials.json.
+func ReadCredentials(dataDir string) (Credentials, error) {
+	var c Credentials
+	b, err := os.ReadFile(filepath.Join(dataDir, CredentialsFile))
+	if err != nil {
+		return c, err
+	}
+	return c, json.Unmarshal(b, &c)
+}
+
+func refreshBaseURL(path, baseURL string) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var c Credentials
+	if err := json.Unmarshal(b, &c); err != nil || c.BaseURL == baseURL {
+		return nil
+	}
+	c.BaseURL = baseURL
+	return writeCredentials(path, c)
+}
+
+// Serve serves the API on l until ctx is done, then stops accepting, lets
+// in-flight requests finish (up to grace) and closes the database.
+func (a *App) Serve(ctx context.Context, l net.Listener, grace time.Duration) error {
+	srv := &http.Server{
+		Handler:           a.API,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	var serveErr error
+	select {
+	case serveErr = <-errc:
+	case <-ctx.Done():
+		a.log.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), grace)
+		serveErr = srv.Shutdown(sctx)
+		cancel()
+		<-errc
+	}
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	return errors.Join(serveErr, a.Store.Close())
+}

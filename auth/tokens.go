@@ -1,0 +1,88 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// ErrUnauthenticated means credentials are missing, malformed, expired or wrong.
+var ErrUnauthenticated = errors.New("unauthenticated")
+
+const tokenIssuer = "compadre"
+
+// Claims are what a token says about its bearer.
+type Claims struct {
+	OrgID  string
+	UserID string
+	// KeyID is the API key the token was issued with; the key must still
+	// exist for the token to be honoured.
+	KeyID     string
+	ExpiresAt time.Time
+}
+
+type jwtClaims struct {
+	Org string `json:"org"`
+	Key string `json:"key"`
+	jwt.RegisteredClaims
+}
+
+// Tokens issues and verifies HMAC-SHA256 signed JWTs.
+type Tokens struct {
+	key []byte
+	ttl time.Duration
+	now func() time.Time
+}
+
+// NewTokens returns a token issuer signing with key; tokens live for ttl.
+func NewTokens(key []byte, ttl time.Duration, now func() time.Time) *Tokens {
+	return &Tokens{key: key, ttl: ttl, now: now}
+}
+
+// Issue returns a signed token for c. Its expiry is the issuer's lifetime or
+// c.ExpiresAt, whichever comes first (so a token never outlives its key).
+func (t *Tokens) Issue(c Claims) (string, time.Time, error) {
+	now := t.now()
+	exp := now.Add(t.ttl)
+	if !c.ExpiresAt.IsZero() && c.ExpiresAt.Before(exp) {
+		exp = c.ExpiresAt
+	}
+	// JWT times have whole seconds; round down so the reported expiry is
+	// exactly the one enforced.
+	exp = exp.Truncate(time.Second)
+	claims := jwtClaims{
+		Org: c.OrgID,
+		Key: c.KeyID,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    tokenIssuer,
+			Subject:   c.UserID,
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(exp),
+		},
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(t.key)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("auth: sign token: %w", err)
+	}
+	return s, exp, nil
+}
+
+// Verify checks the token's signature, issuer and expiry and returns its claims.
+func (t *Tokens) Verify(token string) (Claims, error) {
+	var c jwtClaims
+	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.key, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithIssuer(tokenIssuer),
+		jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(t.now),
+	)
+	if err != nil {
+		return Claims{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
+	}
+	if c.Org == "" || c.Subject == "" || c.Key == "" {
+		return Claims{}, fmt.Errorf("%w: incomplete token", ErrUnauthenticated)
+	}
+	return Claims{OrgID: c.Org, UserID: c.Subject, KeyID: c.Key, ExpiresAt: c.ExpiresAt.Time}, nil
+}

@@ -1,0 +1,239 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/compadre-dev/compadre/auth"
+	"github.com/compadre-dev/compadre/store"
+)
+
+// maxBodyBytes is the largest request body accepted; larger ones get 413.
+const maxBodyBytes = 1 << 20
+
+type authMode int
+
+const (
+	// authNone: no credentials are read (sign-in, health).
+	authNone authMode = iota
+	// authOptional: a token is used if sent, and must then be valid.
+	authOptional
+	// authRequired: a valid token for the organization in the path.
+	authRequired
+	// authCrossOrg: a valid token for the organization named by X-ORG-ID (or
+	// the token's own), acting on an organization that need not exist yet.
+	authCrossOrg
+)
+
+// handlerFunc is a handler that returns its failure instead of writing it.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// route is one line of the API: what it serves, who may call it, how often.
+type route struct {
+	method string
+	path   string
+	op     string
+	auth   authMode
+	// perms must all be held (under some grant) before the handler runs;
+	// handlers acting on one resource check conditions against it too.
+	perms []auth.Permission
+	// perMinute is the rate limit per organization, user and operation; 0 is none.
+	perMinute int
+	handle    handlerFunc
+}
+
+type ctxKey int
+
+const stateKey ctxKey = iota
+
+// requestState is what the middleware learns about a request, for the
+// handler and for the access log.
+type requestState struct {
+	id        string
+	op        string
+	org       *store.Organization
+	principal *store.Principal
+	query     map[string]any
+	body      []byte
+}
+
+func state(ctx context.Context) *requestState {
+	st, _ := ctx.Value(stateKey).(*requestState)
+	if st == nil {
+		return &requestState{}
+	}
+	return st
+}
+
+func requestID(ctx context.Context) string { return state(ctx).id }
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusRecorder) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusRecorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusRecorder) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
+	m := &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "compadre_http_requests_total",
+			Help: "HTTP requests served, by operation and status code.",
+		}, []string{"operation", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "compadre_http_request_duration_seconds",
+			Help:    "Time to serve an HTTP request, by operation.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"operation"}),
+	}
+	reg.MustRegister(m.requests, m.latency)
+	return m
+}
+
+// outer wraps every request, matched or not: request ID, panic recovery,
+// access log and metrics.
+func (s *Server) outer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		st := &requestState{id: incomingRequestID(r), op: "unmatched"}
+		w.Header().Set("X-Request-ID", st.id)
+		rec := &statusRecorder{ResponseWriter: w}
+		r = r.WithContext(context.WithValue(r.Context(), stateKey, st))
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.ErrorContext(r.Context(), "panic", "request_id", st.id, "panic", p, "stack", string(debug.Stack()))
+				if rec.status == 0 {
+					writeJSON(rec, http.StatusInternalServerError, map[string]string{"detail": "Internal Server Error"})
+				}
+			}
+			elapsed := time.Since(start)
+			status := rec.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			s.metrics.requests.WithLabelValues(st.op, strconv.Itoa(status)).Inc()
+			s.metrics.latency.WithLabelValues(st.op).Observe(elapsed.Seconds())
+			attrs := []any{"request_id", st.id, "method", r.Method, "path", r.URL.Path, "operation", st.op,
+				"status", status, "duration_ms", float64(elapsed.Microseconds()) / 1000}
+			if st.org != nil {
+				attrs = append(attrs, "org", st.org.ID)
+			}
+			if st.principal != nil {
+				attrs = append(attrs, "user", st.principal.UserID)
+			}
+			s.log.InfoContext(r.Context(), "request", attrs...)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// incomingRequestID keeps a caller's X-Request-ID when it is a short token,
+// so logs can be joined across services; otherwise it makes one.
+func incomingRequestID(r *http.Request) string {
+	if id := r.Header.Get("X-Request-ID"); id != "" && len(id) <= 64 && strings.IndexFunc(id, func(c rune) bool {
+		return !(c == '-' || c == '_' || c == '.' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+	}) < 0 {
+		return id
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// pipeline runs one route's stages in their fixed order: organization
+// lookup, authentication, rate limit, body and parameter validation,
+// permission check, handler.
+func (s *Server) pipeline(rt route, op *operation) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := state(r.Context())
+		st.op = rt.op
+		if err := s.admit(w, r, rt, op, st); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		if err := rt.handle(w, r); err != nil {
+			writeError(w, r, s.log, err)
+		}
+	})
+}
+
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, rt route, op *operation, st *requestState) error {
+	ctx := r.Context()
+	orgID := mux.Vars(r)["organization"]
+	if orgID != "" && rt.auth != authCrossOrg {
+		org, err := s.store.GetOrganization(ctx, orgID)
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("Organization " + strconv.Quote(orgID) + " not found.")
+		}
+		if err != nil {
+			return err
+		}
+		st.org = &org
+	}
+	if err := s.authenticate(r, rt.auth, orgID, st); err != nil {
+		return err
+	}
+	if rt.perMinute > 0 {
+		if err := s.limits.allow(rt, orgID, rateLimitSubject(r, st)); err != nil {
+			return err
+		}
+	}
+	if err := s.validateRequest(w, r, op, st); err != nil {
+		return err
+	}
+	for _, p := range rt.perms {
+		if !auth.Holds(st.principal.Role.PermissionGrants, p) {
+			return forbidden(p)
+		}
+	}
+	return nil
+}
+
+// rateLimitSubject is who a request counts against: its user, or before
+// sign-in, the caller's address.
+func rateLimitSubject(r *http.Request, st *requestState) string {
+	if st.principal != nil {
+		return st.principal.OrgID + "/" + st.principal.UserID
+	}
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i > 0 {
+		host = host[:i]
+	}
+	return "addr/" + host
+}

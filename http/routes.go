@@ -1,0 +1,39 @@
+package httpapi
+
+import (
+	a "github.com/compadre-dev/compadre/auth"
+)
+
+type perms = []a.Permission
+
+// routes is the API: one line per operation with its method, path,
+// operationId, authentication, required permissions, rate limit per minute
+// and handler. Together the lines are the permission matrix.
+func (s *Server) routes() []route {
+	const org = "/v1/{organization}"
+	return []route{
+		{"GET", "/healthz", "healthz", authNone, nil, 0, s.healthz},
+		{"GET", "/readyz", "readyz", authNone, nil, 0, s.readyz},
+		{"GET", "/metrics", "metrics", authNone, nil, 0, s.metricsHandler()},
+		{"GET", "/v1/openapi.json", "get-openapi-document", authNone, nil, 0, s.getOpenAPIDocument},
+
+		{"GET", org + "/organization/", "get-organization", authOptional, nil, 0, s.getOrganization},
+		{"PUT", org + "/organization/", "create-organization", authCrossOrg, perms{a.OrganizationCreateOrganization}, 5, s.createOrganization},
+		{"POST", org + "/organization/", "modify-organization", authRequired, perms{a.OrganizationModifyOrganization}, 10, s.modifyOrganization},
+		{"DELETE", org + "/organization/", "delete-organization", authRequired, perms{a.OrganizationDeleteOrganization}, 5, s.deleteOrganization},
+		{"GET", org + "/organization/user_dimensions/", "get-user-dimensions", authRequired, perms{a.OrganizationGetOrganizationDetails}, 20, s.getUserDimensions},
+		{"POST", org + "/organization/api_key/", "create-api-key", authRequired, perms{a.OrganizationCreateAPIKey}, 5, s.createAPIKey},
+		{"GET", org + "/organization/api_key/", "get-api-keys", authRequired, nil, 10, s.getAPIKeys},
+		{"DELETE", org + "/organization/api_key/{api_key_id}/", "delete-api-key", authRequired, perms{a.OrganizationDeleteAPIKey}, 10, s.deleteAPIKey},
+
+		{"POST", org + "/user/signin_with_api_key", "sign-in-with-api-key", authNone, nil, 5, s.signInWithAPIKey},
+		{"POST", org + "/user/", "create-user", authRequired, perms{a.UserInviteUser}, 50, s.createUser},
+		{"GET", org + "/user/", "get-users", authRequired, nil, 60, s.getUsers},
+		{"GET", org + "/user/search/", "search-users", authRequired, nil, 50, s.searchUsers},
+		{"POST", org + "/user/{requested_user_id}", "modify-user", authRequired, perms{a.UserUpdateUserInfo}, 50, s.modifyUser},
+		{"DELETE", org + "/user/{requested_user_id}", "delete-user", authRequired, perms{a.UserDeleteUser}, 500, s.deleteUser},
+		{"GET", org + "/user/{user_id}/user_model", "get-user-model", authRequired, perms{a.UserGetUserModel}, 60, s.getUserModel},
+		{"GET", org + "/user/{user_id}/memory", "get-memories", authRequired, nil, 40, s.getMemories},
+		{"POST", org + "/user/{requested_user_id}/variable", "modify-user-variables", authRequired, perms{a.UserUpdateUserInfo}, 50, s.modifyUserVariables},
+	}
+}

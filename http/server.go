@@ -1,0 +1,100 @@
+// Package httpapi serves the /v1 API: the route table, middleware, handlers
+// and the mapping of errors to responses. The folder is named http/; the
+// package is named for its job so it does not shadow net/http.
+package httpapi
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/compadre-dev/compadre/auth"
+	"github.com/compadre-dev/compadre/store"
+)
+
+// Config is what the API needs from the process that runs it.
+type Config struct {
+	Store  *store.Store
+	Tokens *auth.Tokens
+	Sealer *auth.Sealer
+	Logger *slog.Logger
+	// RateLimitScale multiplies every rate limit; 0 turns rate limiting off.
+	RateLimitScale float64
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Version is reported by /readyz.
+	Version string
+}
+
+// Server is the API: its routes and everything the handlers use.
+type Server struct {
+	store    *store.Store
+	tokens   *auth.Tokens
+	sealer   *auth.Sealer
+	log      *slog.Logger
+	now      func() time.Time
+	version  string
+	limits   *rateLimiter
+	doc      *apiDocument
+	registry *prometheus.Registry
+	metrics  *httpMetrics
+	handler  http.Handler
+}
+
+// New builds the API from cfg.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil || cfg.Tokens == nil || cfg.Sealer == nil {
+		return nil, fmt.Errorf("httpapi: store, tokens and sealer are required")
+	}
+	s := &Server{
+		store:   cfg.Store,
+		tokens:  cfg.Tokens,
+		sealer:  cfg.Sealer,
+		log:     cfg.Logger,
+		now:     cfg.Now,
+		version: cfg.Version,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.limits = newRateLimiter(cfg.RateLimitScale, s.now)
+	doc, err := loadAPIDocument()
+	if err != nil {
+		return nil, err
+	}
+	s.doc = doc
+	s.registry = prometheus.NewRegistry()
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.metrics = newHTTPMetrics(s.registry)
+
+	router := mux.NewRouter()
+	router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"detail": "Not Found"})
+	})
+	router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"detail": "Method Not Allowed"})
+	})
+	for _, rt := range s.routes() {
+		op, err := s.doc.operation(rt.op)
+		if err != nil {
+			return nil, err
+		}
+		if op.method != rt.method || op.path != rt.path {
+			return nil, fmt.Errorf("httpapi: route %s %s is documented as %s %s", rt.method, rt.path, op.method, op.path)
+		}
+		router.Handle(rt.path, s.pipeline(rt, op)).Methods(rt.method).Name(rt.op)
+	}
+	s.handler = s.outer(router)
+	return s, nil
+}
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }

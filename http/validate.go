@@ -1,0 +1,383 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"github.com/sosodev/duration"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+	"sigs.k8s.io/yaml"
+
+	assets "github.com/compadre-dev/compadre/embed"
+)
+
+// apiDocument is the embedded OpenAPI document, served as JSON and compiled
+// into validators for each operation's body and parameters, so what the
+// document promises and what the server enforces cannot drift apart.
+type apiDocument struct {
+	json []byte
+	ops  map[string]*operation
+}
+
+type operation struct {
+	id           string
+	method       string
+	path         string
+	body         *jsonschema.Schema
+	bodyRequired bool
+	params       []*parameter
+}
+
+type parameter struct {
+	name     string
+	in       string
+	required bool
+	// typ is the JSON type of the value; for arrays, elem is the item type.
+	typ, elem  string
+	def        any
+	hasDefault bool
+	schema     *jsonschema.Schema
+}
+
+const docURL = "mem:///openapi.json"
+
+var printer = message.NewPrinter(language.English)
+
+func loadAPIDocument() (*apiDocument, error) {
+	raw, err := yaml.YAMLToJSON(assets.OpenAPI)
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: openapi document: %w", err)
+	}
+	tree, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: openapi document: %w", err)
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	c.RegisterFormat(&jsonschema.Format{Name: "duration", Validate: validateDuration})
+	c.RegisterFormat(&jsonschema.Format{Name: "base64", Validate: validateBase64})
+	if err := c.AddResource(docURL, tree); err != nil {
+		return nil, fmt.Errorf("httpapi: openapi document: %w", err)
+	}
+	d := &apiDocument{json: raw, ops: map[string]*operation{}}
+	paths, _ := tree.(map[string]any)["paths"].(map[string]any)
+	for path, item := range paths {
+		methods, _ := item.(map[string]any)
+		for method, o := range methods {
+			om, ok := o.(map[string]any)
+			if !ok {
+				continue
+			}
+			id, _ := om["operationId"].(string)
+			if id == "" {
+				continue
+			}
+			op := &operation{id: id, method: strings.ToUpper(method), path: path}
+			base := "#/paths/" + pointerEscape(path) + "/" + method
+			if rb, ok := om["requestBody"].(map[string]any); ok {
+				op.bodyRequired, _ = rb["required"].(bool)
+				if op.body, err = c.Compile(docURL + base + "/requestBody/content/application~1json/schema"); err != nil {
+					return nil, fmt.Errorf("httpapi: %s body schema: %w", id, err)
+				}
+			}
+			params, _ := om["parameters"].([]any)
+			for i, p := range params {
+				pm, _ := p.(map[string]any)
+				in, _ := pm["in"].(string)
+				if in == "path" {
+					continue
+				}
+				prm := &parameter{in: in}
+				prm.name, _ = pm["name"].(string)
+				prm.required, _ = pm["required"].(bool)
+				sm, _ := pm["schema"].(map[string]any)
+				prm.typ, _ = sm["type"].(string)
+				if items, ok := sm["items"].(map[string]any); ok {
+					prm.elem, _ = items["type"].(string)
+				}
+				prm.def, prm.hasDefault = sm["default"]
+				if prm.schema, err = c.Compile(docURL + base + "/parameters/" + strconv.Itoa(i) + "/schema"); err != nil {
+					return nil, fmt.Errorf("httpapi: %s parameter %s: %w", id, prm.name, err)
+				}
+				op.params = append(op.params, prm)
+			}
+			d.ops[id] = op
+		}
+	}
+	return d, nil
+}
+
+// pointerEscape turns a path into a JSON-pointer token inside a URI fragment.
+func pointerEscape(s string) string {
+	s = strings.ReplaceAll(s, "~", "~0")
+	s = strings.ReplaceAll(s, "/", "~1")
+	s = strings.ReplaceAll(s, "{", "%7B")
+	return strings.ReplaceAll(s, "}", "%7D")
+}
+
+func (d *apiDocument) operation(id string) (*operation, error) {
+	op, ok := d.ops[id]
+	if !ok {
+		return nil, fmt.Errorf("httpapi: operation %q is not in the OpenAPI document", id)
+	}
+	return op, nil
+}
+
+func validateDuration(v any) error {
+	s, ok := v.(string)
+	if !ok {
+		return nil
+	}
+	_, err := duration.Parse(s)
+	return err
+}
+
+func validateBase64(v any) error {
+	s, ok := v.(string)
+	if !ok {
+		return nil
+	}
+	_, err := base64.StdEncoding.DecodeString(s)
+	return err
+}
+
+// validateRequest checks the query and header parameters and the JSON body
+// against the operation's schemas, and keeps the results on the request state.
+func (s *Server) validateRequest(w http.ResponseWriter, r *http.Request, op *operation, st *requestState) error {
+	var errs []fieldError
+	st.query = map[string]any{}
+	for _, p := range op.params {
+		v, present, ferr := paramValue(r, p)
+		if ferr != nil {
+			errs = append(errs, *ferr)
+			continue
+		}
+		if !present {
+			if p.required {
+				errs = append(errs, fieldError{Loc: []any{p.in, p.name}, Msg: "Field required", Type: "missing"})
+			} else if p.hasDefault {
+				st.query[p.name] = p.def
+			}
+			continue
+		}
+		if err := p.schema.Validate(v); err != nil {
+			errs = append(errs, schemaErrors(err, []any{p.in, p.name})...)
+			continue
+		}
+		st.query[p.name] = v
+	}
+	if op.body != nil {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return errorf(http.StatusRequestEntityTooLarge, "The request body is larger than 1 MiB.")
+		}
+		if err != nil {
+			return badRequest("The request body could not be read.")
+		}
+		switch {
+		case len(bytes.TrimSpace(body)) == 0:
+			if op.bodyRequired {
+				errs = append(errs, fieldError{Loc: []any{"body"}, Msg: "Field required", Type: "missing"})
+			}
+		default:
+			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+			if err != nil {
+				errs = append(errs, fieldError{Loc: []any{"body"}, Msg: "JSON decode error: " + err.Error(), Type: "json_invalid"})
+				break
+			}
+			if err := op.body.Validate(doc); err != nil {
+				errs = append(errs, schemaErrors(err, []any{"body"})...)
+			}
+			st.body = body
+		}
+	}
+	if len(errs) > 0 {
+		return validationFailed(errs...)
+	}
+	return nil
+}
+
+// paramValue reads a parameter and converts it to its schema's JSON type,
+// as FastAPI does before validating.
+func paramValue(r *http.Request, p *parameter) (any, bool, *fieldError) {
+	var raw []string
+	switch p.in {
+	case "query":
+		raw = r.URL.Query()[p.name]
+	case "header":
+		raw = r.Header.Values(p.name)
+	}
+	if len(raw) == 0 {
+		return nil, false, nil
+	}
+	if p.typ == "array" {
+		out := make([]any, len(raw))
+		for i, s := range raw {
+			v, err := convert(s, p.elem, []any{p.in, p.name, i})
+			if err != nil {
+				return nil, true, err
+			}
+			out[i] = v
+		}
+		return out, true, nil
+	}
+	v, err := convert(raw[len(raw)-1], p.typ, []any{p.in, p.name})
+	return v, true, err
+}
+
+func convert(s, typ string, loc []any) (any, *fieldError) {
+	switch typ {
+	case "integer":
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil {
+			return nil, &fieldError{Loc: loc, Msg: "Input should be a valid integer, unable to parse string as an integer", Type: "int_parsing", Input: s}
+		}
+		return json.Number(strconv.FormatInt(n, 10)), nil
+	case "number":
+		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil {
+			return nil, &fieldError{Loc: loc, Msg: "Input should be a valid number, unable to parse string as a number", Type: "float_parsing", Input: s}
+		}
+		return json.Number(strconv.FormatFloat(f, 'g', -1, 64)), nil
+	case "boolean":
+		switch strings.ToLower(strings.TrimSpace(s)) {
+		case "true", "1", "yes", "on", "t", "y":
+			return true, nil
+		case "false", "0", "no", "off", "f", "n":
+			return false, nil
+		}
+		return nil, &fieldError{Loc: loc, Msg: "Input should be a valid boolean, unable to interpret input", Type: "bool_parsing", Input: s}
+	}
+	return s, nil
+}
+
+// schemaErrors flattens a validation failure into FastAPI-style entries, one
+// per failing leaf, located under prefix.
+func schemaErrors(err error, prefix []any) []fieldError {
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return []fieldError{{Loc: prefix, Msg: err.Error(), Type: "value_error"}}
+	}
+	var leaves []*jsonschema.ValidationError
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) == 0 {
+			leaves = append(leaves, e)
+			return
+		}
+		for _, c := range e.Causes {
+			walk(c)
+		}
+	}
+	walk(ve)
+	// A nullable field that fails reports "want null" beside the real fault;
+	// that half of the union only adds noise.
+	if len(leaves) > 1 {
+		kept := leaves[:0:0]
+		for _, l := range leaves {
+			if t, ok := l.ErrorKind.(*kind.Type); ok && slices.Equal(t.Want, []string{"null"}) {
+				continue
+			}
+			kept = append(kept, l)
+		}
+		if len(kept) > 0 {
+			leaves = kept
+		}
+	}
+	var out []fieldError
+	for _, l := range leaves {
+		loc := append(slices.Clone(prefix), instanceLoc(l.InstanceLocation)...)
+		if req, ok := l.ErrorKind.(*kind.Required); ok {
+			for _, m := range req.Missing {
+				out = append(out, fieldError{Loc: append(slices.Clone(loc), m), Msg: "Field required", Type: "missing"})
+			}
+			continue
+		}
+		out = append(out, fieldError{Loc: loc, Msg: l.ErrorKind.LocalizedString(printer), Type: errorType(l.ErrorKind)})
+	}
+	return out
+}
+
+func instanceLoc(parts []string) []any {
+	out := make([]any, len(parts))
+	for i, p := range parts {
+		if n, err := strconv.Atoi(p); err == nil {
+			out[i] = n
+		} else {
+			out[i] = p
+		}
+	}
+	return out
+}
+
+// errorType names a schema failure the way pydantic names the same failure.
+func errorType(k jsonschema.ErrorKind) string {
+	switch k := k.(type) {
+	case *kind.Type:
+		if len(k.Want) > 0 {
+			switch k.Want[0] {
+			case "string":
+				return "string_type"
+			case "integer":
+				return "int_type"
+			case "number":
+				return "float_type"
+			case "boolean":
+				return "bool_type"
+			case "array":
+				return "list_type"
+			case "object":
+				return "dict_type"
+			}
+		}
+		return "type_error"
+	case *kind.MinLength:
+		return "string_too_short"
+	case *kind.MaxLength:
+		return "string_too_long"
+	case *kind.Pattern:
+		return "string_pattern_mismatch"
+	case *kind.Minimum, *kind.ExclusiveMinimum:
+		return "greater_than_equal"
+	case *kind.Maximum, *kind.ExclusiveMaximum:
+		return "less_than_equal"
+	case *kind.Enum:
+		return "enum"
+	case *kind.Const:
+		return "literal_error"
+	case *kind.MinItems, *kind.MinProperties:
+		return "too_short"
+	case *kind.MaxItems, *kind.MaxProperties:
+		return "too_long"
+	case *kind.AdditionalProperties:
+		return "extra_forbidden"
+	case *kind.UniqueItems:
+		return "unique_items"
+	}
+	return "value_error"
+}
+
+// decodeBody decodes the validated request body into v.
+func decodeBody(r *http.Request, v any) error {
+	body := state(r.Context()).body
+	if body == nil {
+		body = []byte("{}")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return validationFailed(fieldError{Loc: []any{"body"}, Msg: err.Error(), Type: "value_error"})
+	}
+	return nil
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/compadre-dev/compadre"
+
+// importRules says, per package folder, which of the project's packages it
+// may import, and which outside imports it must not use. Dependencies point
+// toward main only. See STYLE.md, "Layout and allowed imports".
+var importRules = map[string]struct {
+	project   []string
+	forbidden []string
+}{
+	"store":        {},
+	"wasmrt":       {forbidden: []string{"net/http", "database/sql"}},
+	"embed":        {},
+	"auth":         {project: []string{"store"}},
+	"http":         {project: []string{"store", "auth", "wasmrt", "embed"}, forbidden: []string{"database/sql", "github.com/tetratelabs/wazero"}},
+	"app":          {project: []string{"store", "auth", "http", "wasmrt", "embed"}},
+	"compadretest": {project: []string{"app"}},
+}
+
+func TestImportRules(t *testing.T) {
+	for dir, rule := range importRules {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			src, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			parsed, err := parser.ParseFile(token.NewFileSet(), f, src, parser.ImportsOnly)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, imp := range parsed.Imports {
+				path, _ := strconv.Unquote(imp.Path.Value)
+				if rel, ok := strings.CutPrefix(path, module+"/"); ok {
+					allowed := false
+					for _, p := range rule.project {
+						allowed = allowed || rel == p
+					}
+					if !allowed {
+						t.Errorf("%s imports %s, which %s/ may not", f, path, dir)
+					}
+				}
+				for _, bad := range rule.forbidden {
+					if path == bad || strings.HasPrefix(path, bad+"/") {
+						t.Errorf("%s imports %s, which %s/ may not", f, path, dir)
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,206 @@
+// Command compadre serves the Amigo /v1 API from one SQLite file.
+//
+//	compadre [serve] [flags]   start the server (the default)
+//	compadre admin create-api-key --user ID --name NAME [flags]
+//	compadre version
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	_ "time/tzdata" // time zones are checked against an embedded database, not the host's
+
+	"github.com/sosodev/duration"
+
+	"github.com/compadre-dev/compadre/app"
+	"github.com/compadre-dev/compadre/auth"
+	"github.com/compadre-dev/compadre/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "compadre:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the whole program, callable from tests: args without the program
+// name, the environment, and where to write.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, getenv, stdout, stderr)
+	case "admin":
+		if len(args) == 0 || args[0] != "create-api-key" {
+			return errors.New("usage: compadre admin create-api-key --user ID --name NAME")
+		}
+		return createAPIKey(ctx, args[1:], getenv, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "compadre", app.Version)
+		return nil
+	default:
+		return fmt.Errorf("unknown command %q (want serve, admin or version)", cmd)
+	}
+}
+
+// env returns the COMPADRE_* variable for a flag, or def.
+func env(getenv func(string) string, name, def string) string {
+	if v := getenv("COMPADRE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))); v != "" {
+		return v
+	}
+	return def
+}
+
+type serveFlags struct {
+	addr, data, org, rateLimits, logFormat, logLevel, tokenTTL string
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f serveFlags
+	fs.StringVar(&f.addr, "addr", env(getenv, "addr", "127.0.0.1:8080"), "listen address (COMPADRE_ADDR)")
+	fs.StringVar(&f.data, "data", env(getenv, "data", "./compadre-data"), "data directory (COMPADRE_DATA)")
+	fs.StringVar(&f.org, "org", env(getenv, "org", "local"), "organization created on first start (COMPADRE_ORG)")
+	fs.StringVar(&f.rateLimits, "rate-limits", env(getenv, "rate-limits", "faithful"), "faithful, off, or a multiplier such as 10x (COMPADRE_RATE_LIMITS)")
+	fs.StringVar(&f.logFormat, "log-format", env(getenv, "log-format", "text"), "text or json (COMPADRE_LOG_FORMAT)")
+	fs.StringVar(&f.logLevel, "log-level", env(getenv, "log-level", "info"), "debug, info, warn or error (COMPADRE_LOG_LEVEL)")
+	fs.StringVar(&f.tokenTTL, "token-ttl", env(getenv, "token-ttl", "1h"), "lifetime of signed-in tokens (COMPADRE_TOKEN_TTL)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	scale, err := parseRateLimits(f.rateLimits)
+	if err != nil {
+		return err
+	}
+	ttl, err := time.ParseDuration(f.tokenTTL)
+	if err != nil || ttl <= 0 {
+		return fmt.Errorf("--token-ttl: want a positive duration such as 1h, got %q", f.tokenTTL)
+	}
+	log, err := newLogger(stderr, f.logFormat, f.logLevel)
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return err
+	}
+	baseURL := "http://" + l.Addr().String()
+	a, err := app.Open(ctx, app.Config{
+		DataDir: f.data, Org: f.org, RateLimitScale: scale, TokenTTL: ttl, Logger: log, Stdout: stdout,
+	}, baseURL)
+	if err != nil {
+		l.Close()
+		return err
+	}
+	log.Info("serving", "url", baseURL, "data", f.data, "rate_limits", f.rateLimits, "version", app.Version)
+	return a.Serve(ctx, l, 30*time.Second)
+}
+
+// parseRateLimits reads --rate-limits: "faithful" is the hosted API's
+// limits, "off" none, and "Nx" the hosted limits times N.
+func parseRateLimits(s string) (float64, error) {
+	switch s {
+	case "faithful":
+		return 1, nil
+	case "off":
+		return 0, nil
+	}
+	if n, err := strconv.ParseFloat(strings.TrimSuffix(s, "x"), 64); err == nil && strings.HasSuffix(s, "x") && n > 0 {
+		return n, nil
+	}
+	return 0, fmt.Errorf("--rate-limits: want faithful, off or a multiplier such as 10x, got %q", s)
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: want text or json, got %q", format)
+}
+
+// createAPIKey mints an API key for a user straight in the database; it
+// works while the server runs.
+func createAPIKey(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("admin create-api-key", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", env(getenv, "data", "./compadre-data"), "data directory (COMPADRE_DATA)")
+	org := fs.String("org", "", "organization (default: the one made at first start)")
+	user := fs.String("user", "", "ID of the user the key signs in (required)")
+	name := fs.String("name", "", "name of the key (required)")
+	dur := fs.String("duration", "P90D", "ISO 8601 lifetime, 1 to 90 days")
+	role := fs.String("role", "", "role of the key (default: the user's own role)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *user == "" || *name == "" {
+		return errors.New("--user and --name are required")
+	}
+	d, err := duration.Parse(*dur)
+	if err != nil || d.ToTimeDuration() < 24*time.Hour || d.ToTimeDuration() > 90*24*time.Hour {
+		return fmt.Errorf("--duration: want an ISO 8601 duration of 1 to 90 days, got %q", *dur)
+	}
+	st, err := store.Open(ctx, filepath.Join(*data, app.DatabaseFile))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if *org == "" {
+		if *org, err = st.BootstrappedOrg(ctx); err != nil {
+			return fmt.Errorf("no organization in %s: start the server once first", *data)
+		}
+	}
+	u, err := st.GetUser(ctx, *org, *user)
+	if err != nil {
+		return fmt.Errorf("user %s in organization %s: %w", *user, *org, err)
+	}
+	roleID := u.RoleID
+	if *role != "" {
+		r, err := st.GetRoleByName(ctx, *org, *role)
+		if err != nil {
+			return fmt.Errorf("role %s: %w", *role, err)
+		}
+		roleID = r.ID
+	}
+	keyID, secret := auth.NewAPIKey()
+	hash, err := auth.HashSecret(secret)
+	if err != nil {
+		return err
+	}
+	k, err := st.CreateAPIKey(ctx, store.APIKey{KeyID: keyID, OrgID: *org, Name: name, SecretHash: hash, RoleID: roleID,
+		CreatorUserID: u.ID, CreatorOrgID: *org, ExpiresAt: time.Now().Add(d.ToTimeDuration())})
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(map[string]string{"organization": *org, "user_id": u.ID, "api_key_id": k.KeyID,
+		"api_key": secret, "expires_at": k.ExpiresAt.UTC().Format(time.RFC3339)})
+}

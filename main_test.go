@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/compadre-dev/compadre/app"
+)
+
+// syncBuffer is a bytes.Buffer safe to read while the server writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// start runs the program as `compadre serve` on a free port against dir and
+// returns its credentials, its output, and a function that stops it.
+func start(t *testing.T, dir string, env map[string]string) (app.Credentials, *syncBuffer, func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out, logs := &syncBuffer{}, &syncBuffer{}
+	getenv := func(k string) string { return env[k] }
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--data", dir, "--rate-limits", "off"}, getenv, out, logs)
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		creds, err := app.ReadCredentials(dir)
+		if err == nil && creds.BaseURL != "" {
+			if resp, err := http.Get(creds.BaseURL + "/readyz"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return creds, out, func() error { cancel(); return <-done }
+				}
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("server exited: %v\n%s", err, logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("server did not become ready\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestFirstAndSecondStart(t *testing.T) {
+	dir := t.TempDir()
+	creds, out, stop := start(t, dir, map[string]string{"COMPADRE_ORG": "acme"})
+	if creds.Organization != "acme" || creds.APIKey == "" || creds.UserID == "" || creds.APIKeyID == "" {
+		t.Fatalf("credentials %+v", creds)
+	}
+	if !strings.Contains(out.String(), creds.APIKey) {
+		t.Errorf("first start did not print the API key:\n%s", out)
+	}
+	info, err := os.Stat(filepath.Join(dir, "credentials.json"))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("credentials.json mode %v (%v), want 0600", info.Mode().Perm(), err)
+	}
+	for _, f := range []string{"token-signing.key", "secrets.key"} {
+		if info, err := os.Stat(filepath.Join(dir, f)); err != nil || info.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, want mode 0600", f, err)
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("graceful stop: %v", err)
+	}
+
+	creds2, out2, stop2 := start(t, dir, map[string]string{"COMPADRE_ORG": "ignored-now"})
+	defer stop2()
+	if creds2.APIKey != creds.APIKey || creds2.UserID != creds.UserID || creds2.Organization != "acme" {
+		t.Errorf("second start changed the credentials: %+v", creds2)
+	}
+	if strings.Contains(out2.String(), creds.APIKey) {
+		t.Errorf("second start printed the secret:\n%s", out2)
+	}
+	req, _ := http.NewRequest("POST", creds2.BaseURL+"/v1/acme/user/signin_with_api_key", nil)
+	req.Header.Set("x-api-key", creds.APIKey)
+	req.Header.Set("x-api-key-id", creds.APIKeyID)
+	req.Header.Set("x-user-id", creds.UserID)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("sign-in after restart: status %d", resp.StatusCode)
+	}
+}
+
+func TestAdminCreateAPIKey(t *testing.T) {
+	dir := t.TempDir()
+	creds, _, stop := start(t, dir, nil)
+	defer stop()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"admin", "create-api-key", "--data", dir, "--user", creds.UserID, "--name", "cli"},
+		func(string) string { return "" }, &out, &errOut)
+	if err != nil {
+		t.Fatalf("%v: %s", err, errOut.String())
+	}
+	var key map[string]string
+	if err := json.Unmarshal(out.Bytes(), &key); err != nil {
+		t.Fatalf("output %q: %v", out.String(), err)
+	}
+	req, _ := http.NewRequest("POST", creds.BaseURL+"/v1/"+creds.Organization+"/user/signin_with_api_key", nil)
+	req.Header.Set("x-api-key", key["api_key"])
+	req.Header.Set("x-api-key-id", key["api_key_id"])
+	req.Header.Set("x-user-id", creds.UserID)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("sign-in with the minted key: status %d", resp.StatusCode)
+	}
+	if err := run(context.Background(), []string{"admin", "create-api-key", "--data", dir, "--user", creds.UserID},
+		func(string) string { return "" }, &out, &errOut); err == nil {
+		t.Error("missing --name accepted")
+	}
+}
+
+func TestParseRateLimits(t *testing.T) {
+	tests := []struct {
+		in   string
+		want float64
+		ok   bool
+	}{
+		{"faithful", 1, true}, {"off", 0, true}, {"10x", 10, true}, {"0.5x", 0.5, true},
+		{"10", 0, false}, {"0x", 0, false}, {"-2x", 0, false}, {"fast", 0, false},
+	}
+	for _, tc := range tests {
+		got, err := parseRateLimits(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("parseRateLimits(%q) = %v, %v; want %v, ok %v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}

@@ -1,0 +1,172 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// MaxAPIKeys is how many unexpired API keys an organization may hold.
+const MaxAPIKeys = 20
+
+// APIKey is an organization's API key. KeyID is its public identifier;
+// SecretHash is the argon2id hash of its secret.
+type APIKey struct {
+	ID            string
+	KeyID         string
+	OrgID         string
+	Name          *string
+	SecretHash    string
+	RoleID        string
+	CreatorUserID string
+	CreatorOrgID  string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	ExpiresAt     time.Time
+}
+
+// CreateAPIKey stores a new key. An organization already holding MaxAPIKeys
+// unexpired keys gets a *RuleError.
+func (s *Store) CreateAPIKey(ctx context.Context, k APIKey) (APIKey, error) {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		k, err = s.createAPIKey(ctx, tx, k)
+		return err
+	})
+	return k, err
+}
+
+func (s *Store) createAPIKey(ctx context.Context, tx *sql.Tx, k APIKey) (APIKey, error) {
+	now := s.now()
+	var n int
+	const count = `SELECT COUNT(*) FROM api_keys WHERE org_id = ? AND expires_at > ?`
+	if err := tx.QueryRowContext(ctx, count, k.OrgID, formatTime(now)).Scan(&n); err != nil {
+		return APIKey{}, fmt.Errorf("store: count api keys: %w", err)
+	}
+	if n >= MaxAPIKeys {
+		return APIKey{}, &RuleError{Reason: fmt.Sprintf("The organization has reached the maximum of %d API keys.", MaxAPIKeys)}
+	}
+	k.ID = NewID()
+	k.CreatedAt, k.UpdatedAt = now, now
+	const q = `INSERT INTO api_keys (id, key_id, org_id, name, secret_hash, role_id, creator_user_id,
+		creator_org_id, created_at, updated_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	_, err := tx.ExecContext(ctx, q, k.ID, k.KeyID, k.OrgID, k.Name, k.SecretHash, k.RoleID, k.CreatorUserID,
+		k.CreatorOrgID, formatTime(now), formatTime(now), formatTime(k.ExpiresAt))
+	if isUniqueViolation(err) {
+		return APIKey{}, fmt.Errorf("store: create api key: %w", ErrConflict)
+	}
+	if err != nil {
+		return APIKey{}, fmt.Errorf("store: create api key: %w", err)
+	}
+	return k, nil
+}
+
+const apiKeyColumns = `id, key_id, org_id, name, secret_hash, role_id, creator_user_id, creator_org_id,
+	created_at, updated_at, expires_at`
+
+func scanAPIKey(row interface{ Scan(...any) error }) (APIKey, error) {
+	var k APIKey
+	var created, updated, expires string
+	if err := row.Scan(&k.ID, &k.KeyID, &k.OrgID, &k.Name, &k.SecretHash, &k.RoleID, &k.CreatorUserID,
+		&k.CreatorOrgID, &created, &updated, &expires); err != nil {
+		return APIKey{}, err
+	}
+	var err error
+	if k.CreatedAt, err = parseTime(created); err != nil {
+		return APIKey{}, err
+	}
+	if k.UpdatedAt, err = parseTime(updated); err != nil {
+		return APIKey{}, err
+	}
+	if k.ExpiresAt, err = parseTime(expires); err != nil {
+		return APIKey{}, err
+	}
+	return k, nil
+}
+
+// GetAPIKey returns the organization's key with the given public key ID.
+func (s *Store) GetAPIKey(ctx context.Context, orgID, keyID string) (APIKey, error) {
+	q := `SELECT ` + apiKeyColumns + ` FROM api_keys WHERE org_id = ? AND key_id = ?`
+	k, err := scanAPIKey(s.read.QueryRowContext(ctx, q, orgID, keyID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return APIKey{}, fmt.Errorf("store: get api key: %w", ErrNotFound)
+	}
+	if err != nil {
+		return APIKey{}, fmt.Errorf("store: get api key: %w", err)
+	}
+	return k, nil
+}
+
+// ListAPIKeys returns the organization's keys, expired ones included, oldest first.
+func (s *Store) ListAPIKeys(ctx context.Context, orgID string) ([]APIKey, error) {
+	q := `SELECT ` + apiKeyColumns + ` FROM api_keys WHERE org_id = ? ORDER BY created_at, id`
+	rows, err := s.read.QueryContext(ctx, q, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("store: list api keys: %w", err)
+	}
+	defer rows.Close()
+	keys := []APIKey{}
+	for rows.Next() {
+		k, err := scanAPIKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: list api keys: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, rows.Err()
+}
+
+// DeleteAPIKey removes the key; tokens issued with it stop working at once
+// because every request looks the key up (see Principal).
+func (s *Store) DeleteAPIKey(ctx context.Context, orgID, keyID string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE org_id = ? AND key_id = ?`, orgID, keyID)
+		if err != nil {
+			return fmt.Errorf("store: delete api key: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("store: delete api key: %w", ErrNotFound)
+		}
+		return nil
+	})
+}
+
+// Principal is who a request acts as: a user, its role, and the API key its
+// token was issued from.
+type Principal struct {
+	OrgID        string
+	UserID       string
+	Email        string
+	Role         Role
+	KeyExpiresAt time.Time
+}
+
+// Principal looks up the user and the API key a token names, in one query.
+// A user or key that no longer exists in the organization is ErrNotFound.
+func (s *Store) Principal(ctx context.Context, orgID, userID, keyID string) (Principal, error) {
+	const q = `SELECT u.email, k.expires_at,
+		r.id, r.org_id, r.name, r.description, r.frontend_view, r.permission_grants, r.builtin, r.created_at, r.updated_at
+		FROM users u
+		JOIN roles r ON r.id = u.role_id
+		JOIN api_keys k ON k.org_id = u.org_id AND k.key_id = ?
+		WHERE u.org_id = ? AND u.id = ?`
+	p := Principal{OrgID: orgID, UserID: userID}
+	var expires string
+	var rs roleScan
+	err := s.read.QueryRowContext(ctx, q, keyID, orgID, userID).Scan(append([]any{&p.Email, &expires}, rs.dest()...)...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Principal{}, fmt.Errorf("store: principal: %w", ErrNotFound)
+	}
+	if err != nil {
+		return Principal{}, fmt.Errorf("store: principal: %w", err)
+	}
+	if p.Role, err = rs.finish(); err != nil {
+		return Principal{}, fmt.Errorf("store: principal: %w", err)
+	}
+	if p.KeyExpiresAt, err = parseTime(expires); err != nil {
+		return Principal{}, err
+	}
+	return p, nil
+}

@@ -1,0 +1,17 @@
+package store
+
+import "errors"
+
+// Sentinel errors. "Not found" is always ErrNotFound, never a nil record.
+var (
+	// ErrNotFound means the record does not exist in the caller's organization.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means the write collides with an existing record.
+	ErrConflict = errors.New("conflict")
+)
+
+// RuleError is a write refused by a business rule (a limit reached, a name
+// that does not exist). Reason is safe to show to the caller.
+type RuleError struct{ Reason string }
+
+func (e *RuleError) Error() string { return e.Reason }

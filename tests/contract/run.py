@@ -1,0 +1,104 @@
+"""Contract tests: start a fresh server and check it against its own OpenAPI
+document (schemathesis) and the official Python SDK.
+
+Usage: python tests/contract/run.py --binary bin/compadre
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+# A response is wrong if it is a 5xx or does not match the document.
+CHECKS = ",".join([
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_headers_conformance",
+    "response_schema_conformance",
+])
+
+
+def start(binary: str, data: Path) -> tuple[subprocess.Popen, dict]:
+    log = open(data.parent / "server.log", "w")
+    proc = subprocess.Popen(
+        [binary, "serve", "--addr", "127.0.0.1:0", "--data", str(data),
+         "--rate-limits", "off", "--log-level", "warn"],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"server exited with {proc.returncode}; see {log.name}")
+        try:
+            creds = json.loads((data / "credentials.json").read_text())
+            with urllib.request.urlopen(creds["base_url"] + "/readyz", timeout=2) as r:
+                if r.status == 200:
+                    return proc, creds
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    sys.exit("server did not become ready")
+
+
+def sign_in(creds: dict) -> str:
+    req = urllib.request.Request(
+        f"{creds['base_url']}/v1/{creds['organization']}/user/signin_with_api_key",
+        method="POST",
+        headers={"x-api-key": creds["api_key"], "x-api-key-id": creds["api_key_id"],
+                 "x-user-id": creds["user_id"]})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.load(r)["id_token"]
+
+
+def schemathesis(creds: dict, token: str, work: Path, *operation_filter: str) -> int:
+    config = work / "schemathesis.toml"
+    config.write_text(
+        f'[parameters]\norganization = "{creds["organization"]}"\n'
+        f'[headers]\nAuthorization = "Bearer {token}"\n')
+    cmd = [str(Path(sys.executable).parent / "schemathesis"), "--config-file", str(config), "run",
+           creds["base_url"] + "/v1/openapi.json", "--url", creds["base_url"],
+           "--checks", CHECKS, "--max-examples", os.environ.get("CONTRACT_MAX_EXAMPLES", "40"),
+           "--seed", "1", "--no-color", *operation_filter]
+    print("$", " ".join(cmd[3:]), flush=True)
+    return subprocess.call(cmd, stdin=subprocess.DEVNULL)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--binary", required=True)
+    args = ap.parse_args()
+    failures = 0
+    with tempfile.TemporaryDirectory(prefix="compadre-contract-") as tmp:
+        work = Path(tmp)
+        proc, creds = start(args.binary, work / "data")
+        try:
+            token = sign_in(creds)
+            # Every operation but the one that deletes the organization, then
+            # that one, so it cannot pull the ground from under the others.
+            failures += schemathesis(creds, token, work, "--exclude-operation-id", "delete-organization") != 0
+            failures += subprocess.call(
+                [sys.executable, str(HERE / "sdk_smoke.py")], stdin=subprocess.DEVNULL,
+                env={**os.environ, "COMPADRE_CREDENTIALS": json.dumps(creds)}) != 0
+            failures += schemathesis(creds, token, work, "--include-operation-id", "delete-organization") != 0
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            if failures:
+                print((work / "server.log").read_text()[-5000:])
+    print(f"contract: {3 - failures} passed, {failures} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
