@@ -1,0 +1,79 @@
+package httpapi_test
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// BenchmarkGetOrganization measures authenticated GET /v1/{org}/organization/
+// over loopback with as many concurrent clients as GOMAXPROCS*4, and reports
+// requests per second and latency percentiles.
+func BenchmarkGetOrganization(b *testing.B) {
+	_, c := newTestServer(b)
+	tr := &http.Transport{MaxIdleConnsPerHost: 256, DialContext: (&net.Dialer{}).DialContext}
+	client := &http.Client{Transport: tr}
+	url := c.base + "/v1/" + c.org + "/organization/"
+	var mu sync.Mutex
+	var lat []time.Duration
+	b.SetParallelism(4)
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Authorization", "Bearer "+c.token)
+		var mine []time.Duration
+		for pb.Next() {
+			t0 := time.Now()
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+			mine = append(mine, time.Since(t0))
+		}
+		mu.Lock()
+		lat = append(lat, mine...)
+		mu.Unlock()
+	})
+	elapsed := time.Since(start)
+	b.StopTimer()
+	tr.CloseIdleConnections()
+	reportLatency(b, lat, elapsed)
+}
+
+// BenchmarkSignIn measures one sign-in with an API key at a time (argon2id
+// verification dominates).
+func BenchmarkSignIn(b *testing.B) {
+	srv, c := newTestServer(b)
+	var lat []time.Duration
+	b.ResetTimer()
+	start := time.Now()
+	for b.Loop() {
+		t0 := time.Now()
+		c.signIn(srv.APIKey, srv.APIKeyID, srv.UserID)
+		lat = append(lat, time.Since(t0))
+	}
+	reportLatency(b, lat, time.Since(start))
+}
+
+func reportLatency(b *testing.B, lat []time.Duration, elapsed time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "req/s")
+	b.ReportMetric(q(0.50), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+}
