@@ -68,6 +68,21 @@ func start(t *testing.T, dir string, env map[string]string) (app.Credentials, *s
 	}
 }
 
+// signInStatus signs in with an API key and returns the status code.
+func signInStatus(t *testing.T, baseURL, org, key, keyID, userID string) int {
+	t.Helper()
+	req, _ := http.NewRequest("POST", baseURL+"/v1/"+org+"/user/signin_with_api_key", nil)
+	req.Header.Set("x-api-key", key)
+	req.Header.Set("x-api-key-id", keyID)
+	req.Header.Set("x-user-id", userID)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 func TestFirstAndSecondStart(t *testing.T) {
 	dir := t.TempDir()
 	creds, out, stop := start(t, dir, map[string]string{"COMPADRE_ORG": "acme"})
@@ -98,17 +113,8 @@ func TestFirstAndSecondStart(t *testing.T) {
 	if strings.Contains(out2.String(), creds.APIKey) {
 		t.Errorf("second start printed the secret:\n%s", out2)
 	}
-	req, _ := http.NewRequest("POST", creds2.BaseURL+"/v1/acme/user/signin_with_api_key", nil)
-	req.Header.Set("x-api-key", creds.APIKey)
-	req.Header.Set("x-api-key-id", creds.APIKeyID)
-	req.Header.Set("x-user-id", creds.UserID)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("sign-in after restart: status %d", resp.StatusCode)
+	if status := signInStatus(t, creds2.BaseURL, "acme", creds.APIKey, creds.APIKeyID, creds.UserID); status != http.StatusOK {
+		t.Errorf("sign-in after restart: status %d", status)
 	}
 }
 
@@ -126,17 +132,8 @@ func TestAdminCreateAPIKey(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &key); err != nil {
 		t.Fatalf("output %q: %v", out.String(), err)
 	}
-	req, _ := http.NewRequest("POST", creds.BaseURL+"/v1/"+creds.Organization+"/user/signin_with_api_key", nil)
-	req.Header.Set("x-api-key", key["api_key"])
-	req.Header.Set("x-api-key-id", key["api_key_id"])
-	req.Header.Set("x-user-id", creds.UserID)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("sign-in with the minted key: status %d", resp.StatusCode)
+	if status := signInStatus(t, creds.BaseURL, creds.Organization, key["api_key"], key["api_key_id"], creds.UserID); status != http.StatusOK {
+		t.Errorf("sign-in with the minted key: status %d", status)
 	}
 	if err := run(context.Background(), []string{"admin", "create-api-key", "--data", dir, "--user", creds.UserID},
 		func(string) string { return "" }, &out, &errOut); err == nil {

@@ -45,15 +45,9 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 	if req.RoleName != nil {
 		roleName = *req.RoleName
 	}
-	role, err := s.store.GetRoleByName(ctx, st.org.ID, roleName)
-	if errors.Is(err, store.ErrNotFound) {
-		return notFound("Role " + strconv.Quote(roleName) + " not found.")
-	}
+	role, err := s.grantableRole(r, roleName)
 	if err != nil {
 		return err
-	}
-	if !auth.Covers(st.principal.Role.PermissionGrants, role.PermissionGrants) {
-		return errorf(http.StatusForbidden, "The role "+roleName+" has permissions the authenticated user does not hold.")
 	}
 	keyID, secret := auth.NewAPIKey()
 	hash, err := auth.HashSecret(secret)

@@ -105,15 +105,9 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	role, err := s.store.GetRoleByName(ctx, st.org.ID, req.RoleName)
-	if errors.Is(err, store.ErrNotFound) {
-		return notFound("Role " + strconv.Quote(req.RoleName) + " not found.")
-	}
+	role, err := s.grantableRole(r, req.RoleName)
 	if err != nil {
 		return err
-	}
-	if !auth.Covers(st.principal.Role.PermissionGrants, role.PermissionGrants) {
-		return errorf(http.StatusForbidden, "The role "+req.RoleName+" has permissions the authenticated user does not hold.")
 	}
 	id := store.NewID()
 	var vars []store.Variable
@@ -138,6 +132,23 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"user_id": u.ID, "verify_link": req.LoginLink})
 	return nil
+}
+
+// grantableRole returns the organization's role with the given name if the
+// caller's own role covers it: nobody hands out more than they hold.
+func (s *Server) grantableRole(r *http.Request, name string) (store.Role, error) {
+	st := state(r.Context())
+	role, err := s.store.GetRoleByName(r.Context(), st.org.ID, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Role{}, notFound("Role " + strconv.Quote(name) + " not found.")
+	}
+	if err != nil {
+		return store.Role{}, err
+	}
+	if !auth.Covers(st.principal.Role.PermissionGrants, role.PermissionGrants) {
+		return store.Role{}, errorf(http.StatusForbidden, "The role "+name+" has permissions the authenticated user does not hold.")
+	}
+	return role, nil
 }
 
 // variableLabel binds a sealed variable to its user and name.

@@ -168,47 +168,43 @@ func (s *Store) UpdateOrganization(ctx context.Context, id string, p Organizatio
 		if err != nil {
 			return fmt.Errorf("store: update organization %s: %w", id, err)
 		}
-		set := func(col string, v any) error {
-			// col comes from the fixed list below, never from the caller.
-			_, err := tx.ExecContext(ctx, `UPDATE organizations SET `+col+` = ?, updated_at = ? WHERE id = ?`,
-				v, formatTime(s.now()), id)
-			if err != nil {
-				return fmt.Errorf("store: update organization %s %s: %w", id, col, err)
-			}
-			return nil
-		}
+		// Columns come from this fixed list, never from the caller.
+		var cols []string
+		var args []any
 		if p.Logo != nil {
-			if err := set("logo", *p.Logo); err != nil {
-				return err
-			}
+			cols, args = append(cols, "logo"), append(args, *p.Logo)
 		}
 		if p.SquareLogo != nil {
-			if err := set("square_logo", *p.SquareLogo); err != nil {
-				return err
-			}
+			cols, args = append(cols, "square_logo"), append(args, *p.SquareLogo)
 		}
 		if p.Favicon != nil {
-			if err := set("favicon", *p.Favicon); err != nil {
-				return err
-			}
+			cols, args = append(cols, "favicon"), append(args, *p.Favicon)
 		}
-		if p.UserDimensions != nil {
-			b, err := json.Marshal(*p.UserDimensions)
+		addJSON := func(col string, v any) error {
+			b, err := json.Marshal(v)
 			if err != nil {
 				return err
 			}
-			if err := set("user_dimensions", string(b)); err != nil {
+			cols, args = append(cols, col), append(args, string(b))
+			return nil
+		}
+		if p.UserDimensions != nil {
+			if err := addJSON("user_dimensions", *p.UserDimensions); err != nil {
 				return err
 			}
 		}
 		if p.DefaultUserPreferences != nil {
-			b, err := json.Marshal(*p.DefaultUserPreferences)
-			if err != nil {
+			if err := addJSON("default_user_preferences", *p.DefaultUserPreferences); err != nil {
 				return err
 			}
-			if err := set("default_user_preferences", string(b)); err != nil {
-				return err
-			}
+		}
+		q := `UPDATE organizations SET updated_at = ?`
+		for _, c := range cols {
+			q += `, ` + c + ` = ?`
+		}
+		args = append([]any{formatTime(s.now())}, append(args, id)...)
+		if _, err := tx.ExecContext(ctx, q+` WHERE id = ?`, args...); err != nil {
+			return fmt.Errorf("store: update organization %s: %w", id, err)
 		}
 		return nil
 	})
