@@ -118,15 +118,17 @@ func (s *Store) createOrganization(ctx context.Context, tx *sql.Tx, n NewOrganiz
 	return org, admin, nil
 }
 
-// GetOrganization returns the organization with the given ID.
+// GetOrganization returns the organization with the given ID, without its images.
 func (s *Store) GetOrganization(ctx context.Context, id string) (Organization, error) {
-	const q = `SELECT id, name, tenant_id, default_user_preferences, user_dimensions, logo, square_logo,
-		favicon, azure_devops_team_name, created_at, updated_at
+	// Every request looks its organization up, so the images (up to a
+	// megabyte each, and returned by no operation) are not read here.
+	const q = `SELECT id, name, tenant_id, default_user_preferences, user_dimensions,
+		azure_devops_team_name, created_at, updated_at
 		FROM organizations WHERE id = ?`
 	var o Organization
 	var prefs, dims, created, updated string
 	err := s.read.QueryRowContext(ctx, q, id).Scan(&o.ID, &o.Name, &o.TenantID, &prefs, &dims,
-		&o.Logo, &o.SquareLogo, &o.Favicon, &o.AzureDevopsTeamName, &created, &updated)
+		&o.AzureDevopsTeamName, &created, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Organization{}, fmt.Errorf("store: get organization %s: %w", id, ErrNotFound)
 	}
