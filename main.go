@@ -23,8 +23,6 @@ import (
 	"time"
 	_ "time/tzdata" // time zones are checked against an embedded database, not the host's
 
-	"github.com/sosodev/duration"
-
 	"github.com/compadre-dev/compadre/app"
 	"github.com/compadre-dev/compadre/auth"
 	"github.com/compadre-dev/compadre/store"
@@ -163,9 +161,9 @@ func createAPIKey(ctx context.Context, args []string, getenv func(string) string
 	if *user == "" || *name == "" {
 		return errors.New("--user and --name are required")
 	}
-	d, err := duration.Parse(*dur)
-	if err != nil || d.ToTimeDuration() < 24*time.Hour || d.ToTimeDuration() > 90*24*time.Hour {
-		return fmt.Errorf("--duration: want an ISO 8601 duration of 1 to 90 days, got %q", *dur)
+	lifetime, err := auth.KeyLifetime(*dur)
+	if err != nil {
+		return fmt.Errorf("--duration %q: %w", *dur, err)
 	}
 	st, err := store.Open(ctx, filepath.Join(*data, app.DatabaseFile))
 	if err != nil {
@@ -195,7 +193,7 @@ func createAPIKey(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	k, err := st.CreateAPIKey(ctx, store.APIKey{KeyID: keyID, OrgID: *org, Name: name, SecretHash: hash, RoleID: roleID,
-		CreatorUserID: u.ID, CreatorOrgID: *org, ExpiresAt: time.Now().Add(d.ToTimeDuration())})
+		CreatorUserID: u.ID, CreatorOrgID: *org, ExpiresAt: time.Now().Add(lifetime)})
 	if err != nil {
 		return err
 	}

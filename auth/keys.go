@@ -3,12 +3,15 @@ package auth
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/alexedwards/argon2id"
 	"github.com/google/uuid"
+	"github.com/sosodev/duration"
 )
 
 // hashParams are argon2id's settings for API-key secrets: the OWASP minimum
@@ -22,6 +25,29 @@ func NewAPIKey() (keyID, secret string) {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
 	return uuid.NewString(), base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// Bounds on an API key's lifetime.
+const (
+	MinKeyLifetime = 24 * time.Hour
+	MaxKeyLifetime = 90 * 24 * time.Hour
+)
+
+// ErrKeyLifetime means a key lifetime is not an ISO 8601 duration of 1 to 90 days.
+var ErrKeyLifetime = errors.New("the duration must be an ISO 8601 duration between 1 and 90 days")
+
+// KeyLifetime parses an ISO 8601 duration and checks it is an allowed API
+// key lifetime.
+func KeyLifetime(iso string) (time.Duration, error) {
+	d, err := duration.Parse(iso)
+	if err != nil || d.Negative {
+		return 0, ErrKeyLifetime
+	}
+	lifetime := d.ToTimeDuration()
+	if lifetime < MinKeyLifetime || lifetime > MaxKeyLifetime {
+		return 0, ErrKeyLifetime
+	}
+	return lifetime, nil
 }
 
 // HashSecret returns the argon2id hash kept in place of secret.

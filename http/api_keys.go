@@ -4,10 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/gorilla/mux"
-	"github.com/sosodev/duration"
 
 	"github.com/compadre-dev/compadre/auth"
 	"github.com/compadre-dev/compadre/store"
@@ -19,11 +17,6 @@ type createAPIKeyRequest struct {
 	RoleName *string `json:"role_name"`
 }
 
-const (
-	minKeyLifetime = 24 * time.Hour
-	maxKeyLifetime = 90 * 24 * time.Hour
-)
-
 // createAPIKey mints a key whose role the caller's own role covers, so a key
 // can never sign anyone in with more than its creator holds.
 func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) error {
@@ -33,13 +26,9 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
-	d, err := duration.Parse(req.Duration)
+	lifetime, err := auth.KeyLifetime(req.Duration)
 	if err != nil {
-		return validationFailed(fieldError{Loc: []any{"body", "duration"}, Msg: "Invalid ISO 8601 duration", Type: "value_error", Input: req.Duration})
-	}
-	lifetime := d.ToTimeDuration()
-	if d.Negative || lifetime < minKeyLifetime || lifetime > maxKeyLifetime {
-		return validationFailed(fieldError{Loc: []any{"body", "duration"}, Msg: "The duration must be between 1 and 90 days.", Type: "value_error", Input: req.Duration})
+		return validationFailed(fieldError{Loc: []any{"body", "duration"}, Msg: err.Error(), Type: "value_error", Input: req.Duration})
 	}
 	roleName := auth.DefaultAdministratorRole
 	if req.RoleName != nil {

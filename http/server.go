@@ -33,17 +33,21 @@ type Config struct {
 
 // Server is the API: its routes and everything the handlers use.
 type Server struct {
-	store    *store.Store
-	tokens   *auth.Tokens
-	sealer   *auth.Sealer
-	log      *slog.Logger
-	now      func() time.Time
-	version  string
-	limits   *rateLimiter
-	doc      *apiDocument
-	registry *prometheus.Registry
-	metrics  *httpMetrics
-	handler  http.Handler
+	store   *store.Store
+	tokens  *auth.Tokens
+	sealer  *auth.Sealer
+	log     *slog.Logger
+	now     func() time.Time
+	version string
+	limits  *rateLimiter
+	doc     *apiDocument
+	// decoyHash is verified against when a key ID is unknown, so an unknown
+	// key costs as much time as a wrong secret and key IDs cannot be probed
+	// by timing.
+	decoyHash string
+	registry  *prometheus.Registry
+	metrics   *httpMetrics
+	handler   http.Handler
 }
 
 // New builds the API from cfg.
@@ -66,6 +70,11 @@ func New(cfg Config) (*Server, error) {
 		s.now = time.Now
 	}
 	s.limits = newRateLimiter(cfg.RateLimitScale, s.now)
+	decoy, err := auth.HashSecret("decoy")
+	if err != nil {
+		return nil, err
+	}
+	s.decoyHash = decoy
 	doc, err := loadAPIDocument()
 	if err != nil {
 		return nil, err

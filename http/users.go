@@ -273,11 +273,12 @@ func (s *Server) modifyUser(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if _, err := s.loadUser(r, "requested_user_id", auth.UserUpdateUserInfo); err != nil {
-		return err
-	}
 	lang, langSet := optionalString(req.PreferredLanguage)
-	err := s.store.UpdateUser(ctx, st.org.ID, mux.Vars(r)["requested_user_id"], func(u *store.User) error {
+	id := mux.Vars(r)["requested_user_id"]
+	err := s.store.UpdateUser(ctx, st.org.ID, id, func(u *store.User) error {
+		if !auth.Allowed(st.principal.Role.PermissionGrants, auth.UserUpdateUserInfo, userAttrs(*u)) {
+			return forbidden(auth.UserUpdateUserInfo)
+		}
 		if req.FirstName != nil {
 			u.FirstName = *req.FirstName
 		}
@@ -309,7 +310,7 @@ func (s *Server) modifyUser(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return notFound("User not found.")
+		return notFound("User " + strconv.Quote(id) + " not found.")
 	}
 	if err != nil {
 		return err

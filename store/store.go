@@ -32,6 +32,8 @@ type Store struct {
 	write *sql.DB
 	read  *sql.DB
 	now   func() time.Time
+	// ready answers readiness probes: a migration provider over the readers.
+	ready *goose.Provider
 }
 
 // Option changes how Open builds a Store.
@@ -101,20 +103,15 @@ func (s *Store) migrate(ctx context.Context) error {
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
+	if s.ready, err = goose.NewProvider(goose.DialectSQLite3, s.read, fsys); err != nil {
+		return fmt.Errorf("store: migrations: %w", err)
+	}
 	return nil
 }
 
 // Ready reports whether the database answers and every migration is applied.
 func (s *Store) Ready(ctx context.Context) error {
-	fsys, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return err
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, s.read, fsys)
-	if err != nil {
-		return fmt.Errorf("store: ready: %w", err)
-	}
-	pending, err := p.HasPending(ctx)
+	pending, err := s.ready.HasPending(ctx)
 	if err != nil {
 		return fmt.Errorf("store: ready: %w", err)
 	}
