@@ -2,6 +2,7 @@
 //
 //	compadre [serve] [flags]   start the server (the default)
 //	compadre admin create-api-key --user ID --name NAME [flags]
+//	compadre bench sandbox [--data DIR] [--runs N] [--rounds N]
 //	compadre version
 package main
 
@@ -25,7 +26,10 @@ import (
 
 	"github.com/compadre-dev/compadre/app"
 	"github.com/compadre-dev/compadre/auth"
+	assets "github.com/compadre-dev/compadre/embed"
 	"github.com/compadre-dev/compadre/store"
+	"github.com/compadre-dev/compadre/wasmrt"
+	"github.com/dustin/go-humanize"
 )
 
 func main() {
@@ -54,9 +58,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return createAPIKey(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "compadre", app.Version)
+		if prov, err := assets.PythonProvenance(); err == nil {
+			fmt.Fprintf(stdout, "python CPython %s (%s %s, %s)\n", prov.PythonVersion, prov.Package, prov.Version, prov.Target)
+		}
 		return nil
+	case "bench":
+		if len(args) == 0 || args[0] != "sandbox" {
+			return errors.New("usage: compadre bench sandbox [--data DIR] [--runs N] [--rounds N]")
+		}
+		return benchSandbox(ctx, args[1:], getenv, stdout, stderr)
 	default:
-		return fmt.Errorf("unknown command %q (want serve, admin or version)", cmd)
+		return fmt.Errorf("unknown command %q (want serve, admin, bench or version)", cmd)
 	}
 }
 
@@ -70,6 +82,7 @@ func env(getenv func(string) string, name, def string) string {
 
 type serveFlags struct {
 	addr, data, org, rateLimits, logFormat, logLevel, tokenTTL string
+	sandbox, sandboxTimeout, sandboxMemory                     string
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -83,8 +96,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.StringVar(&f.logFormat, "log-format", env(getenv, "log-format", "text"), "text or json (COMPADRE_LOG_FORMAT)")
 	fs.StringVar(&f.logLevel, "log-level", env(getenv, "log-level", "info"), "debug, info, warn or error (COMPADRE_LOG_LEVEL)")
 	fs.StringVar(&f.tokenTTL, "token-ttl", env(getenv, "token-ttl", "1h"), "lifetime of signed-in tokens (COMPADRE_TOKEN_TTL)")
+	fs.StringVar(&f.sandbox, "sandbox", env(getenv, "sandbox", "on"), "on, or off to run without the Python sandbox (no tool runs; faster start) (COMPADRE_SANDBOX)")
+	fs.StringVar(&f.sandboxTimeout, "sandbox-timeout", env(getenv, "sandbox-timeout", "30s"), "wall-clock limit of one tool run (COMPADRE_SANDBOX_TIMEOUT)")
+	fs.StringVar(&f.sandboxMemory, "sandbox-memory", env(getenv, "sandbox-memory", "256MiB"), "memory limit of one tool run (COMPADRE_SANDBOX_MEMORY)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	limits, err := parseSandboxLimits(f.sandboxTimeout, f.sandboxMemory)
+	if err != nil {
+		return err
+	}
+	if f.sandbox != "on" && f.sandbox != "off" {
+		return fmt.Errorf("--sandbox: want on or off, got %q", f.sandbox)
 	}
 	scale, err := parseRateLimits(f.rateLimits)
 	if err != nil {
@@ -105,12 +128,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	baseURL := "http://" + l.Addr().String()
 	a, err := app.Open(ctx, app.Config{
 		DataDir: f.data, Org: f.org, RateLimitScale: scale, TokenTTL: ttl, Logger: log, Stdout: stdout,
+		Sandbox: f.sandbox == "on", SandboxLimits: limits,
 	}, baseURL)
 	if err != nil {
 		l.Close()
 		return err
 	}
-	log.Info("serving", "url", baseURL, "data", f.data, "rate_limits", f.rateLimits, "version", app.Version)
+	python := ""
+	if prov, err := assets.PythonProvenance(); err == nil {
+		python = fmt.Sprintf("CPython %s (%s %s)", prov.PythonVersion, prov.Package, prov.Version)
+	}
+	log.Info("serving", "url", baseURL, "data", f.data, "rate_limits", f.rateLimits, "version", app.Version, "python", python)
 	return a.Serve(ctx, l, 30*time.Second)
 }
 
@@ -201,4 +229,32 @@ func createAPIKey(ctx context.Context, args []string, getenv func(string) string
 	enc.SetIndent("", "  ")
 	return enc.Encode(map[string]string{"organization": *org, "user_id": u.ID, "api_key_id": k.KeyID,
 		"api_key": secret, "expires_at": k.ExpiresAt.UTC().Format(time.RFC3339)})
+}
+
+// parseSandboxLimits reads --sandbox-timeout (a Go duration) and
+// --sandbox-memory (a size such as 256MiB).
+func parseSandboxLimits(timeout, memory string) (wasmrt.Limits, error) {
+	d, err := time.ParseDuration(timeout)
+	if err != nil || d <= 0 {
+		return wasmrt.Limits{}, fmt.Errorf("--sandbox-timeout: want a positive duration such as 30s, got %q", timeout)
+	}
+	n, err := humanize.ParseBytes(memory)
+	if err != nil || n < 64<<20 || n > 4<<30 {
+		return wasmrt.Limits{}, fmt.Errorf("--sandbox-memory: want a size from 64MiB to 4GiB, got %q", memory)
+	}
+	return wasmrt.Limits{Timeout: d, MemoryBytes: n}, nil
+}
+
+func benchSandbox(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench sandbox", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", env(getenv, "data", "./compadre-data"), "data directory whose compile cache is used (COMPADRE_DATA)")
+	runs := fs.Int("runs", 500, "tool calls per round")
+	rounds := fs.Int("rounds", 5, "rounds per caller count; medians are reported")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return app.BenchSandbox(ctx, stdout, app.BenchOptions{
+		CacheDir: filepath.Join(*data, app.SandboxCacheDir), Runs: *runs, Rounds: *rounds,
+	})
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/compadre-dev/compadre/auth"
 	httpapi "github.com/compadre-dev/compadre/http"
 	"github.com/compadre-dev/compadre/store"
+	"github.com/compadre-dev/compadre/wasmrt"
 )
 
 // Version is the server's version, reported by /readyz and `compadre version`.
@@ -39,6 +40,12 @@ type Config struct {
 	Now func() time.Time
 	// Stdout receives the first start's one-time printout of the credentials.
 	Stdout io.Writer
+	// Sandbox starts the Python sandbox with the server. Off, tools cannot
+	// run; test fixtures that need no tools leave it off and start faster.
+	Sandbox bool
+	// SandboxLimits are the default limits of a tool run; zero fields mean
+	// wasmrt's defaults.
+	SandboxLimits wasmrt.Limits
 }
 
 // Credentials are what a client needs to sign in: the contents of
@@ -57,6 +64,8 @@ type App struct {
 	Store *store.Store
 	API   *httpapi.Server
 	log   *slog.Logger
+	// sandbox is nil unless Config.Sandbox.
+	sandbox *sandbox
 }
 
 // File names inside the data directory.
@@ -113,12 +122,17 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 		st.Close()
 		return nil, err
 	}
-	a.API, err = httpapi.New(httpapi.Config{
+	apiCfg := httpapi.Config{
 		Store: st, Tokens: auth.NewTokens(signing, cfg.TokenTTL, cfg.Now), Sealer: sealer, Logger: cfg.Logger,
 		RateLimitScale: cfg.RateLimitScale, Now: cfg.Now, Version: Version,
-	})
+	}
+	if cfg.Sandbox {
+		a.sandbox = startSandbox(cfg.DataDir, cfg.SandboxLimits, cfg.Logger)
+		apiCfg.Sandbox = a.sandbox.status
+	}
+	a.API, err = httpapi.New(apiCfg)
 	if err != nil {
-		st.Close()
+		a.Close()
 		return nil, err
 	}
 	return a, nil
@@ -226,5 +240,14 @@ func (a *App) Serve(ctx context.Context, l net.Listener, grace time.Duration) er
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		serveErr = nil
 	}
-	return errors.Join(serveErr, a.Store.Close())
+	return errors.Join(serveErr, a.Close())
+}
+
+// Close stops the sandbox and closes the database. Serve calls it.
+func (a *App) Close() error {
+	var err error
+	if a.sandbox != nil {
+		err = a.sandbox.close()
+	}
+	return errors.Join(err, a.Store.Close())
 }

@@ -13,7 +13,9 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// readyz reports ready when the database answers and every migration is applied.
+// readyz reports ready when the database answers and every migration is
+// applied. The Python sandbox's state is reported beside it, but does not
+// make the server unready: everything but running tools works without it.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -24,7 +26,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 		checks["database"] = "unavailable"
 		status, code = "unavailable", http.StatusServiceUnavailable
 	}
-	writeJSON(w, code, map[string]any{"status": status, "version": s.version, "checks": checks})
+	body := map[string]any{"status": status, "version": s.version, "checks": checks}
+	if s.sandbox != nil {
+		checks["sandbox"], body["python"] = s.sandbox()
+	}
+	writeJSON(w, code, body)
 	return nil
 }
 

@@ -29,6 +29,9 @@ type Config struct {
 	Now func() time.Time
 	// Version is reported by /readyz.
 	Version string
+	// Sandbox, if set, reports the Python sandbox's state ("starting",
+	// "ok" or "failed") and the interpreter it runs, for /readyz.
+	Sandbox func() (state, python string)
 }
 
 // Server is the API: its routes and everything the handlers use.
@@ -39,6 +42,7 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 	version string
+	sandbox func() (state, python string)
 	limits  *rateLimiter
 	doc     *apiDocument
 	// decoyHash is verified against when a key ID is unknown, so an unknown
@@ -62,6 +66,7 @@ func New(cfg Config) (*Server, error) {
 		log:     cfg.Logger,
 		now:     cfg.Now,
 		version: cfg.Version,
+		sandbox: cfg.Sandbox,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
