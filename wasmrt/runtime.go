@@ -61,7 +61,11 @@ type Runtime struct {
 	ready  chan *instance
 	stop   context.CancelFunc
 	closed chan struct{}
-	wg     sync.WaitGroup
+	wg     sync.WaitGroup // keepWarm loops
+	// guests are the goroutines running instances. Close waits for them,
+	// since closing the runtime unmaps instance memory, which a guest
+	// still executing would fault on.
+	guests sync.WaitGroup
 }
 
 // New compiles the interpreter (or loads it from Config.CacheDir), prepares
@@ -152,9 +156,10 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 // Close stops runs in flight and warm instances, and releases the compiled
 // code and the memory image.
 func (r *Runtime) Close(ctx context.Context) error {
-	r.stop()
+	r.stop() // cancels every instance: warm ones and those running
 	close(r.closed)
 	r.wg.Wait()
+	r.guests.Wait()
 	err := r.rt.Close(ctx)
 	return errors.Join(err, r.memory.Close())
 }
@@ -287,6 +292,8 @@ func (r *Runtime) run(ctx context.Context, req request) (Result, error) {
 		return res, &RunError{Kind: KindTimeout, Detail: "the run passed its deadline of " + limits.Timeout.String(), StderrTail: tail}
 	case ctx.Err() != nil:
 		return res, fmt.Errorf("wasmrt: run stopped: %w", ctx.Err())
+	case r.isClosed():
+		return res, errors.New("wasmrt: runtime closed during the run")
 	case callErr == nil && res.ExitCode == 0, exitErr != nil && exitErr.ExitCode() == 0:
 		if utf8.RuneCount(res.Stdout) > limits.OutputChars {
 			return res, &RunError{Kind: KindOutputLimit, Detail: "more than " + strconv.Itoa(limits.OutputChars) + " characters of output"}
@@ -298,6 +305,15 @@ func (r *Runtime) run(ctx context.Context, req request) (Result, error) {
 		return res, &RunError{Kind: KindTrap, Detail: firstLine(callErr.Error()), StderrTail: tail}
 	}
 	return res, &RunError{Kind: KindExit, ExitCode: res.ExitCode, StderrTail: tail}
+}
+
+func (r *Runtime) isClosed() bool {
+	select {
+	case <-r.closed:
+		return true
+	default:
+		return false
+	}
 }
 
 // frame puts the request header before the program's own standard input:

@@ -322,3 +322,35 @@ func TestBadInvocation(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseDuringRuns closes a runtime while runs are in flight: they end
+// with an error and the process survives.
+func TestCloseDuringRuns(t *testing.T) {
+	rt, err := newRuntime(wasmrt.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := fstest.MapFS{"main.py": {Data: []byte("x = 0\nwhile True:\n    x += 1\n")}}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Go(func() {
+			_, err := rt.Run(context.Background(), wasmrt.Invocation{Files: files, Entrypoint: "main.py"})
+			errs <- err
+		})
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := rt.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err == nil {
+			t.Error("a run outlived Close without an error")
+		}
+	}
+	if _, err := rt.Run(context.Background(), wasmrt.Invocation{Files: files, Entrypoint: "main.py"}); err == nil {
+		t.Error("Run after Close: got no error")
+	}
+}

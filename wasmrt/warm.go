@@ -279,7 +279,9 @@ func (r *Runtime) start(ctx context.Context) *instance {
 		return inst
 	}
 	run := mod.ExportedFunction("run")
+	r.guests.Add(1)
 	go func() {
+		defer r.guests.Done()
 		inst.results, inst.callErr = run.Call(instCtx)
 		_ = mod.Close(context.Background())
 		cancel()
