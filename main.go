@@ -59,7 +59,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "version":
 		fmt.Fprintln(stdout, "compadre", app.Version)
 		if prov, err := assets.PythonProvenance(); err == nil {
-			fmt.Fprintf(stdout, "python CPython %s (%s %s, %s)\n", prov.PythonVersion, prov.Package, prov.Version, prov.Target)
+			fmt.Fprintln(stdout, "python", prov.Interpreter())
 		}
 		return nil
 	case "bench":
@@ -136,7 +136,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	python := ""
 	if prov, err := assets.PythonProvenance(); err == nil {
-		python = fmt.Sprintf("CPython %s (%s %s)", prov.PythonVersion, prov.Package, prov.Version)
+		python = prov.Interpreter()
 	}
 	log.Info("serving", "url", baseURL, "data", f.data, "rate_limits", f.rateLimits, "version", app.Version, "python", python)
 	return a.Serve(ctx, l, 30*time.Second)

@@ -39,7 +39,7 @@ func BenchSandbox(ctx context.Context, w io.Writer, opts BenchOptions) error {
 		return err
 	}
 	defer rt.Close(context.Background())
-	fmt.Fprintf(w, "python      CPython %s (%s %s, %s)\n", prov.PythonVersion, prov.Package, prov.Version, prov.Target)
+	fmt.Fprintf(w, "python      %s\n", prov.Interpreter())
 	fmt.Fprintf(w, "start-up    %v (decompress, verify, compile or load from %s)\n", time.Since(start).Round(time.Millisecond), opts.CacheDir)
 
 	call := wasmrt.ToolCall{

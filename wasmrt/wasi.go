@@ -8,7 +8,6 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
-	"github.com/tetratelabs/wazero/sys"
 )
 
 // WASI preview1 numbers used by pollOneoff.
@@ -127,6 +126,3 @@ func pollOneoff(ctx context.Context, mod api.Module, stack []uint64) {
 	}
 	stack[0] = wasiErrnoSuccess
 }
-
-// guestNanotimeFunc adapts guestNanotime to wazero's clock type.
-var guestNanotimeFunc sys.Nanotime = guestNanotime
