@@ -15,3 +15,11 @@ var (
 type RuleError struct{ Reason string }
 
 func (e *RuleError) Error() string { return e.Reason }
+
+// ConflictError is ErrConflict with a reason safe to show to the caller.
+type ConflictError struct{ Reason string }
+
+func (e *ConflictError) Error() string { return e.Reason }
+
+// Is makes errors.Is(err, ErrConflict) hold for a *ConflictError.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
