@@ -23,6 +23,8 @@ var (
 	pythonProvenance []byte
 	//go:embed harness/compadre_harness.py
 	pythonHarness []byte
+	//go:embed harness/compadre_build.py
+	pythonBuilder []byte
 )
 
 // Provenance is what provenance.json records of the embedded interpreter.
@@ -66,6 +68,9 @@ type Python struct {
 	StdlibName string
 	// Harness is the guest side of the tool protocol.
 	Harness []byte
+	// Builder is the guest side of a tool's build: it compiles the
+	// project, imports the entrypoint and derives its input schema.
+	Builder []byte
 }
 
 // LoadPython decompresses the embedded interpreter and checks every file
@@ -102,6 +107,7 @@ func LoadPython() (*Python, error) {
 		Stdlib:     pythonStdlib,
 		StdlibName: fmt.Sprintf("python%s%s.zip", major, minor),
 		Harness:    pythonHarness,
+		Builder:    pythonBuilder,
 	}, nil
 }
 

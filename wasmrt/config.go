@@ -31,6 +31,9 @@ type Config struct {
 	// Harness is the guest side of the tool protocol (Python source), run
 	// by RunTool. It may be empty if RunTool is not used.
 	Harness []byte
+	// Builder is the guest side of a tool's build (Python source), run by
+	// BuildTool. It may be empty if BuildTool is not used.
+	Builder []byte
 	// CacheDir keeps wazero's compiled code, so a restart does not compile
 	// again. Empty means compile in memory every time.
 	CacheDir string

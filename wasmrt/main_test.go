@@ -48,6 +48,7 @@ func newRuntime(limits wasmrt.Limits) (*wasmrt.Runtime, error) {
 		Stdlib:     py.Stdlib,
 		StdlibName: py.StdlibName,
 		Harness:    py.Harness,
+		Builder:    py.Builder,
 		CacheDir:   testCacheDir(),
 		Limits:     limits,
 	})

@@ -137,7 +137,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return fail(err)
 	}
 	r.stdlib = fstest.MapFS{cfg.StdlibName: &fstest.MapFile{Data: cfg.Stdlib, Mode: 0o444}}
-	if r.harness, err = r.precompile(ctx, cfg.Harness); err != nil {
+	if r.harness, err = r.precompile(ctx, map[string][]byte{harnessFile: cfg.Harness, builderFile: cfg.Builder}); err != nil {
 		_ = r.memory.Close()
 		return fail(err)
 	}

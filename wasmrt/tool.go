@@ -22,6 +22,10 @@ type ToolCall struct {
 	Input json.RawMessage
 	// Mode is the invocation_mode the function receives if it declares it.
 	Mode string
+	// UserVariables and SensitiveUserVariables are what the function
+	// receives as nonsensitive_user_variables and sensitive_user_variables,
+	// each only if it declares that parameter (an empty dict if nil).
+	UserVariables, SensitiveUserVariables map[string]string
 	// Env is the tool's whole environment.
 	Env map[string]string
 	// Limits override the runtime's defaults, field by field.
@@ -68,7 +72,8 @@ func (e *Exception) Error() string {
 // entrypointPattern is "package.module:function", each part an identifier.
 var entrypointPattern = regexp.MustCompile(`^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$`)
 
-// Harness exit statuses; see embed/harness/compadre_harness.py.
+// Harness exit statuses; see embed/harness/compadre_harness.py. The build
+// program (compadre_build.py) exits with harnessMalformed likewise.
 const (
 	harnessRaised    = 1
 	harnessMalformed = 2
@@ -89,9 +94,11 @@ func (r *Runtime) RunTool(ctx context.Context, call ToolCall) (ToolResult, error
 		input = json.RawMessage("{}")
 	}
 	stdin, err := json.Marshal(struct {
-		Input json.RawMessage `json:"input_parameters"`
-		Mode  string          `json:"invocation_mode"`
-	}{input, call.Mode})
+		Input     json.RawMessage   `json:"input_parameters"`
+		Mode      string            `json:"invocation_mode"`
+		Vars      map[string]string `json:"nonsensitive_user_variables,omitempty"`
+		Sensitive map[string]string `json:"sensitive_user_variables,omitempty"`
+	}{input, call.Mode, call.UserVariables, call.SensitiveUserVariables})
 	if err != nil {
 		return ToolResult{}, fmt.Errorf("wasmrt: tool input: %w", err)
 	}

@@ -56,6 +56,76 @@ def unserialisable():
 
 def exits():
     sys.exit(0)
+
+
+def variables(nonsensitive_user_variables, sensitive_user_variables):
+    return {"plain": nonsensitive_user_variables, "secret": sensitive_user_variables}
+
+
+def plain_variables(text: str, nonsensitive_user_variables: dict[str, str]):
+    return text + ":" + ",".join(k + "=" + v for k, v in sorted(nonsensitive_user_variables.items()))
+
+
+def catch_all(**kwargs):
+    return sorted(kwargs)
+`)},
+	"mytool/shapes.py": {Data: []byte(`from dataclasses import dataclass, field
+from typing import Annotated, Optional
+
+
+@dataclass
+class Point:
+    x: float
+    y: float = 0.0
+
+
+@dataclass
+class Route:
+    name: str
+    start: Point
+    stops: list[Point] = field(default_factory=list)
+    by_label: dict[str, Point] = field(default_factory=dict)
+
+
+def describe(value):
+    if isinstance(value, list):
+        return [describe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: describe(v) for k, v in value.items()}
+    if hasattr(value, "__dataclass_fields__"):
+        return {"class": type(value).__name__, **{k: describe(getattr(value, k)) for k in value.__dataclass_fields__}}
+    return value
+
+
+def point(p: Point):
+    return describe(p)
+
+
+def route(r: Annotated[Route, "The route"], spare: Optional[Route] = None, n: int = 0):
+    return describe({"r": r, "spare": spare, "n": n})
+
+
+def points(ps: list[Point], plain: dict):
+    return describe({"ps": ps, "plain": plain})
+`)},
+	"mytool/later.py": {Data: []byte(`from __future__ import annotations
+
+import dataclasses
+import typing
+
+
+@dataclasses.dataclass
+class Box:
+    inner: Inner
+
+
+@dataclasses.dataclass
+class Inner:
+    size: int
+
+
+def box(b: typing.Optional[Box]):
+    return [type(b).__name__, type(b.inner).__name__, b.inner.size]
 `)},
 }
 
@@ -171,5 +241,89 @@ func TestToolBadCall(t *testing.T) {
 	var exc *wasmrt.Exception
 	if err == nil || errors.As(err, &exc) {
 		t.Errorf("input that is not an object: got %v, want a malformed-call error", err)
+	}
+}
+
+func TestToolUserVariables(t *testing.T) {
+	plain := map[string]string{"region": "eu", "tier": "gold"}
+	secret := map[string]string{"api_key": "k3y"}
+	tests := []struct {
+		name, entry, input string
+		plain, secret      map[string]string
+		want               string
+	}{
+		{"a function that declares both gets both", "mytool.main:variables", `{}`, plain, secret,
+			`{"plain": {"region": "eu", "tier": "gold"}, "secret": {"api_key": "k3y"}}`},
+		{"a function that declares both gets empty ones when there are none", "mytool.main:variables", `{}`, nil, nil,
+			`{"plain": {}, "secret": {}}`},
+		{"a function that declares one gets only that one", "mytool.main:plain_variables", `{"text": "t"}`, plain, secret,
+			"t:region=eu,tier=gold"},
+		{"**kwargs gets the nonsensitive ones but never the sensitive ones", "mytool.main:catch_all", `{}`, plain, secret,
+			`["invocation_mode", "nonsensitive_user_variables"]`},
+		{"a function that declares neither gets neither", "mytool.main:echo", `{"text": "only this"}`, plain, secret,
+			"only this"},
+		{"an input parameter cannot stand in for them", "mytool.main:variables",
+			`{"nonsensitive_user_variables": {"forged": "1"}, "sensitive_user_variables": {"forged": "1"}}`, plain, nil,
+			`{"plain": {"region": "eu", "tier": "gold"}, "secret": {}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			res, err := sandbox.RunTool(context.Background(), wasmrt.ToolCall{
+				Files:                  toolFiles,
+				Entrypoint:             tt.entry,
+				Input:                  []byte(tt.input),
+				Mode:                   "regular",
+				UserVariables:          tt.plain,
+				SensitiveUserVariables: tt.secret,
+			})
+			if err != nil {
+				t.Fatalf("got error %v, logs %+v", err, res.Logs)
+			}
+			if res.Output != tt.want {
+				t.Errorf("got output %q, want %q", res.Output, tt.want)
+			}
+		})
+	}
+}
+
+func TestToolDataclassParameters(t *testing.T) {
+	tests := []struct {
+		name, entry, input string
+		want               string
+	}{
+		{"a dataclass", "mytool.shapes:point", `{"p": {"x": 1.5}}`, `{"class": "Point", "x": 1.5, "y": 0.0}`},
+		{"nested dataclasses, in lists and dicts", "mytool.shapes:route",
+			`{"r": {"name": "home", "start": {"x": 1, "y": 2}, "stops": [{"x": 3}], "by_label": {"a": {"x": 4}}}, "n": 7}`,
+			`{"r": {"class": "Route", "name": "home", "start": {"class": "Point", "x": 1, "y": 2}, ` +
+				`"stops": [{"class": "Point", "x": 3, "y": 0.0}], "by_label": {"a": {"class": "Point", "x": 4, "y": 0.0}}}, ` +
+				`"spare": null, "n": 7}`},
+		{"an Optional dataclass that is given", "mytool.shapes:route",
+			`{"r": {"name": "a", "start": {"x": 0}}, "spare": {"name": "b", "start": {"x": 9}}}`,
+			`{"r": {"class": "Route", "name": "a", "start": {"class": "Point", "x": 0, "y": 0.0}, "stops": [], "by_label": {}}, ` +
+				`"spare": {"class": "Route", "name": "b", "start": {"class": "Point", "x": 9, "y": 0.0}, "stops": [], "by_label": {}}, "n": 0}`},
+		{"a list of dataclasses beside a plain dict", "mytool.shapes:points", `{"ps": [{"x": 1}, {"x": 2, "y": 3}], "plain": {"x": 1}}`,
+			`{"ps": [{"class": "Point", "x": 1, "y": 0.0}, {"class": "Point", "x": 2, "y": 3}], "plain": {"x": 1}}`},
+		{"annotations deferred by from __future__", "mytool.later:box", `{"b": {"inner": {"size": 3}}}`, `["Box", "Inner", 3]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			res, err := callTool(t, tt.entry, tt.input, "regular", nil)
+			if err != nil {
+				t.Fatalf("got error %v, logs %+v", err, res.Logs)
+			}
+			if res.Output != tt.want {
+				t.Errorf("got output %s, want %s", res.Output, tt.want)
+			}
+		})
+	}
+}
+
+func TestToolDataclassMismatch(t *testing.T) {
+	_, err := callTool(t, "mytool.shapes:point", `{"p": {"x": 1, "z": 2}}`, "regular", nil)
+	var exc *wasmrt.Exception
+	if !errors.As(err, &exc) || exc.Type != "TypeError" || !strings.Contains(exc.Message, "'z'") {
+		t.Errorf("got %v, want a TypeError naming the unexpected field", err)
 	}
 }

@@ -22,10 +22,12 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 )
 
-// harnessFile is where Config.Harness is mounted: /harness/harness.py.
+// The programs of Config are compiled into the /harness mount:
+// Config.Harness as harness.py, Config.Builder as build.py.
 const (
 	guestHarnessDir = "/harness"
 	harnessFile     = "harness.py"
+	builderFile     = "build.py"
 )
 
 // bootstrap is the program every instance starts, before it has a request.
@@ -35,6 +37,10 @@ const (
 // the header because the instance was started before the request existed.
 // It runs from bytecode compiled once by New (see precompile), since
 // CPython's compiler is slow under WebAssembly: 16 ms for the harness.
+// The harness's bytecode is loaded before the request arrives, since tool
+// calls are the common request; any other program's is loaded when a
+// request names it, so a warm start does not pay for programs it will
+// most likely not run.
 //
 // It leaves the interpreter without finalising it: the instance is thrown
 // away, and finalisation is most of the cost of a short run. atexit
@@ -60,18 +66,25 @@ def _finish(code):
         except Exception:
             pass
     os._exit(code)
-_compiled = {}
-for _name in os.listdir('/harness'):
-    if _name.endswith('.bin') and _name != 'bootstrap.bin':
-        with open('/harness/' + _name, 'rb') as _f:
-            _compiled['/harness/' + _name[:-4]] = marshal.loads(_f.read())
+def _load(path):
+    try:
+        with open(path + '.bin', 'rb') as f:
+            return marshal.loads(f.read())
+    except OSError:
+        return None
+_harness = _load('/harness/harness.py')
 _header = json.loads(_read(int(_read(10))))
 os.environ.update(_header['env'] or {})
 sys.argv[:] = _header['argv']
 _path = sys.argv[0]
-del _header, _name
+del _header
 try:
-    _code = _compiled.get(_path)
+    if _path == '/harness/harness.py':
+        _code = _harness
+    elif _path.startswith('/harness/'):
+        _code = _load(_path)
+    else:
+        _code = None
     if _code is None:
         with open(_path, 'rb') as _f:
             _code = compile(_f.read(), _path, 'exec')
@@ -107,13 +120,16 @@ out.flush()
 os._exit(0)
 `
 
-// precompile compiles the bootstrap and the harness with the sandbox's own
+// precompile compiles the bootstrap and each program given (file name to
+// Python source; an empty one is left out) with the sandbox's own
 // interpreter, once, and returns the /harness mount: name.bin files of
 // marshalled bytecode.
-func (r *Runtime) precompile(ctx context.Context, harness []byte) (fs.FS, error) {
+func (r *Runtime) precompile(ctx context.Context, programs map[string][]byte) (fs.FS, error) {
 	src := fstest.MapFS{"bootstrap": {Data: []byte(bootstrap), Mode: 0o444}}
-	if len(harness) > 0 {
-		src[harnessFile] = &fstest.MapFile{Data: harness, Mode: 0o444}
+	for name, code := range programs {
+		if len(code) > 0 {
+			src[name] = &fstest.MapFile{Data: code, Mode: 0o444}
+		}
 	}
 	var stdout, stderr bytes.Buffer
 	var limit atomic.Uint64
@@ -143,8 +159,10 @@ func (r *Runtime) precompile(ctx context.Context, harness []byte) (fs.FS, error)
 		out[name+".bin"] = &fstest.MapFile{Data: rest[:n], Mode: 0o444}
 		data = rest[n:]
 	}
-	if out["bootstrap.bin"] == nil {
-		return nil, errors.New("wasmrt: precompile: no bootstrap")
+	for name := range src {
+		if out[name+".bin"] == nil {
+			return nil, fmt.Errorf("wasmrt: precompile: no bytecode for %s", name)
+		}
 	}
 	return out, nil
 }

@@ -2,10 +2,14 @@
 # `python -c <this file> package.module:function`, with the tool's files on
 # sys.path, and:
 #
-# - reads {"input_parameters": {...}, "invocation_mode": "..."} as JSON from
-#   standard input;
+# - reads {"input_parameters": {...}, "invocation_mode": "...",
+#   "nonsensitive_user_variables": {...}, "sensitive_user_variables": {...}}
+#   as JSON from standard input (the user variables may be absent);
 # - imports the entrypoint and calls it with the parameters as keyword
-#   arguments, adding invocation_mode if the function declares it;
+#   arguments, adding invocation_mode and each kind of user variables if
+#   the function declares a parameter of that name;
+# - turns a parameter's JSON object into an instance where the parameter
+#   is annotated with a dataclass (also inside Optional, list or dict);
 # - writes the return value to standard output: a str as it is, anything
 #   else as JSON;
 # - turns logging records, print() and writes to sys.stderr into log lines;
@@ -152,7 +156,7 @@ def _report(exc):
     })
 
 
-def _accepts(func, name):
+def _accepts(func, name, via_kwargs=True):
     code = getattr(func, "__code__", None)
     if code is None:
         import inspect
@@ -162,7 +166,91 @@ def _accepts(func, name):
         except (TypeError, ValueError):
             return False
     names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-    return name in names or bool(code.co_flags & 0x08)  # CO_VARKEYWORDS
+    return name in names or (via_kwargs and bool(code.co_flags & 0x08))  # CO_VARKEYWORDS
+
+
+def _names(annotation):
+    """The dotted names in an annotation written as a string."""
+    import re  # already loaded by json
+
+    return re.findall(r"[A-Za-z_][\w.]*", annotation)
+
+
+def _mentions_dataclass(hint, namespace):
+    """Whether a type hint involves a dataclass, judged without typing."""
+    if isinstance(hint, str):
+        # A string annotation (from __future__ import annotations): look
+        # its names up rather than evaluate it.
+        for name in _names(hint):
+            head, *rest = name.split(".")
+            obj = namespace.get(head)
+            for part in rest:
+                obj = getattr(obj, part, None)
+            if isinstance(obj, type) and hasattr(obj, "__dataclass_fields__"):
+                return True
+        return False
+    if isinstance(hint, type):
+        return hasattr(hint, "__dataclass_fields__")
+    args = getattr(hint, "__args__", None)
+    return isinstance(args, tuple) and any(_mentions_dataclass(a, namespace) for a in args)
+
+
+def _dataclass_hints(func):
+    """func's resolved type hints if a parameter involves a dataclass, else
+    None. Resolving hints needs typing, which costs about 30 ms to import
+    in the sandbox, so only a function that takes a dataclass pays for it;
+    the check before it reads annotations that are already there."""
+    try:
+        annotations = getattr(func, "__annotations__", None)
+        if not isinstance(annotations, dict) or not annotations:
+            return None
+        namespace = getattr(func, "__globals__", None) or {}
+        if not any(_mentions_dataclass(hint, namespace)
+                   for name, hint in annotations.items() if name != "return"):
+            return None
+        import typing
+
+        return typing.get_type_hints(func)
+    except Exception:
+        # Hints that do not resolve are no reason to refuse the call: the
+        # function gets the JSON values as they are.
+        return None
+
+
+def _from_json(hint, value, typing):
+    """value, with each JSON object that hint says is a dataclass turned
+    into an instance of it."""
+    import collections.abc as abc  # already loaded at start-up
+
+    if value is None or hint is None:
+        return value
+    if isinstance(hint, type):
+        if hasattr(hint, "__dataclass_fields__") and isinstance(value, dict):
+            fields = typing.get_type_hints(hint)
+            return hint(**{k: _from_json(fields.get(k), v, typing) for k, v in value.items()})
+        return value
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is typing.Union:
+        for arg in args:
+            if arg is type(None) or not _mentions_dataclass(arg, {}):
+                continue
+            try:
+                return _from_json(arg, value, typing)
+            except TypeError:
+                continue  # the value has another alternative's shape
+        return value
+    if not args:
+        return value
+    if origin is tuple and isinstance(value, list):
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_from_json(args[0], v, typing) for v in value)
+        return tuple(_from_json(a, v, typing) for a, v in zip(args, value)) + tuple(value[len(args):])
+    if origin in (list, abc.Sequence, abc.MutableSequence) and isinstance(value, list):
+        return [_from_json(args[0], v, typing) for v in value]
+    if origin in (dict, abc.Mapping, abc.MutableMapping) and isinstance(value, dict) and len(args) == 2:
+        return {k: _from_json(args[1], v, typing) for k, v in value.items()}
+    return value
 
 
 def _main():
@@ -175,6 +263,12 @@ def _main():
         mode = request.get("invocation_mode", "regular")
         if not isinstance(params, dict):
             raise TypeError("input_parameters must be an object")
+        platform = {"invocation_mode": mode}
+        for name in ("nonsensitive_user_variables", "sensitive_user_variables"):
+            variables = request.get(name) or {}
+            if not isinstance(variables, dict):
+                raise TypeError(name + " must be an object")
+            platform[name] = variables
     except Exception as exc:
         _report(exc)
         _finish(2)
@@ -188,8 +282,17 @@ def _main():
         for part in func_name.split("."):
             func = getattr(func, part)
         kwargs = dict(params)
-        if _accepts(func, "invocation_mode"):
-            kwargs["invocation_mode"] = mode
+        hints = _dataclass_hints(func)
+        if hints:
+            import typing
+
+            for name, value in kwargs.items():
+                kwargs[name] = _from_json(hints.get(name), value, typing)
+        for name, value in platform.items():
+            # Sensitive values go only to a function that names the
+            # parameter, never into a catch-all **kwargs.
+            if _accepts(func, name, name != "sensitive_user_variables"):
+                kwargs[name] = value
         value = func(**kwargs)
         output = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     except BaseException as exc:
