@@ -23,8 +23,9 @@ var importRules = map[string]struct {
 	"wasmrt":       {forbidden: []string{"net/http", "database/sql"}},
 	"embed":        {},
 	"auth":         {project: []string{"store"}},
-	"http":         {project: []string{"store", "auth", "wasmrt", "embed"}, forbidden: []string{"database/sql", "github.com/tetratelabs/wazero"}},
-	"app":          {project: []string{"store", "auth", "http", "wasmrt", "embed"}},
+	"tools":        {project: []string{"store", "auth", "wasmrt"}, forbidden: []string{"net/http", "database/sql"}},
+	"http":         {project: []string{"store", "auth", "wasmrt", "embed", "tools"}, forbidden: []string{"database/sql", "github.com/tetratelabs/wazero"}},
+	"app":          {project: []string{"store", "auth", "http", "wasmrt", "embed", "tools"}},
 	"compadretest": {project: []string{"app"}},
 }
 

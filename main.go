@@ -83,6 +83,7 @@ func env(getenv func(string) string, name, def string) string {
 type serveFlags struct {
 	addr, data, org, rateLimits, logFormat, logLevel, tokenTTL string
 	sandbox, sandboxTimeout, sandboxMemory                     string
+	toolsRepo, teamBranch                                      string
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -99,6 +100,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.StringVar(&f.sandbox, "sandbox", env(getenv, "sandbox", "on"), "on, or off to run without the Python sandbox (no tool runs; faster start) (COMPADRE_SANDBOX)")
 	fs.StringVar(&f.sandboxTimeout, "sandbox-timeout", env(getenv, "sandbox-timeout", "30s"), "wall-clock limit of one tool run (COMPADRE_SANDBOX_TIMEOUT)")
 	fs.StringVar(&f.sandboxMemory, "sandbox-memory", env(getenv, "sandbox-memory", "256MiB"), "memory limit of one tool run (COMPADRE_SANDBOX_MEMORY)")
+	fs.StringVar(&f.toolsRepo, "tools-repo", env(getenv, "tools-repo", ""), "git repository tools are published from (default <data>/tools.git, created bare) (COMPADRE_TOOLS_REPO)")
+	fs.StringVar(&f.teamBranch, "team-branch", env(getenv, "team-branch", "releases/{org}"), "branch repo \"team\" publishes from; {org} is the organization ID (COMPADRE_TEAM_BRANCH)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -128,7 +131,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	baseURL := "http://" + l.Addr().String()
 	a, err := app.Open(ctx, app.Config{
 		DataDir: f.data, Org: f.org, RateLimitScale: scale, TokenTTL: ttl, Logger: log, Stdout: stdout,
-		Sandbox: f.sandbox == "on", SandboxLimits: limits,
+		Sandbox: f.sandbox == "on", SandboxLimits: limits, ToolsRepo: f.toolsRepo, TeamBranch: f.teamBranch,
 	}, baseURL)
 	if err != nil {
 		l.Close()

@@ -46,6 +46,15 @@ type Config struct {
 	// SandboxLimits are the default limits of a tool run; zero fields mean
 	// wasmrt's defaults.
 	SandboxLimits wasmrt.Limits
+	// SandboxCacheDir keeps the compiled interpreter between starts;
+	// empty means <data>/cache/wazero. Test fixtures share one.
+	SandboxCacheDir string
+	// ToolsRepo is the git repository tools are published from; empty
+	// means <data>/tools.git, created bare at first start.
+	ToolsRepo string
+	// TeamBranch is the branch repo "team" publishes from, with {org}
+	// standing for the organization's ID; empty means releases/{org}.
+	TeamBranch string
 }
 
 // Credentials are what a client needs to sign in: the contents of
@@ -127,8 +136,16 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 		RateLimitScale: cfg.RateLimitScale, Now: cfg.Now, Version: Version,
 	}
 	if cfg.Sandbox {
-		a.sandbox = startSandbox(cfg.DataDir, cfg.SandboxLimits, cfg.Logger)
+		cacheDir := cfg.SandboxCacheDir
+		if cacheDir == "" {
+			cacheDir = filepath.Join(cfg.DataDir, SandboxCacheDir)
+		}
+		a.sandbox = startSandbox(cacheDir, cfg.SandboxLimits, cfg.Logger)
 		apiCfg.Sandbox = a.sandbox.status
+	}
+	if apiCfg.Tools, err = a.openTools(cfg, sealer); err != nil {
+		a.Close()
+		return nil, err
 	}
 	a.API, err = httpapi.New(apiCfg)
 	if err != nil {

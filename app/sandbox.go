@@ -2,8 +2,8 @@ package app
 
 import (
 	"context"
+	"errors"
 	"log/slog"
-	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -28,6 +28,7 @@ func OpenSandbox(ctx context.Context, cacheDir string, limits wasmrt.Limits) (*w
 		Stdlib:     py.Stdlib,
 		StdlibName: py.StdlibName,
 		Harness:    py.Harness,
+		Builder:    py.Builder,
 		CacheDir:   cacheDir,
 		Limits:     limits,
 	})
@@ -52,7 +53,7 @@ type sandbox struct {
 	closing context.CancelFunc
 }
 
-func startSandbox(dataDir string, limits wasmrt.Limits, log *slog.Logger) *sandbox {
+func startSandbox(cacheDir string, limits wasmrt.Limits, log *slog.Logger) *sandbox {
 	s := &sandbox{state: "starting", done: make(chan struct{})}
 	if prov, err := assets.PythonProvenance(); err == nil {
 		s.python = prov.Interpreter()
@@ -62,7 +63,7 @@ func startSandbox(dataDir string, limits wasmrt.Limits, log *slog.Logger) *sandb
 	go func() {
 		defer close(s.done)
 		start := time.Now()
-		rt, _, err := OpenSandbox(ctx, filepath.Join(dataDir, SandboxCacheDir), limits)
+		rt, _, err := OpenSandbox(ctx, cacheDir, limits)
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if err != nil {
@@ -83,6 +84,27 @@ func (s *sandbox) status() (state, python string) {
 	return s.state, s.python
 }
 
+// runtime returns the sandbox once it runs.
+func (s *sandbox) runtime() (*wasmrt.Runtime, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rt == nil {
+		return nil, errors.New("app: the sandbox is " + s.state)
+	}
+	return s.rt, nil
+}
+
+// wait blocks until the sandbox has started or failed.
+func (s *sandbox) wait(ctx context.Context) error {
+	select {
+	case <-s.done:
+		_, err := s.runtime()
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 func (s *sandbox) close() error {
 	s.closing()
 	<-s.done
@@ -90,4 +112,13 @@ func (s *sandbox) close() error {
 		return s.rt.Close(context.Background())
 	}
 	return nil
+}
+
+// WaitSandbox blocks until the sandbox runs (nil) or failed to start; it
+// is an error if the server was opened without one.
+func (a *App) WaitSandbox(ctx context.Context) error {
+	if a.sandbox == nil {
+		return errors.New("app: the server runs without a sandbox")
+	}
+	return a.sandbox.wait(ctx)
 }

@@ -12,6 +12,8 @@ package compadretest
 import (
 	"context"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -23,6 +25,9 @@ type Server struct {
 	app.Credentials
 	// DataDir is the server's data directory (removed after the test).
 	DataDir string
+	// ToolsRepo is the bare git repository tools are published from:
+	// push a tool project to releases/<Organization> and publish it.
+	ToolsRepo string
 }
 
 // Option changes how Start configures the server.
@@ -36,6 +41,23 @@ func WithRateLimits(scale float64) Option { return func(c *app.Config) { c.RateL
 
 // WithClock makes the server read time from now (for expiry tests).
 func WithClock(now func() time.Time) Option { return func(c *app.Config) { c.Now = now } }
+
+// WithSandbox starts the Python sandbox, so tools can be published and
+// invoked, and makes Start wait until it runs. The compiled interpreter is
+// cached in the user's cache directory (compadre-test/wazero), so only the
+// first test on a machine pays for compiling it (tens of seconds).
+func WithSandbox() Option {
+	return func(c *app.Config) {
+		c.Sandbox = true
+		if base, err := os.UserCacheDir(); err == nil {
+			c.SandboxCacheDir = filepath.Join(base, "compadre-test", "wazero")
+		}
+	}
+}
+
+// WithTeamBranch sets the branch template repo "team" publishes from
+// (default releases/{org}).
+func WithTeamBranch(template string) Option { return func(c *app.Config) { c.TeamBranch = template } }
 
 // Start starts a server for the test and stops it when the test ends.
 func Start(t testing.TB, opts ...Option) *Server {
@@ -63,6 +85,17 @@ func Start(t testing.TB, opts ...Option) *Server {
 		l.Close()
 		t.Fatalf("compadretest: credentials: %v", err)
 	}
+	if cfg.Sandbox {
+		wctx, wcancel := context.WithTimeout(ctx, 10*time.Minute)
+		err := a.WaitSandbox(wctx)
+		wcancel()
+		if err != nil {
+			cancel()
+			l.Close()
+			a.Close()
+			t.Fatalf("compadretest: sandbox: %v", err)
+		}
+	}
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(ctx, l, 5*time.Second) }()
 	t.Cleanup(func() {
@@ -71,5 +104,9 @@ func Start(t testing.TB, opts ...Option) *Server {
 			t.Errorf("compadretest: stop: %v", err)
 		}
 	})
-	return &Server{Credentials: creds, DataDir: dir}
+	repo := cfg.ToolsRepo
+	if repo == "" {
+		repo = filepath.Join(dir, app.ToolsRepoDir)
+	}
+	return &Server{Credentials: creds, DataDir: dir, ToolsRepo: repo}
 }

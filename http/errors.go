@@ -59,10 +59,13 @@ func validationFailed(errs ...fieldError) *apiError {
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var ae *apiError
 	var re *store.RuleError
+	var ce *store.ConflictError
 	switch {
 	case errors.As(err, &ae):
 	case errors.As(err, &re):
 		ae = badRequest(re.Reason)
+	case errors.As(err, &ce):
+		ae = conflict(ce.Reason)
 	case errors.Is(err, store.ErrNotFound):
 		ae = notFound("Not Found")
 	case errors.Is(err, store.ErrConflict):

@@ -35,5 +35,20 @@ func (s *Server) routes() []route {
 		{"GET", org + "/user/{user_id}/user_model", "get-user-model", authRequired, perms{a.UserGetUserModel}, 60, s.getUserModel},
 		{"GET", org + "/user/{user_id}/memory", "get-memories", authRequired, nil, 40, s.getMemories},
 		{"POST", org + "/user/{requested_user_id}/variable", "modify-user-variables", authRequired, perms{a.UserUpdateUserInfo}, 50, s.modifyUserVariables},
+
+		// Fixed paths come before /tool/{tool_id}, which would match them.
+		{"GET", org + "/tool/amigo_tool_scaffold.tar.gz", "get-tool-scaffold-release", authRequired, nil, 50, s.getToolScaffold},
+		{"POST", org + "/tool/test", "test-tool", authRequired, nil, 1, s.testTool},
+		{"GET", org + "/tool/invocation", "get-tool-invocations", authRequired, nil, 50, s.getToolInvocations},
+		{"GET", org + "/tool/invocation/search", "search-tool-invocations", authRequired, nil, 50, s.searchToolInvocations},
+		{"POST", org + "/tool/", "create-tool", authRequired, perms{a.ToolCreateTool}, 20, s.createTool},
+		{"GET", org + "/tool/", "get-tools", authRequired, nil, 50, s.getTools},
+		{"POST", org + "/tool/{tool_id}", "modify-tool", authRequired, perms{a.ToolModifyTool}, 20, s.modifyTool},
+		{"DELETE", org + "/tool/{tool_id}", "deprecate-tool", authRequired, perms{a.ToolDeleteTool}, 20, s.deprecateTool},
+		{"POST", org + "/tool/{tool_id}/envvar", "modify-tool-envvars", authRequired, perms{a.ToolModifyTool}, 20, s.modifyToolEnvVars},
+		{"POST", org + "/tool/{tool_id}/version", "publish-tool-version", authRequired, perms{a.ToolModifyTool}, 10, s.publishToolVersion},
+		{"GET", org + "/tool/{tool_id}/version", "get-tool-versions", authRequired, nil, 50, s.getToolVersions},
+		{"DELETE", org + "/tool/{tool_id}/version/{versions}", "deprecate-tool-version", authRequired, perms{a.ToolModifyTool}, 20, s.deprecateToolVersions},
+		{"POST", org + "/tool/{tool_id}/version/{version}/invoke", "invoke-tool-version", authRequired, perms{a.ToolInvokeTool}, 10, s.invokeToolVersion},
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/compadre-dev/compadre/auth"
 	"github.com/compadre-dev/compadre/store"
+	"github.com/compadre-dev/compadre/tools"
 )
 
 // Config is what the API needs from the process that runs it.
@@ -32,6 +33,9 @@ type Config struct {
 	// Sandbox, if set, reports the Python sandbox's state ("starting",
 	// "ok" or "failed") and the interpreter it runs, for /readyz.
 	Sandbox func() (state, python string)
+	// Tools publishes, tests and invokes tools; nil answers those
+	// operations with 503.
+	Tools *tools.Service
 }
 
 // Server is the API: its routes and everything the handlers use.
@@ -43,6 +47,7 @@ type Server struct {
 	now     func() time.Time
 	version string
 	sandbox func() (state, python string)
+	tools   *tools.Service
 	limits  *rateLimiter
 	doc     *apiDocument
 	// decoyHash is verified against when a key ID is unknown, so an unknown
@@ -67,6 +72,7 @@ func New(cfg Config) (*Server, error) {
 		now:     cfg.Now,
 		version: cfg.Version,
 		sandbox: cfg.Sandbox,
+		tools:   cfg.Tools,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

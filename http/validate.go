@@ -103,7 +103,7 @@ func loadAPIDocument() (*apiDocument, error) {
 				prm.name, _ = pm["name"].(string)
 				prm.required, _ = pm["required"].(bool)
 				sm, _ := pm["schema"].(map[string]any)
-				prm.typ, _ = sm["type"].(string)
+				prm.typ = schemaType(sm)
 				if items, ok := sm["items"].(map[string]any); ok {
 					prm.elem, _ = items["type"].(string)
 				}
@@ -117,6 +117,23 @@ func loadAPIDocument() (*apiDocument, error) {
 		}
 	}
 	return d, nil
+}
+
+// schemaType is the JSON type a parameter's value converts to: the
+// schema's type, or for an optional one (anyOf a type and null) that type.
+func schemaType(sm map[string]any) string {
+	if t, ok := sm["type"].(string); ok {
+		return t
+	}
+	alts, _ := sm["anyOf"].([]any)
+	for _, a := range alts {
+		if am, ok := a.(map[string]any); ok {
+			if t, _ := am["type"].(string); t != "" && t != "null" {
+				return t
+			}
+		}
+	}
+	return ""
 }
 
 // pointerEscape turns a path into a JSON-pointer token inside a URI fragment.
