@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -8,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/compadre-dev/compadre/compadretest"
 )
 
 // BenchmarkGetOrganization measures authenticated GET /v1/{org}/organization/
@@ -76,4 +79,63 @@ func reportLatency(b *testing.B, lat []time.Duration, elapsed time.Duration) {
 	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "req/s")
 	b.ReportMetric(q(0.50), "p50-ms")
 	b.ReportMetric(q(0.99), "p99-ms")
+}
+
+// publishTrivialTool pushes, creates and publishes a tool that returns its
+// argument, and returns the tool's ID.
+func publishTrivialTool(b *testing.B, srv *compadretest.Server, c *client) string {
+	b.Helper()
+	g := newGitRepo(b)
+	g.write("echo", map[string]string{
+		"pyproject.toml": `[project]
+name = "echo"
+version = "0.1.0"
+requires-python = ">=3.14"
+
+[tool.ruff]
+target-version = "py314"
+
+[tool.amigo]
+entrypoint = "echo.main:run"
+`,
+		"echo/__init__.py": "",
+		"echo/main.py":     "def run(text: str) -> str:\n    return text\n",
+	})
+	g.commitAndPush(srv.ToolsRepo, "releases/"+srv.Organization, "echo")
+	status, body := c.do("POST", "/tool/", map[string]any{"name": "echo", "description": "echo", "tags": map[string]any{}})
+	mustStatus(b, "create", status, http.StatusCreated, body)
+	id := body["id"].(string)
+	status, body = c.do("POST", "/tool/"+id+"/version", map[string]any{"project_path": "echo", "bump_type": "major"})
+	mustStatus(b, "publish", status, http.StatusCreated, body)
+	return id
+}
+
+// BenchmarkInvokeTool measures POST .../invoke over loopback, one request
+// at a time, for a trivial tool: with one input (latency end to end) and
+// with ten (throughput of runs). Every run is recorded, as in production.
+func BenchmarkInvokeTool(b *testing.B) {
+	srv, c := newTestServer(b, compadretest.WithSandbox())
+	id := publishTrivialTool(b, srv, c)
+	for _, n := range []int{1, 10} {
+		b.Run(fmt.Sprintf("inputs=%d", n), func(b *testing.B) {
+			inputs := make([]map[string]any, n)
+			for i := range inputs {
+				inputs[i] = input(map[string]any{"text": "hi"}, "regular")
+			}
+			body := invokeBody(inputs...)
+			var lat []time.Duration
+			start := time.Now()
+			for b.Loop() {
+				t0 := time.Now()
+				status, out := c.do("POST", "/tool/"+id+"/version/1.0.0/invoke", body)
+				if status != http.StatusOK {
+					b.Fatalf("invoke: status %d: %v", status, out)
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			elapsed := time.Since(start)
+			reportLatency(b, lat, elapsed)
+			b.ReportMetric(float64(len(lat)*n)/elapsed.Seconds(), "runs/s")
+		})
+	}
 }

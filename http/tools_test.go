@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -356,4 +357,287 @@ func mustJSON(t testing.TB, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestToolRecords covers the rules of tools and their variables that need
+// no sandbox: names, tags, filters, pages, permissions and variables.
+func TestToolRecords(t *testing.T) {
+	_, c := newTestServer(t)
+	create := func(name string, tags map[string]any) (int, map[string]any) {
+		return c.do("POST", "/tool/", map[string]any{"name": name, "description": "d", "tags": tags})
+	}
+	ids := map[string]string{}
+	for _, name := range []string{"alpha", "beta", "gamma"} {
+		status, body := create(name, map[string]any{"team": name, "shared": nil})
+		mustStatus(t, "create "+name, status, http.StatusCreated, body)
+		ids[name] = body["id"].(string)
+	}
+	for _, tc := range []struct {
+		name string
+		body map[string]any
+		want int
+	}{
+		{"name taken by a live tool", map[string]any{"name": "alpha", "description": "d", "tags": map[string]any{}}, http.StatusConflict},
+		{"upper case name", map[string]any{"name": "Alpha", "description": "d", "tags": map[string]any{}}, http.StatusUnprocessableEntity},
+		{"name with a dash", map[string]any{"name": "a-b", "description": "d", "tags": map[string]any{}}, http.StatusUnprocessableEntity},
+		{"empty description", map[string]any{"name": "x", "description": "", "tags": map[string]any{}}, http.StatusUnprocessableEntity},
+		{"missing tags", map[string]any{"name": "x", "description": "d"}, http.StatusUnprocessableEntity},
+		{"tag key with punctuation", map[string]any{"name": "x", "description": "d", "tags": map[string]any{"a:b": "c"}}, http.StatusUnprocessableEntity},
+	} {
+		status, body := c.do("POST", "/tool/", tc.body)
+		mustStatus(t, tc.name, status, tc.want, body)
+	}
+	twentyOne := map[string]any{}
+	for i := range 21 {
+		twentyOne[fmt.Sprintf("k%d", i)] = "v"
+	}
+	status, body := create("many_tags", twentyOne)
+	mustStatus(t, "21 tags", status, http.StatusUnprocessableEntity, body)
+
+	names := func(body map[string]any) []string {
+		var out []string
+		for _, x := range body["tools"].([]any) {
+			out = append(out, x.(map[string]any)["name"].(string))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		query string
+		want  string
+	}{
+		{"?sort_by=-name", "gamma,beta,alpha"},
+		{"?sort_by=name&limit=2", "alpha,beta"},
+		{"?sort_by=name&limit=2&continuation_token=2", "gamma"},
+		{"?tag=team:beta", "beta"},
+		{"?tag=team:*&sort_by=name", "alpha,beta,gamma"},
+		{"?tag=shared:&sort_by=name", "alpha,beta,gamma"},
+		{"?tag=shared:x", ""},
+		{"?id=" + ids["gamma"], "gamma"},
+		{"?deprecated=true", ""},
+	} {
+		status, body := c.do("GET", "/tool/"+tc.query, nil)
+		mustStatus(t, "list "+tc.query, status, http.StatusOK, body)
+		if got := strings.Join(names(body), ","); got != tc.want {
+			t.Errorf("list %s: %q, want %q", tc.query, got, tc.want)
+		}
+	}
+	status, body = c.do("GET", "/tool/?sort_by=name&limit=2", nil)
+	mustStatus(t, "list", status, http.StatusOK, body)
+	if body["has_more"] != true || body["continuation_token"] != float64(2) {
+		t.Errorf("first page: has_more %v, continuation_token %v", body["has_more"], body["continuation_token"])
+	}
+	if tags := fmt.Sprint(body["filter_values"].(map[string]any)["tags"]); tags != "[shared: team:alpha team:beta team:gamma]" {
+		t.Errorf("filter_values.tags %s", tags)
+	}
+	for _, q := range []string{"?limit=0", "?limit=21", "?sort_by=created_at", "?tag=nocolon"} {
+		status, body := c.do("GET", "/tool/"+q, nil)
+		mustStatus(t, "list "+q, status, http.StatusUnprocessableEntity, body)
+	}
+
+	status, body = c.do("POST", "/tool/"+ids["alpha"], map[string]any{"description": "new", "tags": map[string]any{"only": "one"}})
+	mustStatus(t, "modify", status, http.StatusNoContent, body)
+	status, body = c.do("GET", "/tool/?id="+ids["alpha"], nil)
+	mustStatus(t, "list", status, http.StatusOK, body)
+	tool := body["tools"].([]any)[0].(map[string]any)
+	if tool["description"] != "new" || fmt.Sprint(tool["tags"]) != "[map[key:only value:one]]" {
+		t.Errorf("after modify: %v", tool)
+	}
+	status, body = c.do("POST", "/tool/0123456789abcdef01234567", map[string]any{"description": "x"})
+	mustStatus(t, "modify unknown", status, http.StatusNotFound, body)
+
+	envvar := func(req map[string]any) (int, map[string]any) {
+		return c.do("POST", "/tool/"+ids["beta"]+"/envvar", req)
+	}
+	ins := func(name string, secret bool) map[string]any {
+		return map[string]any{"name": name, "value": "v", "is_secret": secret}
+	}
+	status, body = envvar(map[string]any{"inserts": []any{ins("PLAIN", false), ins("SECRET", true)}})
+	mustStatus(t, "insert variables", status, http.StatusNoContent, body)
+	for _, tc := range []struct {
+		name string
+		req  map[string]any
+		want int
+	}{
+		{"insert an existing name", map[string]any{"inserts": []any{ins("PLAIN", false)}}, http.StatusConflict},
+		{"update an unknown name", map[string]any{"updates": []any{map[string]any{"name": "NOPE", "value": "v"}}}, http.StatusBadRequest},
+		{"delete an unknown name", map[string]any{"deletes": []any{map[string]any{"name": "NOPE"}}}, http.StatusBadRequest},
+		{"a name twice", map[string]any{"inserts": []any{ins("X", false)}, "deletes": []any{map[string]any{"name": "X"}}}, http.StatusBadRequest},
+		{"lower case name", map[string]any{"inserts": []any{ins("lower", false)}}, http.StatusUnprocessableEntity},
+		{"digits in a name", map[string]any{"inserts": []any{ins("KEY2", false)}}, http.StatusUnprocessableEntity},
+		{"insert and a failing delete", map[string]any{"inserts": []any{ins("NEW", false)}, "deletes": []any{map[string]any{"name": "NOPE"}}}, http.StatusBadRequest},
+	} {
+		status, body := envvar(tc.req)
+		mustStatus(t, tc.name, status, tc.want, body)
+	}
+	status, body = envvar(map[string]any{"updates": []any{map[string]any{"name": "SECRET", "value": "w"}}, "deletes": []any{map[string]any{"name": "PLAIN"}}})
+	mustStatus(t, "update and delete", status, http.StatusNoContent, body)
+	status, body = envvar(map[string]any{"inserts": []any{ins("PLAIN", false)}})
+	mustStatus(t, "reinsert a name deleted just now", status, http.StatusConflict, body)
+	status, body = c.do("GET", "/tool/?id="+ids["beta"], nil)
+	mustStatus(t, "list", status, http.StatusOK, body)
+	tool = body["tools"].([]any)[0].(map[string]any)
+	if fmt.Sprint(tool["envvars"], tool["secret_envvars"]) != "[] [SECRET]" {
+		t.Errorf("variables after the changes: %v %v (NEW must not exist: the refused request changed nothing)", tool["envvars"], tool["secret_envvars"])
+	}
+
+	// A role without the tool permissions may list but not change.
+	viewer := c.keyFor(c.newUser("viewer@example.com", "DefaultUserRole"), "DefaultUserRole")
+	status, body = viewer.do("GET", "/tool/", nil)
+	mustStatus(t, "viewer lists", status, http.StatusOK, body)
+	for _, tc := range []struct{ method, path string }{
+		{"POST", "/tool/" + ids["gamma"]}, {"DELETE", "/tool/" + ids["gamma"]}, {"POST", "/tool/" + ids["gamma"] + "/envvar"},
+	} {
+		status, body := viewer.do(tc.method, tc.path, map[string]any{})
+		mustStatus(t, "viewer "+tc.method+" "+tc.path, status, http.StatusForbidden, body)
+	}
+
+	status, body = c.do("DELETE", "/tool/"+ids["gamma"], nil)
+	mustStatus(t, "deprecate", status, http.StatusNoContent, body)
+	status, body = create("gamma", map[string]any{})
+	mustStatus(t, "reuse the name", status, http.StatusCreated, body)
+	status, body = c.do("GET", "/tool/?deprecated=true", nil)
+	mustStatus(t, "list", status, http.StatusOK, body)
+	if got := strings.Join(names(body), ","); got != "gamma" {
+		t.Errorf("deprecated tools: %q", got)
+	}
+	status, body = c.do("POST", "/tool/"+ids["alpha"]+"/version/1.0.0/invoke", invokeBody(input(map[string]any{}, "regular")))
+	mustStatus(t, "invoke a tool with no versions", status, http.StatusNotFound, body)
+}
+
+// TestPublishRules covers what publish, the versions list, deprecation and
+// test-tool check, with real builds in the sandbox.
+func TestPublishRules(t *testing.T) {
+	srv, c := newTestServer(t, compadretest.WithSandbox())
+	branch := "releases/" + srv.Organization
+	g := newGitRepo(t)
+	echo := map[string]string{
+		"pyproject.toml":   strings.Replace(weatherTool["pyproject.toml"], "weather.main:forecast", "echo.main:run", 1),
+		"echo/__init__.py": "",
+		"echo/main.py":     "def run(text: str) -> str:\n    return text\n",
+	}
+	echo["pyproject.toml"] = strings.Replace(echo["pyproject.toml"], `envvars = ["REGION"]
+secret_envvars = ["API_KEY"]`, "", 1)
+	g.write("echo", echo)
+	g.write("broken", map[string]string{
+		"pyproject.toml": "[project]\nname = \"broken\"\nversion = \"1\"\nrequires-python = \">=3.8\"\n\n[tool.amigo]\nentrypoint = \"broken.main:run\"\n",
+		"broken/main.py": "def run(text: str) -> str:\n    return text\n",
+	})
+	g.write("nosyntax", map[string]string{
+		"pyproject.toml":     strings.Replace(echo["pyproject.toml"], "echo.main:run", "nosyntax.main:run", 1),
+		"nosyntax/main.py":   "def run(text: str) -> str:\n    return text\n",
+		"nosyntax/helper.py": "def oops(:\n",
+	})
+	first := g.commitAndPush(srv.ToolsRepo, branch, "one")
+	status, body := c.do("POST", "/tool/", map[string]any{"name": "echo", "description": "d", "tags": map[string]any{}})
+	mustStatus(t, "create", status, http.StatusCreated, body)
+	id := body["id"].(string)
+	publish := func(req map[string]any) (int, map[string]any) {
+		return c.do("POST", "/tool/"+id+"/version", req)
+	}
+	for _, tc := range []struct {
+		name  string
+		req   map[string]any
+		want  int
+		shows []string
+	}{
+		{"a project that breaks the contract", map[string]any{"project_path": "broken", "bump_type": "major"}, http.StatusBadRequest,
+			[]string{"requires-python", "target-version"}},
+		{"a module that does not compile", map[string]any{"project_path": "nosyntax", "bump_type": "major"}, http.StatusBadRequest,
+			[]string{"nosyntax/helper.py:1"}},
+		{"a missing project directory", map[string]any{"project_path": "nothere", "bump_type": "major"}, http.StatusNotFound, nil},
+		{"the main branch, which does not exist", map[string]any{"repo": "main", "project_path": "echo", "bump_type": "major"}, http.StatusNotFound, nil},
+		{"an unknown bump", map[string]any{"project_path": "echo", "bump_type": "huge"}, http.StatusUnprocessableEntity, nil},
+	} {
+		status, body := publish(tc.req)
+		mustStatus(t, tc.name, status, tc.want, body)
+		for _, s := range tc.shows {
+			if !strings.Contains(detail(body), s) {
+				t.Errorf("%s: detail %q does not mention %s", tc.name, detail(body), s)
+			}
+		}
+	}
+	for i, bump := range []string{"patch", "minor", "major"} {
+		status, body := publish(map[string]any{"project_path": "echo", "bump_type": bump})
+		mustStatus(t, "publish "+bump, status, http.StatusCreated, body)
+		if want := []string{"1.0.0", "1.1.0", "2.0.0"}[i]; body["new_version"] != want {
+			t.Errorf("publish %s gave %v, want %s", bump, body["new_version"], want)
+		}
+	}
+	status, body = publish(map[string]any{"project_path": "echo", "bump_type": "patch"})
+	mustStatus(t, "a fourth active version", status, http.StatusBadRequest, body)
+
+	versions := func(query string) string {
+		status, body := c.do("GET", "/tool/"+id+"/version"+query, nil)
+		mustStatus(t, "versions "+query, status, http.StatusOK, body)
+		var out []string
+		for _, x := range body["tool_versions"].([]any) {
+			v := x.(map[string]any)["version"].(map[string]any)
+			out = append(out, fmt.Sprintf("%v.%v.%v", v["major"], v["minor"], v["patch"]))
+		}
+		return strings.Join(out, ",")
+	}
+	creator := srv.Organization + "," + srv.UserID
+	for _, tc := range []struct{ query, want string }{
+		{"", "1.0.0,1.1.0,2.0.0"},
+		{"?version_constraint=%3E%3D1.1%2C%3C2", "1.1.0"},
+		{"?versions=~%3D1.0", "1.0.0,1.1.0"},
+		{"?sort_by=-version.major&sort_by=-version.minor", "2.0.0,1.1.0,1.0.0"},
+		{"?limit=1&continuation_token=1", "1.1.0"},
+		{"?limit=0", ""},
+		{"?creator=" + creator, "1.0.0,1.1.0,2.0.0"},
+		{"?creator=" + srv.Organization + ",someone", ""},
+	} {
+		if got := versions(tc.query); got != tc.want {
+			t.Errorf("versions%s: %q, want %q", tc.query, got, tc.want)
+		}
+	}
+	for _, q := range []string{"?limit=51", "?versions=banana", "?creator=nocomma", "?versions=%3E1&version_constraint=%3E1"} {
+		status, body := c.do("GET", "/tool/"+id+"/version"+q, nil)
+		mustStatus(t, "versions "+q, status, http.StatusUnprocessableEntity, body)
+	}
+
+	status, body = c.do("DELETE", "/tool/"+id+"/version/banana", nil)
+	mustStatus(t, "deprecate with a bad constraint", status, http.StatusBadRequest, body)
+	status, body = c.do("DELETE", "/tool/"+id+"/version/%3C1.1", nil)
+	mustStatus(t, "deprecate 1.0.0", status, http.StatusNoContent, body)
+	if got := versions("?deprecated=true"); got != "1.0.0" {
+		t.Errorf("deprecated versions %q, want 1.0.0", got)
+	}
+
+	// A branch moved back to an older commit cannot be published.
+	g.write("echo", map[string]string{"echo/extra.py": "X = 1\n"})
+	g.commitAndPush(srv.ToolsRepo, branch, "two")
+	status, body = publish(map[string]any{"project_path": "echo", "bump_type": "patch"})
+	mustStatus(t, "publish the newer commit", status, http.StatusCreated, body)
+	g.git("push", "-q", "--force", srv.ToolsRepo, first+":refs/heads/"+branch)
+	c.do("DELETE", "/tool/"+id+"/version/%3C2", nil)
+	status, body = publish(map[string]any{"project_path": "echo", "bump_type": "patch"})
+	mustStatus(t, "publish an older commit", status, http.StatusBadRequest, body)
+	if !strings.Contains(detail(body), "older") && !strings.Contains(detail(body), "ancestor") {
+		t.Errorf("the refusal does not say the commit is older: %q", detail(body))
+	}
+
+	// test-tool runs a branch tip with the request's variables.
+	g.write("weather", weatherTool)
+	g.commitAndPush(srv.ToolsRepo, "feature", "weather")
+	testReq := func(plain, secret map[string]any) (int, map[string]any) {
+		return c.do("POST", "/tool/test", map[string]any{
+			"commit_branch": "feature", "project_path": "weather", "required_envvars": plain, "required_secret_envvars": secret,
+			"inputs": []any{input(map[string]any{"city": "oslo"}, "conversation-simulation")},
+		})
+	}
+	status, body = testReq(map[string]any{"REGION": "no"}, map[string]any{"API_KEY": "s3cret"})
+	mustStatus(t, "test", status, http.StatusOK, body)
+	if out := result(t, body, 0)["output"].(string); !strings.Contains(out, `"key_seen": true`) || !strings.Contains(out, `"region": "no"`) {
+		t.Errorf("test run output %s", out)
+	}
+	status, body = testReq(map[string]any{"REGION": "no"}, map[string]any{})
+	mustStatus(t, "test without a required secret", status, http.StatusBadRequest, body)
+	status, body = testReq(map[string]any{"REGION": "no", "API_KEY": "x"}, map[string]any{"API_KEY": "s3cret"})
+	mustStatus(t, "test with a variable both secret and not", status, http.StatusBadRequest, body)
+	status, body = c.do("GET", "/tool/invocation?tool_id="+id+"&version=", nil)
+	mustStatus(t, "history", status, http.StatusOK, body)
+	if n := len(body["tool_invocations"].([]any)); n != 0 {
+		t.Errorf("test runs were recorded: %d invocations", n)
+	}
 }
