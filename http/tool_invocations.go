@@ -31,12 +31,12 @@ func inputsIn(in []invocationInput) []tools.Input {
 
 // invocationResult is SucceededInvocationResult or FailedInvocationResult.
 type invocationResult struct {
-	Succeeded           bool     `json:"succeeded"`
-	Output              *string  `json:"output,omitempty"`
-	ExceptionMessage    *string  `json:"exception_message,omitempty"`
-	ExceptionType       *string  `json:"exception_type,omitempty"`
-	ExceptionStackTrace []string `json:"exception_stack_trace,omitempty"`
-	DurationMS          int64    `json:"duration_ms"`
+	Succeeded           bool      `json:"succeeded"`
+	Output              *string   `json:"output,omitempty"`
+	ExceptionMessage    *string   `json:"exception_message,omitempty"`
+	ExceptionType       *string   `json:"exception_type,omitempty"`
+	ExceptionStackTrace *[]string `json:"exception_stack_trace,omitempty"`
+	DurationMS          int64     `json:"duration_ms"`
 }
 
 func resultsOut(results []tools.Result) map[string]any {
@@ -47,10 +47,12 @@ func resultsOut(results []tools.Result) map[string]any {
 			out[i].Output = &r.Output
 		} else {
 			out[i].ExceptionMessage, out[i].ExceptionType = &r.ExceptionMessage, &r.ExceptionType
-			out[i].ExceptionStackTrace = r.StackTrace
-			if out[i].ExceptionStackTrace == nil {
-				out[i].ExceptionStackTrace = []string{}
+			// A pointer, so an empty trace is [] rather than left out.
+			trace := r.StackTrace
+			if trace == nil {
+				trace = []string{}
 			}
+			out[i].ExceptionStackTrace = &trace
 		}
 	}
 	return map[string]any{"invocation_results": out}
@@ -126,11 +128,11 @@ func (s *Server) testTool(w http.ResponseWriter, r *http.Request) error {
 }
 
 type invocationStatus struct {
-	Succeeded           bool     `json:"succeeded"`
-	Output              *string  `json:"output,omitempty"`
-	ExceptionMessage    *string  `json:"exception_message,omitempty"`
-	ExceptionType       *string  `json:"exception_type,omitempty"`
-	ExceptionStackTrace []string `json:"exception_stack_trace,omitempty"`
+	Succeeded           bool      `json:"succeeded"`
+	Output              *string   `json:"output,omitempty"`
+	ExceptionMessage    *string   `json:"exception_message,omitempty"`
+	ExceptionType       *string   `json:"exception_type,omitempty"`
+	ExceptionStackTrace *[]string `json:"exception_stack_trace,omitempty"`
 }
 
 type toolInvocationInstance struct {
@@ -158,7 +160,7 @@ func invocationOut(inv store.ToolInvocation) toolInvocationInstance {
 		out.InvocationStatus.Output = &inv.Output
 	} else {
 		st := &out.InvocationStatus
-		st.ExceptionMessage, st.ExceptionType, st.ExceptionStackTrace = &inv.ExceptionMessage, &inv.ExceptionType, inv.StackTrace
+		st.ExceptionMessage, st.ExceptionType, st.ExceptionStackTrace = &inv.ExceptionMessage, &inv.ExceptionType, &inv.StackTrace
 	}
 	var metadata any
 	if inv.Metadata != nil {
