@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/gorilla/mux"
@@ -272,52 +273,35 @@ func (s *Server) getToolInvocations(w http.ResponseWriter, r *http.Request) erro
 	for i, inv := range invs {
 		resp.ToolInvocations[i] = invocationOut(inv)
 	}
-	if more {
-		next := offset + len(invs)
-		resp.ContinuationToken = &next
-	}
+	resp.ContinuationToken = nextToken(offset, len(invs), more)
 	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
 
 // versionRefs resolves each tool's version constraint to the versions it
-// matches. Nil means no version filter at all.
+// matches; a tool whose constraint is empty keeps all its versions. Nil
+// means no constraint was given at all: no version filter.
 func (s *Server) versionRefs(r *http.Request, toolIDs, constraints []string) ([]store.VersionRef, error) {
-	filtered := false
-	refs := []store.VersionRef{}
-	for i, raw := range constraints {
-		if raw == "" {
-			continue
-		}
-		c, err := tools.ParseConstraint(raw)
-		if err != nil {
-			return nil, validationFailed(fieldError{Loc: []any{"query", "version", i}, Msg: err.Error(), Type: "value_error", Input: raw})
-		}
-		filtered = true
-		versions, err := s.store.ListToolVersions(r.Context(), state(r.Context()).org.ID, toolIDs[i])
-		if err != nil {
-			return nil, err
-		}
-		for _, v := range versions {
-			if c.Match(tools.Version{Major: v.Major, Minor: v.Minor, Patch: v.Patch}) {
-				refs = append(refs, store.VersionRef{ToolID: v.ToolID, Major: v.Major, Minor: v.Minor, Patch: v.Patch})
-			}
-		}
-	}
-	if !filtered {
+	if !slices.ContainsFunc(constraints, func(c string) bool { return c != "" }) {
 		return nil, nil
 	}
-	// A tool given without a constraint keeps all its versions.
+	refs := []store.VersionRef{}
 	for i, raw := range constraints {
+		var c tools.Constraint
 		if raw != "" {
-			continue
+			var err error
+			if c, err = tools.ParseConstraint(raw); err != nil {
+				return nil, validationFailed(fieldError{Loc: []any{"query", "version", i}, Msg: err.Error(), Type: "value_error", Input: raw})
+			}
 		}
 		versions, err := s.store.ListToolVersions(r.Context(), state(r.Context()).org.ID, toolIDs[i])
 		if err != nil {
 			return nil, err
 		}
 		for _, v := range versions {
-			refs = append(refs, store.VersionRef{ToolID: v.ToolID, Major: v.Major, Minor: v.Minor, Patch: v.Patch})
+			if raw == "" || c.Match(tools.Version{Major: v.Major, Minor: v.Minor, Patch: v.Patch}) {
+				refs = append(refs, store.VersionRef{ToolID: v.ToolID, Major: v.Major, Minor: v.Minor, Patch: v.Patch})
+			}
 		}
 	}
 	return refs, nil

@@ -237,10 +237,7 @@ func (s *Server) getTools(w http.ResponseWriter, r *http.Request) error {
 	for i, t := range page {
 		resp.Tools[i] = toolOut(t)
 	}
-	if more {
-		next := offset + len(page)
-		resp.ContinuationToken = &next
-	}
+	resp.ContinuationToken = nextToken(offset, len(page), more)
 	resp.FilterValues.Tags = tagValues(all)
 	writeJSON(w, http.StatusOK, resp)
 	return nil
@@ -632,10 +629,7 @@ func (s *Server) getToolVersions(w http.ResponseWriter, r *http.Request) error {
 		resp.ToolVersions[i] = toolVersionOut(v)
 	}
 	resp.HasMore = more
-	if more {
-		next := offset + len(page)
-		resp.ContinuationToken = &next
-	}
+	resp.ContinuationToken = nextToken(offset, len(page), more)
 	writeJSON(w, http.StatusOK, resp)
 	return nil
 }

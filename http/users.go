@@ -196,12 +196,19 @@ func (s *Server) getUsers(w http.ResponseWriter, r *http.Request) error {
 	for i, u := range users {
 		resp.Users[i] = userOut(u)
 	}
-	if more {
-		next := offset + len(users)
-		resp.ContinuationToken = &next
-	}
+	resp.ContinuationToken = nextToken(offset, len(users), more)
 	writeJSON(w, http.StatusOK, resp)
 	return nil
+}
+
+// nextToken is a page's continuation token: where the next page starts, or
+// nil when none follows.
+func nextToken(offset, n int, more bool) *int {
+	if !more {
+		return nil
+	}
+	next := offset + n
+	return &next
 }
 
 func page[T any](all []T, offset, limit int) ([]T, bool) {

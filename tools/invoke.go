@@ -67,15 +67,11 @@ func (s *Service) Invoke(ctx context.Context, req InvokeRequest) ([]Result, erro
 	if v.Deprecated || req.Tool.Deprecated {
 		return nil, ErrDeprecated
 	}
-	schema, err := compileSchema(v.InputSchema)
+	snap, err := s.snapshot(ctx, v)
 	if err != nil {
-		return nil, fmt.Errorf("tools: version %s schema: %w", v.ID, err)
-	}
-	if err := validateInputs(schema, req.Inputs); err != nil {
 		return nil, err
 	}
-	files, err := s.versionFiles(ctx, v)
-	if err != nil {
+	if err := validateInputs(snap.schema, req.Inputs); err != nil {
 		return nil, err
 	}
 	env, err := s.toolEnv(ctx, req.OrgID, v.ToolID)
@@ -83,7 +79,7 @@ func (s *Service) Invoke(ctx context.Context, req InvokeRequest) ([]Result, erro
 		return nil, err
 	}
 	project := Project{Entrypoint: v.Entrypoint, EnvVars: v.RequiredEnvVars, SecretEnvVars: v.RequiredSecretEnvVars}
-	run := runnable{files: files, entrypoint: v.Entrypoint, project: project, env: env, schema: schema}
+	run := runnable{files: snap.files, entrypoint: v.Entrypoint, project: project, env: env}
 	results, err := s.runAll(ctx, run, req.Inputs)
 	if err != nil {
 		return nil, err
@@ -113,22 +109,18 @@ func (s *Service) Invoke(ctx context.Context, req InvokeRequest) ([]Result, erro
 	return results, nil
 }
 
-// runnable is a project ready to run: its files, entrypoint, declared
-// variables and their values, and its compiled input schema.
+// runnable is a project ready to run: its files, entrypoint, and declared
+// variables with their values.
 type runnable struct {
 	files      fs.FS
 	entrypoint string
 	project    Project
 	env        map[string]store.EnvVar
-	schema     *jsonschema.Schema
 }
 
-// runAll runs every input at once; the sandbox queues what it cannot run
-// yet. Results keep the inputs' order.
+// runAll runs every input, already checked against the schema, at once;
+// the sandbox queues what it cannot run yet. Results keep the inputs' order.
 func (s *Service) runAll(ctx context.Context, run runnable, inputs []Input) ([]Result, error) {
-	if err := validateInputs(run.schema, inputs); err != nil {
-		return nil, err
-	}
 	rt, err := s.sandbox()
 	if err != nil {
 		return nil, err
@@ -284,17 +276,29 @@ func mapFS(files map[string][]byte) fs.FS {
 	return m
 }
 
-// versionFiles returns a version's snapshot, from memory when it was read
-// before: versions never change, so the cache needs no invalidation.
-func (s *Service) versionFiles(ctx context.Context, v store.ToolVersion) (fs.FS, error) {
-	if f, ok := s.files.Get(v.ID); ok {
-		return f, nil
+// versionSnapshot is what running a version needs from its record: its
+// files and its compiled input schema.
+type versionSnapshot struct {
+	files  fs.FS
+	schema *jsonschema.Schema
+}
+
+// snapshot returns a version's files and schema, from memory when it ran
+// before: versions never change, so the cache needs no invalidation, and an
+// invocation neither reads the files nor compiles the schema again.
+func (s *Service) snapshot(ctx context.Context, v store.ToolVersion) (versionSnapshot, error) {
+	if snap, ok := s.versions.Get(v.ID); ok {
+		return snap, nil
+	}
+	schema, err := compileSchema(v.InputSchema)
+	if err != nil {
+		return versionSnapshot{}, fmt.Errorf("tools: version %s schema: %w", v.ID, err)
 	}
 	files, err := s.cfg.Store.ToolVersionFiles(ctx, v.OrgID, v.ID)
 	if err != nil {
-		return nil, err
+		return versionSnapshot{}, err
 	}
-	f := mapFS(files)
-	s.files.Add(v.ID, f)
-	return f, nil
+	snap := versionSnapshot{files: mapFS(files), schema: schema}
+	s.versions.Add(v.ID, snap)
+	return snap, nil
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
 	"github.com/compadre-dev/compadre/store"
 	"github.com/compadre-dev/compadre/wasmrt"
 )
@@ -82,7 +84,7 @@ func (s *Service) Publish(ctx context.Context, req PublishRequest) (store.ToolVe
 	if missing := missingEnvVars(project, env); len(missing) > 0 {
 		return store.ToolVersion{}, &Problems{Summary: "The tool lacks environment variables this version requires:", List: missing}
 	}
-	schema, err := s.build(ctx, files, project, envFor(project, env, ""))
+	schema, _, err := s.build(ctx, files, project, envFor(project, env, ""))
 	if err != nil {
 		return store.ToolVersion{}, err
 	}
@@ -149,11 +151,12 @@ func envFor(p Project, env map[string]store.EnvVar, mode string) map[string]stri
 
 // build byte-compiles the project and imports its entrypoint in the
 // sandbox, and returns the input schema: the project's input_schema.json if
-// it has one, else the one derived from the function's type hints.
-func (s *Service) build(ctx context.Context, files map[string][]byte, p Project, env map[string]string) (json.RawMessage, error) {
+// it has one, else the one derived from the function's type hints, and
+// that schema compiled.
+func (s *Service) build(ctx context.Context, files map[string][]byte, p Project, env map[string]string) (json.RawMessage, *jsonschema.Schema, error) {
 	rt, err := s.sandbox()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	report, err := rt.BuildTool(ctx, wasmrt.BuildCall{
 		Files: mapFS(files), Entrypoint: p.Entrypoint, DeriveSchema: p.InputSchema == nil, Env: env,
@@ -161,21 +164,22 @@ func (s *Service) build(ctx context.Context, files map[string][]byte, p Project,
 	if err != nil {
 		var re *wasmrt.RunError
 		if errors.As(err, &re) {
-			return nil, &Problems{Summary: "The tool build failed:", List: []string{re.Error()}}
+			return nil, nil, &Problems{Summary: "The tool build failed:", List: []string{re.Error()}}
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	if len(report.Problems) > 0 {
-		return nil, &Problems{Summary: "The tool build failed:", List: report.Problems}
+		return nil, nil, &Problems{Summary: "The tool build failed:", List: report.Problems}
 	}
 	schema := p.InputSchema
 	if schema == nil {
 		schema = report.InputSchema
 	}
-	if _, err := compileSchema(schema); err != nil {
-		return nil, &Problems{Summary: "The tool's input schema is not a valid JSON Schema:", List: []string{err.Error()}}
+	compiled, err := compileSchema(schema)
+	if err != nil {
+		return nil, nil, &Problems{Summary: "The tool's input schema is not a valid JSON Schema:", List: []string{err.Error()}}
 	}
-	return schema, nil
+	return schema, compiled, nil
 }
 
 // TestRequest runs a project from a branch tip without publishing it.
@@ -223,13 +227,13 @@ func (s *Service) Test(ctx context.Context, req TestRequest) ([]Result, error) {
 	if missing := missingEnvVars(project, env); len(missing) > 0 {
 		return nil, &Problems{Summary: "The request lacks environment variables the tool requires:", List: missing}
 	}
-	schema, err := s.build(ctx, files, project, envFor(project, env, ""))
+	_, schema, err := s.build(ctx, files, project, envFor(project, env, ""))
 	if err != nil {
 		return nil, err
 	}
-	run := runnable{files: mapFS(files), entrypoint: project.Entrypoint, project: project, env: env}
-	if run.schema, err = compileSchema(schema); err != nil {
+	if err := validateInputs(schema, req.Inputs); err != nil {
 		return nil, err
 	}
+	run := runnable{files: mapFS(files), entrypoint: project.Entrypoint, project: project, env: env}
 	return s.runAll(ctx, run, req.Inputs)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"strings"
 	"sync"
 	"time"
@@ -61,7 +60,8 @@ type Config struct {
 type Service struct {
 	cfg   Config
 	locks sync.Map // tool ID -> *sync.Mutex
-	files *lru.Cache[string, fs.FS]
+	// versions caches the most recently invoked versions' snapshots.
+	versions *lru.Cache[string, versionSnapshot]
 }
 
 // New returns the service.
@@ -75,11 +75,11 @@ func New(cfg Config) (*Service, error) {
 	if cfg.EnvVarReuseAfter == 0 {
 		cfg.EnvVarReuseAfter = DefaultEnvVarReuseAfter
 	}
-	files, err := lru.New[string, fs.FS](64)
+	versions, err := lru.New[string, versionSnapshot](64)
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, files: files}, nil
+	return &Service{cfg: cfg, versions: versions}, nil
 }
 
 // DefaultTeamBranch is the branch repo "team" publishes from.
