@@ -270,9 +270,11 @@ func (s *Store) SearchToolInvocations(ctx context.Context, orgID, query string, 
 
 // ftsQuery turns free text into an FTS5 query matching every word: each
 // whitespace-separated word becomes a quoted phrase, so the query language's
-// operators and punctuation in the text are taken literally.
+// operators and punctuation in the text are taken literally. A NUL would
+// end the query inside FTS5's parser, so it separates words like a space
+// (the tokenizer splits indexed text on it too).
 func ftsQuery(text string) string {
-	words := strings.Fields(text)
+	words := strings.Fields(strings.ReplaceAll(text, "\x00", " "))
 	for i, w := range words {
 		words[i] = `"` + strings.ReplaceAll(w, `"`, `""`) + `"`
 	}

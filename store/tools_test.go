@@ -202,6 +202,7 @@ func TestInvocationSearch(t *testing.T) {
 		{"OR AND NOT", nil, 0},
 		{"   ", nil, 0},
 		{"zurich - ???", nil, 2},
+		{"zurich\x00 \x0c\u00b4\"", nil, 2},
 	}
 	for _, c := range cases {
 		got, err := s.SearchToolInvocations(ctx, "a", c.query, c.fields, InvocationFilter{})
