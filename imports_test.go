@@ -26,7 +26,7 @@ var importRules = map[string]struct {
 	"tools":        {project: []string{"store", "auth", "wasmrt"}, forbidden: []string{"net/http", "database/sql"}},
 	"http":         {project: []string{"store", "auth", "wasmrt", "embed", "tools"}, forbidden: []string{"database/sql", "github.com/tetratelabs/wazero"}},
 	"app":          {project: []string{"store", "auth", "http", "wasmrt", "embed", "tools"}},
-	"compadretest": {project: []string{"app"}},
+	"compadretest": {project: []string{"app", "store"}},
 }
 
 func TestImportRules(t *testing.T) {

@@ -206,32 +206,15 @@ func createAPIKey(ctx context.Context, args []string, getenv func(string) string
 			return fmt.Errorf("no organization in %s: start the server once first", *data)
 		}
 	}
-	u, err := st.GetUser(ctx, *org, *user)
-	if err != nil {
-		return fmt.Errorf("user %s in organization %s: %w", *user, *org, err)
-	}
-	roleID := u.RoleID
-	if *role != "" {
-		r, err := st.GetRoleByName(ctx, *org, *role)
-		if err != nil {
-			return fmt.Errorf("role %s: %w", *role, err)
-		}
-		roleID = r.ID
-	}
-	keyID, secret := auth.NewAPIKey()
-	hash, err := auth.HashSecret(secret)
-	if err != nil {
-		return err
-	}
-	k, err := st.CreateAPIKey(ctx, store.APIKey{KeyID: keyID, OrgID: *org, Name: name, SecretHash: hash, RoleID: roleID,
-		CreatorUserID: u.ID, CreatorOrgID: *org, ExpiresAt: time.Now().Add(lifetime)})
+	expires := time.Now().Add(lifetime)
+	creds, err := app.MintAPIKey(ctx, st, *org, *user, *role, *name, expires)
 	if err != nil {
 		return err
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
-	return enc.Encode(map[string]string{"organization": *org, "user_id": u.ID, "api_key_id": k.KeyID,
-		"api_key": secret, "expires_at": k.ExpiresAt.UTC().Format(time.RFC3339)})
+	return enc.Encode(map[string]string{"organization": creds.Organization, "user_id": creds.UserID,
+		"api_key_id": creds.APIKeyID, "api_key": creds.APIKey, "expires_at": expires.UTC().Format(time.RFC3339)})
 }
 
 // parseSandboxLimits reads --sandbox-timeout (a Go duration) and

@@ -88,7 +88,7 @@ func TestBuiltinRoles(t *testing.T) {
 	if Covers(roles[DefaultAdministratorRole].PermissionGrants, super) {
 		t.Error("administrator covers super administrator")
 	}
-	if Holds(roles[DefaultUserRole].PermissionGrants, UserDeleteUser) {
+	if Permits(roles[DefaultUserRole].PermissionGrants, UserDeleteUser, nil) {
 		t.Error("a plain user may delete users")
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/compadre-dev/compadre/app"
+	"github.com/compadre-dev/compadre/store"
 )
 
 // Server is a running server and the credentials of its administrator.
@@ -28,6 +29,8 @@ type Server struct {
 	// ToolsRepo is the bare git repository tools are published from:
 	// push a tool project to releases/<Organization> and publish it.
 	ToolsRepo string
+
+	app *app.App
 }
 
 // Option changes how Start configures the server.
@@ -108,5 +111,27 @@ func Start(t testing.TB, opts ...Option) *Server {
 	if repo == "" {
 		repo = filepath.Join(dir, app.ToolsRepoDir)
 	}
-	return &Server{Credentials: creds, DataDir: dir, ToolsRepo: repo}
+	return &Server{Credentials: creds, DataDir: dir, ToolsRepo: repo, app: a}
+}
+
+// NewAPIKey mints a key for a user of any organization on the server, as
+// `compadre admin create-api-key` does, and returns that user's credentials.
+// It is how a test acts in an organization it made with create-organization.
+// userID "" picks the organization's first user.
+func (s *Server) NewAPIKey(t testing.TB, org, userID string) app.Credentials {
+	t.Helper()
+	ctx := context.Background()
+	if userID == "" {
+		users, _, err := s.app.Store.ListUsers(ctx, org, store.UserFilter{Limit: 1})
+		if err != nil || len(users) == 0 {
+			t.Fatalf("compadretest: no user in organization %s: %v", org, err)
+		}
+		userID = users[0].ID
+	}
+	creds, err := app.MintAPIKey(ctx, s.app.Store, org, userID, "", "compadretest", time.Now().AddDate(1, 0, 0))
+	if err != nil {
+		t.Fatalf("compadretest: new API key: %v", err)
+	}
+	creds.BaseURL = s.BaseURL
+	return creds
 }

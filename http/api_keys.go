@@ -81,7 +81,7 @@ func (s *Server) getAPIKeys(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := []apiKeyInstance{}
 	for _, k := range keys {
-		if !auth.Allowed(st.principal.Role.PermissionGrants, auth.OrganizationGetAPIKey, auth.Attributes{"org_id": k.OrgID, "key_id": k.KeyID}) {
+		if !auth.Allowed(st.principal.Grants, auth.OrganizationGetAPIKey, auth.Attributes{"org_id": k.OrgID, "key_id": k.KeyID}) {
 			continue
 		}
 		out = append(out, apiKeyInstance{
@@ -98,7 +98,7 @@ func (s *Server) deleteAPIKey(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	st := state(ctx)
 	keyID := mux.Vars(r)["api_key_id"]
-	if !auth.Allowed(st.principal.Role.PermissionGrants, auth.OrganizationDeleteAPIKey, auth.Attributes{"org_id": st.org.ID, "key_id": keyID}) {
+	if !auth.Allowed(st.principal.Grants, auth.OrganizationDeleteAPIKey, auth.Attributes{"org_id": st.org.ID, "key_id": keyID}) {
 		return forbidden(auth.OrganizationDeleteAPIKey)
 	}
 	err := s.store.DeleteAPIKey(ctx, st.org.ID, keyID)

@@ -218,7 +218,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, rt route, op *ope
 		return err
 	}
 	for _, p := range rt.perms {
-		if !auth.Holds(st.principal.Role.PermissionGrants, p) {
+		if !auth.Permits(st.principal.Grants, p, auth.Attributes{auth.AttrOrgID: orgID}) {
 			return forbidden(p)
 		}
 	}

@@ -28,7 +28,7 @@ func (s *Server) getOrganization(w http.ResponseWriter, r *http.Request) error {
 	st := state(r.Context())
 	org := st.org
 	resp := organizationResponse{OrgID: org.ID, OrgName: org.Name}
-	if st.principal != nil && auth.Allowed(st.principal.Role.PermissionGrants, auth.OrganizationGetOrganizationDetails, orgAttrs(org.ID)) {
+	if st.principal != nil && auth.Allowed(st.principal.Grants, auth.OrganizationGetOrganizationDetails, orgAttrs(org.ID)) {
 		p := preferencesOut(org.DefaultUserPreferences)
 		resp.DefaultUserPreferences = &p
 		tenant := org.ID

@@ -36,6 +36,14 @@ func (s *Server) routes() []route {
 		{"GET", org + "/user/{user_id}/memory", "get-memories", authRequired, nil, 40, s.getMemories},
 		{"POST", org + "/user/{requested_user_id}/variable", "modify-user-variables", authRequired, perms{a.UserUpdateUserInfo}, 50, s.modifyUserVariables},
 
+		// Fixed paths come before /role/{role_name}.
+		{"POST", org + "/role/temporary_permission_grant/", "create-temporary-permission-grant", authRequired, perms{a.RoleCreateTemporaryPermissionGrant}, 100, s.createTemporaryGrant},
+		{"GET", org + "/role/temporary_permission_grants/", "get-temporary-permission-grants", authRequired, nil, 100, s.getTemporaryGrants},
+		{"POST", org + "/role/", "create-role", authRequired, perms{a.RoleCreateRole}, 20, s.createRole},
+		{"GET", org + "/role/", "get_roles_v1__organization__role__get", authRequired, nil, 20, s.getRoles},
+		{"POST", org + "/role/{role_name}", "modify-role", authRequired, perms{a.RoleModifyRole}, 10, s.modifyRole},
+		{"POST", org + "/role/{role_name}/assign", "assign-role", authRequired, nil, 1000, s.assignRole},
+
 		// Fixed paths come before /tool/{tool_id}, which would match them.
 		{"GET", org + "/tool/amigo_tool_scaffold.tar.gz", "get-tool-scaffold-release", authRequired, nil, 50, s.getToolScaffold},
 		{"POST", org + "/tool/test", "test-tool", authRequired, nil, 1, s.testTool},

@@ -252,7 +252,7 @@ func (s *Server) getToolInvocations(w http.ResponseWriter, r *http.Request) erro
 	if f.Versions, err = s.versionRefs(r, f.ToolIDs, constraints); err != nil {
 		return err
 	}
-	grants := st.principal.Role.PermissionGrants
+	grants := st.principal.Grants
 	limit, offset := queryInt(r, "limit"), max(0, queryInt(r, "continuation_token"))
 	var invs []store.ToolInvocation
 	var more bool
@@ -315,7 +315,7 @@ func (s *Server) searchToolInvocations(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
-	invs = visibleInvocations(st.principal.Role.PermissionGrants, invs)
+	invs = visibleInvocations(st.principal.Grants, invs)
 	out := make([]toolInvocationInstance, len(invs))
 	for i, inv := range invs {
 		out[i] = invocationOut(inv)

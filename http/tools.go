@@ -77,7 +77,7 @@ func (s *Server) loadTool(r *http.Request, perm auth.Permission) (store.Tool, er
 	if err != nil {
 		return store.Tool{}, err
 	}
-	if perm != "" && !auth.Allowed(st.principal.Role.PermissionGrants, perm, toolAttrs(t)) {
+	if perm != "" && !auth.Allowed(st.principal.Grants, perm, toolAttrs(t)) {
 		return store.Tool{}, forbidden(perm)
 	}
 	return t, nil
@@ -162,7 +162,7 @@ func (s *Server) createTool(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	t := store.Tool{OrgID: st.org.ID, Name: req.Name, Description: strings.TrimSpace(req.Description), Tags: tagsIn(req.Tags), Creator: actor(r)}
-	if !auth.Allowed(st.principal.Role.PermissionGrants, auth.ToolCreateTool, auth.Attributes{"org_id": t.OrgID, "name": t.Name}) {
+	if !auth.Allowed(st.principal.Grants, auth.ToolCreateTool, auth.Attributes{"org_id": t.OrgID, "name": t.Name}) {
 		return forbidden(auth.ToolCreateTool)
 	}
 	t, err := s.store.CreateTool(ctx, t)
@@ -278,7 +278,7 @@ func (s *Server) modifyTool(w http.ResponseWriter, r *http.Request) error {
 	}
 	id := mux.Vars(r)["tool_id"]
 	err := s.store.UpdateTool(ctx, st.org.ID, id, actor(r), func(t *store.Tool) error {
-		if !auth.Allowed(st.principal.Role.PermissionGrants, auth.ToolModifyTool, toolAttrs(*t)) {
+		if !auth.Allowed(st.principal.Grants, auth.ToolModifyTool, toolAttrs(*t)) {
 			return forbidden(auth.ToolModifyTool)
 		}
 		if req.Description != nil {

@@ -68,7 +68,7 @@ func (s *Server) loadUser(r *http.Request, pathVar string, perm auth.Permission)
 	if err != nil {
 		return store.User{}, err
 	}
-	if perm != "" && !auth.Allowed(st.principal.Role.PermissionGrants, perm, userAttrs(u)) {
+	if perm != "" && !auth.Allowed(st.principal.Grants, perm, userAttrs(u)) {
 		return store.User{}, forbidden(perm)
 	}
 	return u, nil
@@ -171,7 +171,7 @@ func (s *Server) getUsers(w http.ResponseWriter, r *http.Request) error {
 	}
 	limit, offset := queryInt(r, "limit"), max(0, queryInt(r, "continuation_token"))
 	f := store.UserFilter{IDs: queryStrings(r, "user_id"), Emails: queryStrings(r, "email"), Sort: sort, Limit: limit, Offset: offset}
-	grants := st.principal.Role.PermissionGrants
+	grants := st.principal.Grants
 	var users []store.User
 	var more bool
 	if auth.Unconditional(grants, auth.UserGetUserInfo) {
@@ -228,7 +228,7 @@ func (s *Server) searchUsers(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := []userInstance{}
 	for _, u := range users {
-		if auth.Allowed(st.principal.Role.PermissionGrants, auth.UserGetUserInfo, userAttrs(u)) {
+		if auth.Allowed(st.principal.Grants, auth.UserGetUserInfo, userAttrs(u)) {
 			out = append(out, userOut(u))
 		}
 	}
@@ -283,7 +283,7 @@ func (s *Server) modifyUser(w http.ResponseWriter, r *http.Request) error {
 	lang, langSet := optionalString(req.PreferredLanguage)
 	id := mux.Vars(r)["requested_user_id"]
 	err := s.store.UpdateUser(ctx, st.org.ID, id, func(u *store.User) error {
-		if !auth.Allowed(st.principal.Role.PermissionGrants, auth.UserUpdateUserInfo, userAttrs(*u)) {
+		if !auth.Allowed(st.principal.Grants, auth.UserUpdateUserInfo, userAttrs(*u)) {
 			return forbidden(auth.UserUpdateUserInfo)
 		}
 		if req.FirstName != nil {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -136,10 +137,15 @@ func (s *Store) DeleteAPIKey(ctx context.Context, orgID, keyID string) error {
 // Principal is who a request acts as: a user, its role, and the API key its
 // token was issued from.
 type Principal struct {
-	OrgID        string
-	UserID       string
-	Email        string
-	Role         Role
+	OrgID  string
+	UserID string
+	Email  string
+	// Role is the user's role. Comparisons of privilege ("may this caller
+	// hand out that role?") use its grants alone.
+	Role Role
+	// Grants are what permission checks use: the role's grants and those of
+	// the user's unexpired temporary grants.
+	Grants       []PermissionGrant
 	KeyExpiresAt time.Time
 }
 
@@ -168,5 +174,10 @@ func (s *Store) Principal(ctx context.Context, orgID, userID, keyID string) (Pri
 	if p.KeyExpiresAt, err = parseTime(expires); err != nil {
 		return Principal{}, err
 	}
+	temporary, err := s.activeGrants(ctx, orgID, userID)
+	if err != nil {
+		return Principal{}, err
+	}
+	p.Grants = append(slices.Clip(p.Role.PermissionGrants), temporary...)
 	return p, nil
 }

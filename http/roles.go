@@ -1,0 +1,282 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/compadre-dev/compadre/auth"
+	"github.com/compadre-dev/compadre/store"
+)
+
+// grantIn is a permission grant as a request carries it. GrantType is read
+// only to refuse what v0.7.0 removed: grants are allow-only.
+type grantIn struct {
+	PermissionName string                     `json:"permission_name"`
+	Conditions     map[string]store.Condition `json:"conditions"`
+	GrantType      *string                    `json:"grant_type"`
+}
+
+// grantsIn checks the grants of a request body at loc and returns them as
+// stored. Everything wrong with any of them is reported at once, as 422.
+func grantsIn(loc []any, in []grantIn) ([]store.PermissionGrant, error) {
+	out := make([]store.PermissionGrant, len(in))
+	var errs []fieldError
+	for i, g := range in {
+		var problems []fieldError
+		out[i], problems = g.grant(append(slices.Clip(loc), i))
+		errs = append(errs, problems...)
+	}
+	if len(errs) > 0 {
+		return nil, validationFailed(errs...)
+	}
+	return out, nil
+}
+
+// grant returns g as stored, or what is wrong with it, located under loc.
+func (g grantIn) grant(loc []any) (store.PermissionGrant, []fieldError) {
+	at := func(more ...any) []any { return append(slices.Clip(loc), more...) }
+	if g.GrantType != nil && *g.GrantType != "allow" {
+		msg := "Unknown grant type " + strconv.Quote(*g.GrantType) + "; permission grants are allow-only"
+		if *g.GrantType == "deny" {
+			msg = "Deny permission grants were removed in v0.7.0: permissions are allow-only. " +
+				"Grant only what is allowed, narrowing it with conditions"
+		}
+		return store.PermissionGrant{}, []fieldError{{Loc: at("grant_type"), Msg: msg, Type: "value_error", Input: *g.GrantType}}
+	}
+	pg := store.PermissionGrant{PermissionName: g.PermissionName, Conditions: g.Conditions}
+	if pg.Conditions == nil {
+		pg.Conditions = map[string]store.Condition{}
+	}
+	var errs []fieldError
+	for _, p := range auth.CheckGrant(pg) {
+		errs = append(errs, fieldError{Loc: at(p.Loc...), Msg: p.Msg, Type: "value_error"})
+	}
+	return pg, errs
+}
+
+// refuseParentRole answers a request naming a parent role: v0.7.0 removed
+// role inheritance, and a silently ignored parent would leave a role with
+// fewer permissions than its author meant.
+func refuseParentRole(parent json.RawMessage) error {
+	if parent == nil {
+		return nil
+	}
+	return validationFailed(fieldError{Loc: []any{"body", "parent_role"},
+		Msg:  "Role inheritance was removed in v0.7.0: a role cannot name a parent_role. List every permission the role needs in permission_grants",
+		Type: "value_error"})
+}
+
+// strippedNonEmpty trims s and reports it missing at loc if nothing is left.
+func strippedNonEmpty(s string, loc ...any) (string, error) {
+	t := strings.TrimSpace(s)
+	if t == "" {
+		return "", validationFailed(fieldError{Loc: loc, Msg: "String should not be empty or only whitespace", Type: "value_error", Input: s})
+	}
+	return t, nil
+}
+
+func roleAttrs(r store.Role) auth.Attributes {
+	return auth.Attributes{auth.AttrOrgID: r.OrgID, auth.AttrRoleID: r.ID, auth.AttrName: r.Name}
+}
+
+type createRoleRequest struct {
+	RoleName         string          `json:"role_name"`
+	Description      string          `json:"description"`
+	PermissionGrants []grantIn       `json:"permission_grants"`
+	FrontendView     string          `json:"frontend_view"`
+	ParentRole       json.RawMessage `json:"parent_role"`
+}
+
+func (s *Server) createRole(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	st := state(ctx)
+	var req createRoleRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	if err := refuseParentRole(req.ParentRole); err != nil {
+		return err
+	}
+	name, err := strippedNonEmpty(req.RoleName, "body", "role_name")
+	if err != nil {
+		return err
+	}
+	if strings.Contains(name, "/") {
+		return validationFailed(fieldError{Loc: []any{"body", "role_name"}, Msg: "A role name cannot contain '/': it is a path segment",
+			Type: "value_error", Input: req.RoleName})
+	}
+	desc, err := strippedNonEmpty(req.Description, "body", "description")
+	if err != nil {
+		return err
+	}
+	grants, err := grantsIn([]any{"body", "permission_grants"}, req.PermissionGrants)
+	if err != nil {
+		return err
+	}
+	if !auth.Allowed(st.principal.Grants, auth.RoleCreateRole, auth.Attributes{auth.AttrOrgID: st.org.ID, auth.AttrName: name}) {
+		return forbidden(auth.RoleCreateRole)
+	}
+	role, err := s.store.CreateRole(ctx, store.Role{
+		OrgID: st.org.ID, Name: name, Description: desc, FrontendView: req.FrontendView, PermissionGrants: grants,
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return conflict("A role named " + strconv.Quote(name) + " already exists in this organization.")
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"role_id": role.ID})
+	return nil
+}
+
+// roleInstance is a role as get-roles returns it. Since v0.7.0 the grants
+// are `permissions`; the old `permission_grants` field is gone.
+type roleInstance struct {
+	ID           string                  `json:"id"`
+	Name         string                  `json:"name"`
+	Description  string                  `json:"description"`
+	FrontendView string                  `json:"frontend_view"`
+	Permissions  []store.PermissionGrant `json:"permissions"`
+}
+
+// getRoles lists the roles the caller holds Role:GetRole for.
+func (s *Server) getRoles(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	st := state(ctx)
+	roles, err := s.store.ListRoles(ctx, st.org.ID)
+	if err != nil {
+		return err
+	}
+	ids, names := queryStrings(r, "id"), queryStrings(r, "name")
+	out := []roleInstance{}
+	for _, role := range roles {
+		if len(ids) > 0 && !slices.Contains(ids, role.ID) || len(names) > 0 && !slices.Contains(names, role.Name) {
+			continue
+		}
+		if !auth.Allowed(st.principal.Grants, auth.RoleGetRole, roleAttrs(role)) {
+			continue
+		}
+		out = append(out, roleInstance{ID: role.ID, Name: role.Name, Description: role.Description,
+			FrontendView: role.FrontendView, Permissions: role.PermissionGrants})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"roles": out})
+	return nil
+}
+
+type modifyRoleRequest struct {
+	Description      *string         `json:"description"`
+	PermissionGrants *[]grantIn      `json:"permission_grants"`
+	FrontendView     *string         `json:"frontend_view"`
+	ParentRole       json.RawMessage `json:"parent_role"`
+}
+
+// modifyRole changes a role in place. Changing what a role grants changes
+// what every holder of it may do, so the caller's own role must cover both
+// the grants it had and the grants it gets. Built-in roles are fixed.
+func (s *Server) modifyRole(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	st := state(ctx)
+	var req modifyRoleRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	if err := refuseParentRole(req.ParentRole); err != nil {
+		return err
+	}
+	var desc string
+	if req.Description != nil {
+		var err error
+		if desc, err = strippedNonEmpty(*req.Description, "body", "description"); err != nil {
+			return err
+		}
+	}
+	var grants []store.PermissionGrant
+	if req.PermissionGrants != nil {
+		var err error
+		if grants, err = grantsIn([]any{"body", "permission_grants"}, *req.PermissionGrants); err != nil {
+			return err
+		}
+	}
+	name := mux.Vars(r)["role_name"]
+	role, err := s.store.UpdateRole(ctx, st.org.ID, name, func(role *store.Role) error {
+		if !auth.Allowed(st.principal.Grants, auth.RoleModifyRole, roleAttrs(*role)) {
+			return forbidden(auth.RoleModifyRole)
+		}
+		if role.Builtin {
+			return badRequest("The built-in role " + name + " cannot be modified; create a role of your own instead.")
+		}
+		if req.Description != nil {
+			role.Description = desc
+		}
+		if req.FrontendView != nil {
+			role.FrontendView = *req.FrontendView
+		}
+		if req.PermissionGrants != nil {
+			held := st.principal.Role.PermissionGrants
+			if !auth.Covers(held, role.PermissionGrants) || !auth.Covers(held, grants) {
+				return errorf(http.StatusForbidden, "The role "+name+" would have, or has, permissions the authenticated user's role does not hold.")
+			}
+			role.PermissionGrants = grants
+		}
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("Role " + strconv.Quote(name) + " not found.")
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"role_id": role.ID})
+	return nil
+}
+
+type assignRoleRequest struct {
+	UserID string `json:"user_id"`
+}
+
+// assignRole gives a user a role. The caller's role must cover the role
+// given and the user's current one: nobody hands out more than they hold,
+// nor demotes someone who holds more than they do.
+func (s *Server) assignRole(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	st := state(ctx)
+	var req assignRoleRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	name := mux.Vars(r)["role_name"]
+	if _, err := s.store.GetRoleByName(ctx, st.org.ID, name); errors.Is(err, store.ErrNotFound) {
+		return notFound("Role " + strconv.Quote(name) + " not found.")
+	} else if err != nil {
+		return err
+	}
+	if _, err := s.store.GetUser(ctx, st.org.ID, req.UserID); errors.Is(err, store.ErrNotFound) {
+		return notFound("User " + strconv.Quote(req.UserID) + " not found.")
+	} else if err != nil {
+		return err
+	}
+	held := st.principal.Role.PermissionGrants
+	role, err := s.store.AssignRole(ctx, st.org.ID, req.UserID, name, func(role, current store.Role) error {
+		if !auth.Covers(held, role.PermissionGrants) {
+			return errorf(http.StatusForbidden, "The role "+name+" has permissions the authenticated user's role does not hold.")
+		}
+		if !auth.Covers(held, current.PermissionGrants) {
+			return errorf(http.StatusForbidden, "The user's current role "+current.Name+" has permissions the authenticated user's role does not hold.")
+		}
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("Role " + strconv.Quote(name) + " or user " + strconv.Quote(req.UserID) + " not found.")
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"role_id": role.ID})
+	return nil
+}
