@@ -160,7 +160,8 @@ func (s *Store) ListTemporaryGrants(ctx context.Context, orgID string, f Tempora
 	if err != nil {
 		return nil, fmt.Errorf("store: list temporary grants: %w", err)
 	}
-	order = append(order, "g.created_at", "g.id")
+	// Grants made in the same microsecond keep the order they were made in.
+	order = append(order, "g.created_at", "g.rowid")
 	q := `SELECT ` + temporaryGrantColumns + ` FROM temporary_permission_grants g WHERE ` + where.String() +
 		` ORDER BY ` + strings.Join(order, ", ")
 	rows, err := s.read.QueryContext(ctx, q, args...)
@@ -184,7 +185,7 @@ func (s *Store) ListTemporaryGrants(ctx context.Context, orgID string, f Tempora
 // no background job: a grant simply stops being read.
 func (s *Store) activeGrants(ctx context.Context, orgID, userID string) ([]PermissionGrant, error) {
 	const q = `SELECT permission_name, conditions FROM temporary_permission_grants
-		WHERE org_id = ? AND user_id = ? AND expires_at > ? ORDER BY created_at, id`
+		WHERE org_id = ? AND user_id = ? AND expires_at > ? ORDER BY created_at, rowid`
 	rows, err := s.read.QueryContext(ctx, q, orgID, userID, formatTime(s.now()))
 	if err != nil {
 		return nil, fmt.Errorf("store: active grants: %w", err)
