@@ -103,8 +103,8 @@ func (s *Server) createTemporaryGrant(w http.ResponseWriter, r *http.Request) er
 	}
 	created, err := s.store.CreateTemporaryGrant(ctx, store.TemporaryGrant{
 		OrgID: st.org.ID, UserID: req.UserID, Grant: grant, Tags: tagsIn(tags), Justification: justification,
-		Creator: actor(r), ExpiresAt: s.now().Add(d),
-	})
+		Creator: actor(r),
+	}, d)
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound("User " + strconv.Quote(req.UserID) + " not found.")
 	}

@@ -24,12 +24,12 @@ type TemporaryGrant struct {
 	UpdatedAt     time.Time
 }
 
-// CreateTemporaryGrant stores a grant for a user of the organization. An
-// unknown user is ErrNotFound.
-func (s *Store) CreateTemporaryGrant(ctx context.Context, g TemporaryGrant) (TemporaryGrant, error) {
+// CreateTemporaryGrant stores a grant for a user of the organization, lasting
+// lifetime from now. An unknown user is ErrNotFound.
+func (s *Store) CreateTemporaryGrant(ctx context.Context, g TemporaryGrant, lifetime time.Duration) (TemporaryGrant, error) {
 	now := s.now()
 	g.ID = NewID()
-	g.CreatedAt, g.UpdatedAt = now, now
+	g.CreatedAt, g.UpdatedAt, g.ExpiresAt = now, now, now.Add(lifetime)
 	if g.Grant.Conditions == nil {
 		g.Grant.Conditions = map[string]Condition{}
 	}
