@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -149,19 +150,24 @@ type Principal struct {
 	KeyExpiresAt time.Time
 }
 
-// Principal looks up the user and the API key a token names, in one query.
-// A user or key that no longer exists in the organization is ErrNotFound.
+// Principal looks up the user, its role, its unexpired temporary grants
+// and the API key a token names, in one query: it runs on every request. A
+// user or key that no longer exists in the organization is ErrNotFound.
 func (s *Store) Principal(ctx context.Context, orgID, userID, keyID string) (Principal, error) {
 	const q = `SELECT u.email, k.expires_at,
-		r.id, r.org_id, r.name, r.description, r.frontend_view, r.permission_grants, r.builtin, r.created_at, r.updated_at
+		r.id, r.org_id, r.name, r.description, r.frontend_view, r.permission_grants, r.builtin, r.created_at, r.updated_at,
+		(SELECT json_group_array(json_object('permission_name', g.permission_name, 'conditions', json(g.conditions)))
+			FROM temporary_permission_grants g
+			WHERE g.org_id = u.org_id AND g.user_id = u.id AND g.expires_at > ?)
 		FROM users u
 		JOIN roles r ON r.id = u.role_id
 		JOIN api_keys k ON k.org_id = u.org_id AND k.key_id = ?
 		WHERE u.org_id = ? AND u.id = ?`
 	p := Principal{OrgID: orgID, UserID: userID}
-	var expires string
+	var expires, temporary string
 	var rs roleScan
-	err := s.read.QueryRowContext(ctx, q, keyID, orgID, userID).Scan(append([]any{&p.Email, &expires}, rs.dest()...)...)
+	dest := append(append([]any{&p.Email, &expires}, rs.dest()...), &temporary)
+	err := s.read.QueryRowContext(ctx, q, formatTime(s.now()), keyID, orgID, userID).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Principal{}, fmt.Errorf("store: principal: %w", ErrNotFound)
 	}
@@ -174,10 +180,11 @@ func (s *Store) Principal(ctx context.Context, orgID, userID, keyID string) (Pri
 	if p.KeyExpiresAt, err = parseTime(expires); err != nil {
 		return Principal{}, err
 	}
-	temporary, err := s.activeGrants(ctx, orgID, userID)
-	if err != nil {
-		return Principal{}, err
+	// Expiry needs no background job: an expired grant is simply not read.
+	var grants []PermissionGrant
+	if err := json.Unmarshal([]byte(temporary), &grants); err != nil {
+		return Principal{}, fmt.Errorf("store: principal: temporary grants: %w", err)
 	}
-	p.Grants = append(slices.Clip(p.Role.PermissionGrants), temporary...)
+	p.Grants = append(slices.Clip(p.Role.PermissionGrants), grants...)
 	return p, nil
 }

@@ -179,29 +179,3 @@ func (s *Store) ListTemporaryGrants(ctx context.Context, orgID string, f Tempora
 	}
 	return out, rows.Err()
 }
-
-// activeGrants returns the permission grants the user holds through
-// temporary grants that have not expired by the store's clock. Expiry needs
-// no background job: a grant simply stops being read.
-func (s *Store) activeGrants(ctx context.Context, orgID, userID string) ([]PermissionGrant, error) {
-	const q = `SELECT permission_name, conditions FROM temporary_permission_grants
-		WHERE org_id = ? AND user_id = ? AND expires_at > ? ORDER BY created_at, rowid`
-	rows, err := s.read.QueryContext(ctx, q, orgID, userID, formatTime(s.now()))
-	if err != nil {
-		return nil, fmt.Errorf("store: active grants: %w", err)
-	}
-	defer rows.Close()
-	var out []PermissionGrant
-	for rows.Next() {
-		var g PermissionGrant
-		var conds string
-		if err := rows.Scan(&g.PermissionName, &conds); err != nil {
-			return nil, fmt.Errorf("store: active grants: %w", err)
-		}
-		if err := json.Unmarshal([]byte(conds), &g.Conditions); err != nil {
-			return nil, fmt.Errorf("store: active grants: %w", err)
-		}
-		out = append(out, g)
-	}
-	return out, rows.Err()
-}
