@@ -57,8 +57,8 @@ func temporaryGrantAttrs(orgID, userID, permission string) auth.Attributes {
 
 // createTemporaryGrant gives a user one permission grant for a while. The
 // caller needs Role:CreateTemporaryPermissionGrant for this grant, and its
-// role, not counting its own temporary grants, must cover the grant: a
-// temporary grant cannot be used to hand out more temporary grants.
+// role, not counting its own temporary grants, must cover the grant: what a
+// caller was lent for a while is not theirs to lend on.
 func (s *Server) createTemporaryGrant(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	st := state(ctx)
