@@ -27,6 +27,7 @@ var importRules = map[string]struct {
 	"http":         {project: []string{"store", "auth", "wasmrt", "embed", "tools"}, forbidden: []string{"database/sql", "github.com/tetratelabs/wazero"}},
 	"app":          {project: []string{"store", "auth", "http", "wasmrt", "embed", "tools"}},
 	"compadretest": {project: []string{"app", "store"}},
+	"ssml":         {},
 }
 
 func TestImportRules(t *testing.T) {
