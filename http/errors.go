@@ -60,12 +60,15 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	var ae *apiError
 	var re *store.RuleError
 	var ce *store.ConflictError
+	var ne *store.NotFoundError
 	switch {
 	case errors.As(err, &ae):
 	case errors.As(err, &re):
 		ae = badRequest(re.Reason)
 	case errors.As(err, &ce):
 		ae = conflict(ce.Reason)
+	case errors.As(err, &ne):
+		ae = notFound(ne.Reason)
 	case errors.Is(err, store.ErrNotFound):
 		ae = notFound("Not Found")
 	case errors.Is(err, store.ErrConflict):

@@ -226,9 +226,6 @@ func (s *Server) modifyRole(w http.ResponseWriter, r *http.Request) error {
 		}
 		return nil
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		return notFound("Role " + strconv.Quote(name) + " not found.")
-	}
 	if err != nil {
 		return err
 	}
@@ -251,16 +248,6 @@ func (s *Server) assignRole(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	name := mux.Vars(r)["role_name"]
-	if _, err := s.store.GetRoleByName(ctx, st.org.ID, name); errors.Is(err, store.ErrNotFound) {
-		return notFound("Role " + strconv.Quote(name) + " not found.")
-	} else if err != nil {
-		return err
-	}
-	if _, err := s.store.GetUser(ctx, st.org.ID, req.UserID); errors.Is(err, store.ErrNotFound) {
-		return notFound("User " + strconv.Quote(req.UserID) + " not found.")
-	} else if err != nil {
-		return err
-	}
 	held := st.principal.Role.PermissionGrants
 	role, err := s.store.AssignRole(ctx, st.org.ID, req.UserID, name, func(role, current store.Role) error {
 		if !auth.Covers(held, role.PermissionGrants) {
@@ -271,9 +258,6 @@ func (s *Server) assignRole(w http.ResponseWriter, r *http.Request) error {
 		}
 		return nil
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		return notFound("Role " + strconv.Quote(name) + " or user " + strconv.Quote(req.UserID) + " not found.")
-	}
 	if err != nil {
 		return err
 	}

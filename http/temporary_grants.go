@@ -161,7 +161,7 @@ func (s *Server) getTemporaryGrants(w http.ResponseWriter, r *http.Request) erro
 		IDs: queryStrings(r, "id"), UserIDs: queryStrings(r, "user_id"), CreatorUserIDs: queryStrings(r, "creator"),
 		Expired: queryBool(r, "is_expired"), Tags: tags, Sort: sortBy,
 	}
-	if name, ok := state(ctx).query["permission_grant_name"].(string); ok {
+	if name, ok := st.query["permission_grant_name"].(string); ok {
 		f.PermissionName = &name
 	}
 	all, err := s.store.ListTemporaryGrants(ctx, st.org.ID, f)

@@ -139,9 +139,6 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) grantableRole(r *http.Request, name string) (store.Role, error) {
 	st := state(r.Context())
 	role, err := s.store.GetRoleByName(r.Context(), st.org.ID, name)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Role{}, notFound("Role " + strconv.Quote(name) + " not found.")
-	}
 	if err != nil {
 		return store.Role{}, err
 	}

@@ -23,3 +23,12 @@ func (e *ConflictError) Error() string { return e.Reason }
 
 // Is makes errors.Is(err, ErrConflict) hold for a *ConflictError.
 func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// NotFoundError is ErrNotFound naming what was missing, in words safe to
+// show to the caller (e.g. `Role "Support" not found.`).
+type NotFoundError struct{ Reason string }
+
+func (e *NotFoundError) Error() string { return e.Reason }
+
+// Is makes errors.Is(err, ErrNotFound) hold for a *NotFoundError.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }

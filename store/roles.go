@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -99,10 +100,16 @@ func scanRole(row interface{ Scan(...any) error }) (Role, error) {
 
 // GetRoleByName returns the organization's role with the given name.
 func (s *Store) GetRoleByName(ctx context.Context, orgID, name string) (Role, error) {
+	return roleByName(ctx, s.read, orgID, name)
+}
+
+// roleByName reads a role by name through db, a connection or a
+// transaction. A missing role is a *NotFoundError naming it.
+func roleByName(ctx context.Context, db queryer, orgID, name string) (Role, error) {
 	q := `SELECT ` + roleColumns + ` FROM roles WHERE org_id = ? AND name = ?`
-	r, err := scanRole(s.read.QueryRowContext(ctx, q, orgID, name))
+	r, err := scanRole(db.QueryRowContext(ctx, q, orgID, name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Role{}, fmt.Errorf("store: get role %s: %w", name, ErrNotFound)
+		return Role{}, &NotFoundError{Reason: "Role " + strconv.Quote(name) + " not found."}
 	}
 	if err != nil {
 		return Role{}, fmt.Errorf("store: get role %s: %w", name, err)
@@ -159,14 +166,9 @@ func (s *Store) CreateRole(ctx context.Context, r Role) (Role, error) {
 func (s *Store) UpdateRole(ctx context.Context, orgID, name string, change func(*Role) error) (Role, error) {
 	var r Role
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		q := `SELECT ` + roleColumns + ` FROM roles WHERE org_id = ? AND name = ?`
 		var err error
-		r, err = scanRole(tx.QueryRowContext(ctx, q, orgID, name))
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("store: update role %s: %w", name, ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("store: update role %s: %w", name, err)
+		if r, err = roleByName(ctx, tx, orgID, name); err != nil {
+			return err
 		}
 		if err := change(&r); err != nil {
 			return err
@@ -188,23 +190,19 @@ func (s *Store) UpdateRole(ctx context.Context, orgID, name string, change func(
 
 // AssignRole gives the user the organization's role named roleName. check
 // sees the role and the user's current role inside the transaction, so a
-// concurrent change cannot slip between the check and the write.
+// concurrent change cannot slip between the check and the write. A missing
+// role or user is a *NotFoundError naming it.
 func (s *Store) AssignRole(ctx context.Context, orgID, userID, roleName string, check func(role, current Role) error) (Role, error) {
 	var role Role
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		q := `SELECT ` + roleColumns + ` FROM roles WHERE org_id = ? AND name = ?`
 		var err error
-		role, err = scanRole(tx.QueryRowContext(ctx, q, orgID, roleName))
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("store: assign role %s: %w", roleName, ErrNotFound)
+		if role, err = roleByName(ctx, tx, orgID, roleName); err != nil {
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("store: assign role %s: %w", roleName, err)
-		}
-		q = `SELECT ` + roleColumns + ` FROM roles WHERE id = (SELECT role_id FROM users WHERE org_id = ? AND id = ?)`
+		q := `SELECT ` + roleColumns + ` FROM roles WHERE id = (SELECT role_id FROM users WHERE org_id = ? AND id = ?)`
 		current, err := scanRole(tx.QueryRowContext(ctx, q, orgID, userID))
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("store: assign role to user %s: %w", userID, ErrNotFound)
+			return &NotFoundError{Reason: "User " + strconv.Quote(userID) + " not found."}
 		}
 		if err != nil {
 			return fmt.Errorf("store: assign role to user %s: %w", userID, err)

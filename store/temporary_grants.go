@@ -103,10 +103,7 @@ var temporaryGrantSortColumns = map[string]string{
 }
 
 // ValidTemporaryGrantSortField reports whether ListTemporaryGrants can sort by field.
-func ValidTemporaryGrantSortField(field string) bool {
-	_, ok := temporaryGrantSortColumns[field]
-	return ok
-}
+var ValidTemporaryGrantSortField = sortable(temporaryGrantSortColumns)
 
 // TemporaryGrantFilter selects grants for ListTemporaryGrants. Empty slices
 // and nil pointers do not filter. Expired compares with the store's clock.

@@ -133,10 +133,7 @@ var invocationSortColumns = map[string]string{
 
 // ValidInvocationSortField reports whether ListToolInvocations can sort by
 // field.
-func ValidInvocationSortField(field string) bool {
-	_, ok := invocationSortColumns[field]
-	return ok
-}
+var ValidInvocationSortField = sortable(invocationSortColumns)
 
 // VersionRef names one version of one tool.
 type VersionRef struct {

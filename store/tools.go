@@ -143,10 +143,7 @@ func getTool(ctx context.Context, db queryer, orgID, id string) (Tool, error) {
 var toolSortColumns = map[string]string{"name": "t.name", "deprecated": "t.deprecated"}
 
 // ValidToolSortField reports whether ListTools can sort by field.
-func ValidToolSortField(field string) bool {
-	_, ok := toolSortColumns[field]
-	return ok
-}
+var ValidToolSortField = sortable(toolSortColumns)
 
 // ToolFilter selects tools for ListTools. Empty slices and nil pointers do
 // not filter.

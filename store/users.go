@@ -169,6 +169,15 @@ func getUser(ctx context.Context, db queryer, orgID, id string) (User, error) {
 	return u, nil
 }
 
+// sortable returns whether a listing with these sort columns can sort by a
+// field of the API.
+func sortable(columns map[string]string) func(field string) bool {
+	return func(field string) bool {
+		_, ok := columns[field]
+		return ok
+	}
+}
+
 // SortKey orders a listing by one field, ascending unless Desc.
 type SortKey struct {
 	Field string
@@ -188,10 +197,7 @@ var userSortColumns = map[string]string{
 }
 
 // ValidUserSortField reports whether ListUsers can sort by field.
-func ValidUserSortField(field string) bool {
-	_, ok := userSortColumns[field]
-	return ok
-}
+var ValidUserSortField = sortable(userSortColumns)
 
 // UserFilter selects users for ListUsers. Empty slices do not filter.
 type UserFilter struct {
