@@ -18,6 +18,11 @@ const (
 	AttrKeyID          = "key_id"
 	AttrConversationID = "conversation_id"
 	AttrPermissionName = "permission_name"
+	AttrAgentID        = "agent_id"
+	AttrStateMachineID = "service_hierarchical_state_machine_id"
+	AttrServiceID      = "service_id"
+	AttrVersionSetName = "version_set_name"
+	AttrBehaviorSetID  = "dynamic_behavior_set_id"
 )
 
 // conditionKeys lists, for each permission checked against more than the
@@ -46,6 +51,34 @@ var conditionKeys = map[Permission][]string{
 	RoleCreateRole: {AttrOrgID, AttrName},
 	RoleGetRole:    {AttrOrgID, AttrRoleID, AttrName},
 	RoleModifyRole: {AttrOrgID, AttrRoleID, AttrName},
+
+	OrganizationCreateAgent:               {AttrOrgID, AttrName},
+	OrganizationGetAgent:                  {AttrOrgID, AttrAgentID, AttrName},
+	OrganizationCreateAgentVersion:        {AttrOrgID, AttrAgentID, AttrName},
+	OrganizationDeleteAgent:               {AttrOrgID, AttrAgentID, AttrName},
+	OrganizationCreateStateMachine:        {AttrOrgID, AttrName},
+	OrganizationGetStateMachine:           {AttrOrgID, AttrStateMachineID, AttrName},
+	OrganizationCreateStateMachineVersion: {AttrOrgID, AttrStateMachineID, AttrName},
+	OrganizationDeleteStateMachine:        {AttrOrgID, AttrStateMachineID, AttrName},
+
+	ServiceCreateService:    {AttrOrgID, AttrName},
+	ServiceGetService:       {AttrOrgID, AttrServiceID, AttrName},
+	ServiceUpdateService:    {AttrOrgID, AttrServiceID, AttrName},
+	ServiceCreateVersionSet: {AttrOrgID, AttrServiceID, AttrVersionSetName},
+	ServiceUpdateVersionSet: {AttrOrgID, AttrServiceID, AttrVersionSetName},
+	ServiceDeleteVersionSet: {AttrOrgID, AttrServiceID, AttrVersionSetName},
+
+	DynamicBehaviorCreate: {AttrOrgID, AttrName},
+	DynamicBehaviorGet:    {AttrOrgID, AttrBehaviorSetID, AttrName},
+	DynamicBehaviorUpdate: {AttrOrgID, AttrBehaviorSetID, AttrName},
+	DynamicBehaviorDelete: {AttrOrgID, AttrBehaviorSetID, AttrName},
+
+	ConversationCreateConversation:       {AttrOrgID, AttrServiceID, AttrUserID},
+	ConversationGetConversation:          {AttrOrgID, AttrConversationID, AttrServiceID, AttrUserID},
+	ConversationGetMessage:               {AttrOrgID, AttrConversationID, AttrServiceID, AttrUserID},
+	ConversationModifyConversation:       {AttrOrgID, AttrConversationID, AttrServiceID, AttrUserID},
+	ConversationFinishConversation:       {AttrOrgID, AttrConversationID, AttrServiceID, AttrUserID},
+	ConversationInteractWithConversation: {AttrOrgID, AttrConversationID, AttrServiceID, AttrUserID},
 
 	RoleCreateTemporaryPermissionGrant: {AttrOrgID, AttrUserID, AttrPermissionName},
 	RoleGetTemporaryPermissionGrant:    {AttrOrgID, AttrUserID, AttrPermissionName},

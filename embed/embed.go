@@ -3,7 +3,7 @@
 // standard library's embed.
 package assets
 
-import _ "embed"
+import "embed"
 
 // OpenAPI is the project's own OpenAPI 3.1 document, in YAML: the routes the
 // server serves, and the schemas request bodies and parameters are checked
@@ -11,3 +11,11 @@ import _ "embed"
 //
 //go:embed openapi.yaml
 var OpenAPI []byte
+
+// OpenAPIParts holds the rest of that document, one YAML file per group of
+// operations (openapi/*.yaml), each with its own paths and component
+// schemas. They are merged into OpenAPI when it is loaded; a name defined
+// twice is an error, so the parts cannot silently override one another.
+//
+//go:embed openapi/*.yaml
+var OpenAPIParts embed.FS

@@ -11,7 +11,7 @@ type perms = []a.Permission
 // and handler. Together the lines are the permission matrix.
 func (s *Server) routes() []route {
 	const org = "/v1/{organization}"
-	return []route{
+	core := []route{
 		{"GET", "/healthz", "healthz", authNone, nil, 0, s.healthz},
 		{"GET", "/readyz", "readyz", authNone, nil, 0, s.readyz},
 		{"GET", "/metrics", "metrics", authNone, nil, 0, s.metricsHandler()},
@@ -59,4 +59,12 @@ func (s *Server) routes() []route {
 		{"DELETE", org + "/tool/{tool_id}/version/{versions}", "deprecate-tool-version", authRequired, perms{a.ToolModifyTool}, 20, s.deprecateToolVersions},
 		{"POST", org + "/tool/{tool_id}/version/{version}/invoke", "invoke-tool-version", authRequired, perms{a.ToolInvokeTool}, 10, s.invokeToolVersion},
 	}
+	// Each group of operations keeps its route lines beside its handlers.
+	groups := [][]route{core, s.agentRoutes(org), s.stateMachineRoutes(org), s.serviceRoutes(org),
+		s.conversationRoutes(org), s.dynamicBehaviorRoutes(org)}
+	var all []route
+	for _, g := range groups {
+		all = append(all, g...)
+	}
+	return all
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"slices"
 	"strconv"
@@ -55,7 +56,7 @@ const docURL = "mem:///openapi.json"
 var printer = message.NewPrinter(language.English)
 
 func loadAPIDocument() (*apiDocument, error) {
-	raw, err := yaml.YAMLToJSON(assets.OpenAPI)
+	raw, err := mergedDocument(assets.OpenAPI, assets.OpenAPIParts)
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: openapi document: %w", err)
 	}
@@ -117,6 +118,65 @@ func loadAPIDocument() (*apiDocument, error) {
 		}
 	}
 	return d, nil
+}
+
+// mergedDocument returns base with the paths and components of every
+// openapi/*.yaml file in parts added, as JSON. A path or component defined
+// twice is an error: the parts are disjoint groups of operations.
+func mergedDocument(base []byte, parts fs.FS) ([]byte, error) {
+	var doc map[string]any
+	if err := yaml.Unmarshal(base, &doc); err != nil {
+		return nil, err
+	}
+	names, err := fs.Glob(parts, "openapi/*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		b, err := fs.ReadFile(parts, name)
+		if err != nil {
+			return nil, err
+		}
+		var part map[string]any
+		if err := yaml.Unmarshal(b, &part); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if err := mergeSection(doc, part, name, "paths"); err != nil {
+			return nil, err
+		}
+		comps, _ := part["components"].(map[string]any)
+		for kind, defs := range comps {
+			into, _ := doc["components"].(map[string]any)
+			if into == nil {
+				return nil, fmt.Errorf("%s: the base document has no components", name)
+			}
+			if err := mergeSection(into, map[string]any{kind: defs}, name, kind); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return json.Marshal(doc)
+}
+
+// mergeSection adds the entries of part[key] to doc[key], refusing any
+// entry doc already has.
+func mergeSection(doc, part map[string]any, file, key string) error {
+	add, _ := part[key].(map[string]any)
+	if len(add) == 0 {
+		return nil
+	}
+	into, _ := doc[key].(map[string]any)
+	if into == nil {
+		into = map[string]any{}
+		doc[key] = into
+	}
+	for k, v := range add {
+		if _, dup := into[k]; dup {
+			return fmt.Errorf("%s: %s %q is already defined", file, key, k)
+		}
+		into[k] = v
+	}
+	return nil
 }
 
 // schemaType is the JSON type a parameter's value converts to: the

@@ -1,0 +1,7 @@
+package httpapi
+
+// stateMachineRoutes returns the route lines of this group; org is the path prefix
+// every organization-scoped route starts with.
+func (s *Server) stateMachineRoutes(org string) []route {
+	return nil
+}
