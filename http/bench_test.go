@@ -81,41 +81,12 @@ func reportLatency(b *testing.B, lat []time.Duration, elapsed time.Duration) {
 	b.ReportMetric(q(0.99), "p99-ms")
 }
 
-// publishTrivialTool pushes, creates and publishes a tool that returns its
-// argument, and returns the tool's ID.
-func publishTrivialTool(b *testing.B, srv *compadretest.Server, c *client) string {
-	b.Helper()
-	g := newGitRepo(b)
-	g.write("echo", map[string]string{
-		"pyproject.toml": `[project]
-name = "echo"
-version = "0.1.0"
-requires-python = ">=3.14"
-
-[tool.ruff]
-target-version = "py314"
-
-[tool.amigo]
-entrypoint = "echo.main:run"
-`,
-		"echo/__init__.py": "",
-		"echo/main.py":     "def run(text: str) -> str:\n    return text\n",
-	})
-	g.commitAndPush(srv.ToolsRepo, "releases/"+srv.Organization, "echo")
-	status, body := c.do("POST", "/tool/", map[string]any{"name": "echo", "description": "echo", "tags": map[string]any{}})
-	mustStatus(b, "create", status, http.StatusCreated, body)
-	id := body["id"].(string)
-	status, body = c.do("POST", "/tool/"+id+"/version", map[string]any{"project_path": "echo", "bump_type": "major"})
-	mustStatus(b, "publish", status, http.StatusCreated, body)
-	return id
-}
-
 // BenchmarkInvokeTool measures POST .../invoke over loopback, one request
 // at a time, for a trivial tool: with one input (latency end to end) and
 // with ten (throughput of runs). Every run is recorded, as in production.
 func BenchmarkInvokeTool(b *testing.B) {
 	srv, c := newTestServer(b, compadretest.WithSandbox())
-	id := publishTrivialTool(b, srv, c)
+	id := publishEchoTool(b, srv, c, "echo")
 	for _, n := range []int{1, 10} {
 		b.Run(fmt.Sprintf("inputs=%d", n), func(b *testing.B) {
 			inputs := make([]map[string]any, n)
