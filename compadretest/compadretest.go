@@ -135,3 +135,8 @@ func (s *Server) NewAPIKey(t testing.TB, org, userID string) app.Credentials {
 	creds.BaseURL = s.BaseURL
 	return creds
 }
+
+// Store is the server's store, for tests that set up records no API
+// operation writes yet (a conversation's messages, dynamic behavior
+// invocations), as the conversation engine would.
+func (s *Server) Store() *store.Store { return s.app.Store }
