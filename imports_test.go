@@ -24,7 +24,7 @@ var importRules = map[string]struct {
 	"embed":        {},
 	"auth":         {project: []string{"store"}},
 	"tools":        {project: []string{"store", "auth", "wasmrt"}, forbidden: []string{"net/http", "database/sql"}},
-	"http":         {project: []string{"store", "auth", "wasmrt", "embed", "tools"}, forbidden: []string{"database/sql", "github.com/tetratelabs/wazero"}},
+	"http":         {project: []string{"store", "auth", "wasmrt", "embed", "tools", "ssml"}, forbidden: []string{"database/sql", "github.com/tetratelabs/wazero"}},
 	"app":          {project: []string{"store", "auth", "http", "wasmrt", "embed", "tools"}},
 	"compadretest": {project: []string{"app", "store"}},
 	"ssml":         {},

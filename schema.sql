@@ -324,7 +324,7 @@ CREATE TABLE dynamic_behavior_sets (
     name                TEXT NOT NULL,
     is_active           INTEGER NOT NULL,
     applied_to_services TEXT NOT NULL DEFAULT '[]',
-    tags                TEXT NOT NULL DEFAULT '{}',
+    tags                TEXT NOT NULL DEFAULT '[]',
     creator_org_id      TEXT NOT NULL,
     creator_user_id     TEXT NOT NULL,
     updated_by_org_id   TEXT NOT NULL,
@@ -334,6 +334,8 @@ CREATE TABLE dynamic_behavior_sets (
 ) STRICT;
 
 CREATE INDEX dynamic_behavior_sets_org ON dynamic_behavior_sets (org_id, created_at);
+-- Only one active set may carry a given name; inactive ones may share it.
+CREATE UNIQUE INDEX dynamic_behavior_sets_active_name ON dynamic_behavior_sets (org_id, name) WHERE is_active = 1;
 
 CREATE TABLE dynamic_behavior_set_versions (
     id              TEXT PRIMARY KEY,
@@ -348,23 +350,31 @@ CREATE TABLE dynamic_behavior_set_versions (
     UNIQUE (set_id, version)
 ) STRICT;
 
--- An invocation records that dynamic behavior set versions (set_versions, a
--- JSON array of [set_id, version]) fired in a conversation. The conversation
--- engine writes them; body holds the message IDs it names.
+-- What search-dynamic-behavior-sets matches: a set's name and the
+-- conversation triggers of its newest version, one row per set, kept in step
+-- by the store in the transaction that changes either.
+CREATE VIRTUAL TABLE dynamic_behavior_sets_fts USING fts5 (
+    set_id UNINDEXED, name, conversation_triggers, tokenize = 'porter unicode61'
+);
+
+-- An invocation records that one version of a dynamic behavior set fired in
+-- a conversation. The conversation engine writes them; body holds the
+-- message IDs it names.
 CREATE TABLE dynamic_behavior_invocations (
     id              TEXT PRIMARY KEY,
     org_id          TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
     conversation_id TEXT NOT NULL,
     service_id      TEXT NOT NULL,
     user_id         TEXT NOT NULL,
-    set_versions    TEXT NOT NULL,
+    set_id          TEXT NOT NULL,
+    set_version     INTEGER NOT NULL,
     body            TEXT NOT NULL,
     invoked_at      TEXT NOT NULL,
     created_at      TEXT NOT NULL,
     updated_at      TEXT NOT NULL
 ) STRICT;
 
-CREATE INDEX dynamic_behavior_invocations_org ON dynamic_behavior_invocations (org_id, invoked_at);
+CREATE INDEX dynamic_behavior_invocations_set ON dynamic_behavior_invocations (org_id, set_id, invoked_at);
 
 -- A conversation runs one service's version set, resolved to concrete agent
 -- and state machine versions when it is created.

@@ -1,7 +1,379 @@
 package httpapi
 
+import (
+	"encoding/json"
+	"errors"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	a "github.com/compadre-dev/compadre/auth"
+	"github.com/compadre-dev/compadre/store"
+)
+
 // conversationRoutes returns the route lines of this group; org is the path prefix
-// every organization-scoped route starts with.
+// every organization-scoped route starts with. Conversation:GetInteractionInsights
+// only decides which events create-conversation streams, so it is not required;
+// reading conversations and messages filters or refuses per conversation.
 func (s *Server) conversationRoutes(org string) []route {
+	return []route{
+		{"POST", org + "/conversation/", "create-conversation", authRequired, perms{a.ConversationCreateConversation}, 5, s.createConversation},
+		{"GET", org + "/conversation/", "get-conversations", authRequired, nil, 15, s.getConversations},
+		{"GET", org + "/conversation/{conversation_id}/messages/", "get-conversation-messages", authRequired, nil, 20, s.getConversationMessages},
+		{"POST", org + "/conversation/{conversation_id}/finish/", "finish-conversation", authRequired, perms{a.UserUpdateUserInfo, a.ConversationFinishConversation}, 5, s.finishConversation},
+		{"POST", org + "/conversation/{conversation_id}/tags/", "modify-tags-of-conversation", authRequired, perms{a.ConversationModifyConversation}, 50, s.modifyTagsOfConversation},
+	}
+}
+
+func conversationAttrs(c store.Conversation) a.Attributes {
+	return a.Attributes{a.AttrOrgID: c.OrgID, a.AttrConversationID: c.ID, a.AttrServiceID: c.ServiceID, a.AttrUserID: c.UserID}
+}
+
+// strippedTags trims the keys and values of a tag map, as the reference's
+// stripped strings are, and refuses what trimming leaves empty or makes
+// collide. loc is where the map sits in the request.
+func strippedTags(in map[string]*string, loc ...any) (map[string]*string, error) {
+	out := make(map[string]*string, len(in))
+	for _, k := range slices.Sorted(maps.Keys(in)) {
+		at := append(slices.Clip(loc), k)
+		key := strings.TrimSpace(k)
+		if key == "" {
+			return nil, validationFailed(fieldError{Loc: at, Msg: "A tag key must not be only whitespace", Type: "value_error", Input: k})
+		}
+		if _, dup := out[key]; dup {
+			return nil, validationFailed(fieldError{Loc: at, Msg: "Tag key " + strconv.Quote(key) + " is given twice",
+				Type: "value_error", Input: k})
+		}
+		v := in[k]
+		if v != nil {
+			t, err := strippedNonEmpty(*v, at...)
+			if err != nil {
+				return nil, err
+			}
+			v = &t
+		}
+		out[key] = v
+	}
+	return out, nil
+}
+
+type createConversationRequest struct {
+	ServiceID             string             `json:"service_id"`
+	ServiceVersionSetName *string            `json:"service_version_set_name"`
+	InitialMessage        *string            `json:"initial_message"`
+	InitialMessageType    *string            `json:"initial_message_type"`
+	Tags                  map[string]*string `json:"tags"`
+}
+
+type conversationCreatedEvent struct {
+	Type           string `json:"type"`
+	ConversationID string `json:"conversation_id"`
+}
+
+// createConversation starts a conversation and streams its events as
+// newline-delimited JSON. Until the conversation engine runs the agent's
+// turns, the stream is the conversation-created event alone. See
+// DECISIONS.md, "What does create-conversation stream before the agent can
+// speak?".
+func (s *Server) createConversation(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	st := state(ctx)
+	var req createConversationRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	tags, err := strippedTags(req.Tags, "body", "tags")
+	if err != nil {
+		return err
+	}
+	n := store.NewConversation{OrgID: st.org.ID, UserID: st.principal.UserID, ServiceID: req.ServiceID,
+		VersionSetName: store.ReleaseVersionSet, Tags: tags}
+	if req.ServiceVersionSetName != nil {
+		n.VersionSetName = *req.ServiceVersionSetName
+	}
+	if req.InitialMessage != nil {
+		text, err := strippedNonEmpty(*req.InitialMessage, "body", "initial_message")
+		if err != nil {
+			return err
+		}
+		m := &store.Message{Message: text, Format: "text", MessageType: store.MessageUser}
+		if req.InitialMessageType != nil {
+			m.MessageType = *req.InitialMessageType
+		}
+		if m.Sender, err = s.sender(r, m.MessageType); err != nil {
+			return err
+		}
+		n.Initial = m
+	}
+	attrs := a.Attributes{a.AttrOrgID: st.org.ID, a.AttrServiceID: req.ServiceID, a.AttrUserID: st.principal.UserID}
+	if !a.Allowed(st.principal.Grants, a.ConversationCreateConversation, attrs) {
+		return forbidden(a.ConversationCreateConversation)
+	}
+	c, err := s.store.CreateConversation(ctx, n)
+	if err != nil {
+		return err
+	}
+	line, err := json.Marshal(conversationCreatedEvent{Type: "conversation-created", ConversationID: c.ID})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusCreated)
+	_, _ = w.Write(append(line, '\n'))
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+	return nil
+}
+
+// sender is the human-friendly name a message of the caller's is shown
+// under: the caller's name for their own words, a fixed label for events
+// from outside the conversation.
+func (s *Server) sender(r *http.Request, messageType string) (string, error) {
+	if messageType == store.MessageExternalEvent {
+		return "External event", nil
+	}
+	st := state(r.Context())
+	u, err := s.store.GetUser(r.Context(), st.org.ID, st.principal.UserID)
+	if err != nil {
+		return "", err
+	}
+	if name := strings.TrimSpace(u.FirstName + " " + u.LastName); name != "" {
+		return name, nil
+	}
+	return u.Email, nil
+}
+
+type versionSetInfo struct {
+	Name                    string               `json:"name"`
+	AgentVersionInfo        [2]any               `json:"agent_version_info"`
+	StateMachineVersionInfo [2]any               `json:"service_hierarchical_state_machine_version_info"`
+	LLMModelPreferences     map[string]llmConfig `json:"llm_model_preferences"`
+}
+
+type conversationInstance struct {
+	ID                       string             `json:"id"`
+	UserID                   string             `json:"user_id"`
+	CreatedAt                string             `json:"created_at"`
+	IsFinished               bool               `json:"is_finished"`
+	IsAnalyzed               bool               `json:"is_analyzed"`
+	CompletedPostProcessings []string           `json:"completed_post_processings"`
+	FinalMessage             string             `json:"final_message"`
+	ServiceID                string             `json:"service_id"`
+	VersionSetInfo           *versionSetInfo    `json:"version_set_info"`
+	NumMessages              int                `json:"num_messages"`
+	Tags                     map[string]*string `json:"tags"`
+}
+
+// conversationOut shows the final message only to a caller who may read
+// the conversation's messages, and the version set only to one who may
+// read version sets.
+func conversationOut(c store.Conversation, grants []store.PermissionGrant) conversationInstance {
+	out := conversationInstance{
+		ID: c.ID, UserID: c.UserID, CreatedAt: apiTime(c.CreatedAt), IsFinished: c.IsFinished,
+		CompletedPostProcessings: []string{}, ServiceID: c.ServiceID, NumMessages: c.NumMessages, Tags: c.Tags,
+	}
+	if c.FinalMessage != nil && a.Allowed(grants, a.ConversationGetMessage, conversationAttrs(c)) {
+		out.FinalMessage = *c.FinalMessage
+	}
+	if a.Allowed(grants, a.ServiceGetVersionSet, a.Attributes{a.AttrOrgID: c.OrgID}) {
+		out.VersionSetInfo = &versionSetInfo{
+			Name:                    c.VersionSetName,
+			AgentVersionInfo:        [2]any{c.AgentID, c.AgentVersion},
+			StateMachineVersionInfo: [2]any{c.StateMachineID, c.StateMachineVersion},
+			LLMModelPreferences:     llmPreferencesOut(c.LLMModelPreferences),
+		}
+	}
+	return out
+}
+
+type conversationsPage struct {
+	Conversations     []conversationInstance `json:"conversations"`
+	HasMore           bool                   `json:"has_more"`
+	ContinuationToken *int                   `json:"continuation_token"`
+}
+
+// getConversations lists the conversations the caller holds
+// Conversation:GetConversation for. With an unconditional grant the
+// database pages; otherwise every match is checked and paged here.
+func (s *Server) getConversations(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	st := state(ctx)
+	sortBy, err := sortKeys(r, store.ValidConversationSortField)
+	if err != nil {
+		return err
+	}
+	tags, err := tagFilters(r, "tag")
+	if err != nil {
+		return err
+	}
+	limit, offset := queryInt(r, "limit"), max(0, queryInt(r, "continuation_token"))
+	f := store.ConversationFilter{
+		IDs: queryStrings(r, "id"), UserIDs: queryStrings(r, "user_id"), ServiceIDs: queryStrings(r, "service_id"),
+		IsFinished: queryBool(r, "is_finished"), Tags: tags, Sort: sortBy, Limit: limit, Offset: offset,
+	}
+	grants := st.principal.Grants
+	var convs []store.Conversation
+	var more bool
+	if a.Unconditional(grants, a.ConversationGetConversation) {
+		if convs, more, err = s.store.ListConversations(ctx, st.org.ID, f); err != nil {
+			return err
+		}
+	} else {
+		f.Limit, f.Offset = -1, 0
+		all, _, err := s.store.ListConversations(ctx, st.org.ID, f)
+		if err != nil {
+			return err
+		}
+		var visible []store.Conversation
+		for _, c := range all {
+			if a.Allowed(grants, a.ConversationGetConversation, conversationAttrs(c)) {
+				visible = append(visible, c)
+			}
+		}
+		convs, more = page(visible, offset, limit)
+	}
+	resp := conversationsPage{Conversations: make([]conversationInstance, len(convs)), HasMore: more}
+	for i, c := range convs {
+		resp.Conversations[i] = conversationOut(c, grants)
+	}
+	resp.ContinuationToken = nextToken(offset, len(convs), more)
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// loadConversation finds the conversation named in the path and checks the
+// caller may act on it with perm.
+func (s *Server) loadConversation(r *http.Request, perm a.Permission) (store.Conversation, error) {
+	st := state(r.Context())
+	c, err := s.store.GetConversation(r.Context(), st.org.ID, mux.Vars(r)["conversation_id"])
+	if err != nil {
+		return store.Conversation{}, err
+	}
+	if !a.Allowed(st.principal.Grants, perm, conversationAttrs(c)) {
+		return store.Conversation{}, forbidden(perm)
+	}
+	return c, nil
+}
+
+type messageInstance struct {
+	ID            string `json:"id"`
+	InteractionID string `json:"interaction_id"`
+	CreatedAt     string `json:"created_at"`
+	Sender        string `json:"sender"`
+	Message       string `json:"message"`
+	Format        string `json:"format"`
+	MessageType   string `json:"message_type"`
+}
+
+type messagesPage struct {
+	Messages          []messageInstance `json:"messages"`
+	HasMore           bool              `json:"has_more"`
+	ContinuationToken *int              `json:"continuation_token"`
+}
+
+// getConversationMessages pages through a conversation's messages. Every
+// message of a conversation has the conversation's attributes, so
+// Conversation:GetMessage allows all of them or none: none is 403.
+func (s *Server) getConversationMessages(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	sortBy, err := sortKeys(r, store.ValidMessageSortField)
+	if err != nil {
+		return err
+	}
+	c, err := s.loadConversation(r, a.ConversationGetMessage)
+	if err != nil {
+		return err
+	}
+	offset := max(0, queryInt(r, "continuation_token"))
+	msgs, more, err := s.store.ListMessages(ctx, c.OrgID, c.ID, store.MessageFilter{
+		IDs: queryStrings(r, "id"), Types: queryStrings(r, "message_type"), InteractionIDs: queryStrings(r, "interaction_id"),
+		Sort: sortBy, Limit: queryInt(r, "limit"), Offset: offset,
+	})
+	if err != nil {
+		return err
+	}
+	resp := messagesPage{Messages: make([]messageInstance, len(msgs)), HasMore: more}
+	for i, m := range msgs {
+		resp.Messages[i] = messageInstance{ID: m.ID, InteractionID: m.InteractionID, CreatedAt: apiTime(m.CreatedAt),
+			Sender: m.Sender, Message: m.Message, Format: m.Format, MessageType: m.MessageType}
+	}
+	resp.ContinuationToken = nextToken(offset, len(msgs), more)
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// finishConversation needs User:UpdateUserInfo on the user who started the
+// conversation as well as Conversation:FinishConversation on it.
+func (s *Server) finishConversation(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	st := state(ctx)
+	err := s.store.FinishConversation(ctx, st.org.ID, mux.Vars(r)["conversation_id"], func(c store.Conversation) error {
+		owner := a.Attributes{a.AttrOrgID: c.OrgID, a.AttrUserID: c.UserID}
+		u, err := s.store.GetUser(ctx, c.OrgID, c.UserID)
+		switch {
+		case err == nil:
+			owner = userAttrs(u)
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		if !a.Allowed(st.principal.Grants, a.UserUpdateUserInfo, owner) {
+			return forbidden(a.UserUpdateUserInfo)
+		}
+		if !a.Allowed(st.principal.Grants, a.ConversationFinishConversation, conversationAttrs(c)) {
+			return forbidden(a.ConversationFinishConversation)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeNoContent(w)
+	return nil
+}
+
+type modifyConversationTagsRequest struct {
+	Updates map[string]*string `json:"updates"`
+	Deletes []string           `json:"deletes"`
+}
+
+// modifyTagsOfConversation applies updates and deletes together. A key
+// named by both is refused: the request would say two things about it.
+func (s *Server) modifyTagsOfConversation(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	st := state(ctx)
+	var req modifyConversationTagsRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	updates, err := strippedTags(req.Updates, "body", "updates")
+	if err != nil {
+		return err
+	}
+	deletes := make([]string, len(req.Deletes))
+	for i, k := range req.Deletes {
+		if deletes[i], err = strippedNonEmpty(k, "body", "deletes", i); err != nil {
+			return err
+		}
+		if _, both := updates[deletes[i]]; both {
+			return validationFailed(fieldError{Loc: []any{"body", "deletes", i},
+				Msg: "Tag " + strconv.Quote(deletes[i]) + " is both updated and deleted", Type: "value_error", Input: k})
+		}
+	}
+	err = s.store.ModifyConversationTags(ctx, st.org.ID, mux.Vars(r)["conversation_id"], updates, deletes,
+		func(c store.Conversation) error {
+			if !a.Allowed(st.principal.Grants, a.ConversationModifyConversation, conversationAttrs(c)) {
+				return forbidden(a.ConversationModifyConversation)
+			}
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	writeNoContent(w)
 	return nil
 }

@@ -1,7 +1,668 @@
 package httpapi
 
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/compadre-dev/compadre/auth"
+	"github.com/compadre-dev/compadre/store"
+)
+
 // dynamicBehaviorRoutes returns the route lines of this group; org is the path prefix
 // every organization-scoped route starts with.
 func (s *Server) dynamicBehaviorRoutes(org string) []route {
+	sets := org + "/dynamic_behavior_set/"
+	set := sets + "{dynamic_behavior_set_id}/"
+	return []route{
+		// The fixed search path comes before the paths naming a set.
+		{"GET", sets + "search", "search-dynamic-behavior-sets", authRequired, nil, 50, s.searchDynamicBehaviorSets},
+		{"POST", sets, "create-dynamic-behavior-set", authRequired, perms{auth.DynamicBehaviorCreate, auth.DynamicBehaviorUpdate}, 200, s.createDynamicBehaviorSet},
+		{"GET", sets, "get-dynamic-behavior-sets", authRequired, nil, 500, s.getDynamicBehaviorSets},
+		{"DELETE", set, "delete-dynamic-behavior-instruction", authRequired, perms{auth.DynamicBehaviorDelete}, 500, s.deleteDynamicBehaviorInstruction},
+		{"POST", set, "update-dynamic-behavior-set", authRequired, perms{auth.DynamicBehaviorUpdate}, 500, s.updateDynamicBehaviorSet},
+		{"POST", set + "version/", "create-dynamic-behavior-set-version", authRequired, perms{auth.DynamicBehaviorUpdate}, 200, s.createDynamicBehaviorSetVersion},
+		{"GET", set + "version/", "get-dynamic-behavior-set-versions", authRequired, perms{auth.DynamicBehaviorGet}, 1000, s.getDynamicBehaviorSetVersions},
+		{"GET", set + "invocation/", "get-dynamic-behavior-invocations", authRequired, perms{auth.DynamicBehaviorGet}, 50, s.getDynamicBehaviorInvocations},
+	}
+}
+
+// Action types of a dynamic behavior set version.
+const (
+	behaviorActionInjectInstruction    = "inject-instruction"
+	behaviorActionChangeToolCandidates = "change-tool-candidates"
+)
+
+// dynamicBehaviorToolSpec is a tool call spec of a change-tool-candidates
+// action: the spec context graphs use, plus the name the tool is shown
+// under in the set's description.
+type dynamicBehaviorToolSpec struct {
+	toolSpec
+	ToolName string `json:"tool_name"`
+}
+
+// dynamicBehaviorActionIn is an action as a request carries it: the fields
+// of every action type, told apart by Type. ToolSpecs is the name the
+// v0.7.0 release notes use for ToolCallSpecs; either is accepted.
+type dynamicBehaviorActionIn struct {
+	Type                           string                    `json:"type"`
+	Instruction                    string                    `json:"instruction"`
+	OverridesInstructions          bool                      `json:"overrides_instructions"`
+	ToolCallSpecs                  []dynamicBehaviorToolSpec `json:"tool_call_specs"`
+	ToolSpecs                      []dynamicBehaviorToolSpec `json:"tool_specs"`
+	OverridesExistingToolCallSpecs bool                      `json:"overrides_existing_tool_call_specs"`
+}
+
+// Actions as they are stored and returned, one type per action type.
+type behaviorInjectInstruction struct {
+	Type                  string `json:"type"`
+	Instruction           string `json:"instruction"`
+	OverridesInstructions bool   `json:"overrides_instructions"`
+}
+
+type behaviorChangeToolCandidates struct {
+	Type                           string                    `json:"type"`
+	ToolCallSpecs                  []dynamicBehaviorToolSpec `json:"tool_call_specs"`
+	OverridesExistingToolCallSpecs bool                      `json:"overrides_existing_tool_call_specs"`
+}
+
+// dynamicBehaviorContent is a version's content as a request carries it.
+type dynamicBehaviorContent struct {
+	ConversationTriggers []string                  `json:"conversation_triggers"`
+	Actions              []dynamicBehaviorActionIn `json:"actions"`
+}
+
+// behaviorFaults collects what is wrong with a request body, so every fault
+// is reported in one 422.
+type behaviorFaults []fieldError
+
+// stripped returns s trimmed, noting it at loc if nothing is left.
+func (fe *behaviorFaults) stripped(s string, loc ...any) string {
+	t, err := strippedNonEmpty(s, loc...)
+	var ae *apiError
+	if errors.As(err, &ae) {
+		if list, ok := ae.detail.([]fieldError); ok {
+			*fe = append(*fe, list...)
+		}
+	}
+	return t
+}
+
+// version checks a version's content found at loc and returns it as stored,
+// with the tool call specs to resolve. Shape problems are added to fe.
+func (c dynamicBehaviorContent) version(fe *behaviorFaults, loc []any) (store.DynamicBehaviorSetVersion, []locatedSpec) {
+	at := func(more ...any) []any { return append(slices.Clip(loc), more...) }
+	triggers := make([]string, len(c.ConversationTriggers))
+	for i, t := range c.ConversationTriggers {
+		triggers[i] = fe.stripped(t, at("conversation_triggers", i)...)
+	}
+	var specs []locatedSpec
+	actions := make([]any, len(c.Actions))
+	for i, act := range c.Actions {
+		switch act.Type {
+		case behaviorActionInjectInstruction:
+			actions[i] = behaviorInjectInstruction{Type: act.Type, OverridesInstructions: act.OverridesInstructions,
+				Instruction: fe.stripped(act.Instruction, at("actions", i, "instruction")...)}
+		case behaviorActionChangeToolCandidates:
+			field, in := "tool_call_specs", act.ToolCallSpecs
+			switch {
+			case in != nil && act.ToolSpecs != nil:
+				*fe = append(*fe, fieldError{Loc: at("actions", i, "tool_specs"), Type: "extra_forbidden",
+					Msg: "Give tool_call_specs or its other name tool_specs, not both"})
+			case in == nil && act.ToolSpecs == nil:
+				*fe = append(*fe, fieldError{Loc: at("actions", i, "tool_call_specs"), Type: "missing", Msg: "Field required"})
+			case in == nil:
+				field, in = "tool_specs", act.ToolSpecs
+			}
+			out := make([]dynamicBehaviorToolSpec, len(in))
+			for j, spec := range in {
+				sl := at("actions", i, field, j)
+				sloc := func(f string) []any { return append(slices.Clip(sl), f) }
+				spec.AdditionalInstruction = fe.stripped(spec.AdditionalInstruction, sloc("additional_instruction")...)
+				spec.ToolName = fe.stripped(spec.ToolName, sloc("tool_name")...)
+				for k, f := range spec.AudioFillers {
+					spec.AudioFillers[k] = fe.stripped(f, append(sloc("audio_fillers"), k)...)
+				}
+				*fe = append(*fe, spec.checkShape(sl)...)
+				out[j] = spec
+				specs = append(specs, locatedSpec{where: behaviorLocString(sl), spec: spec.toolSpec})
+			}
+			actions[i] = behaviorChangeToolCandidates{Type: act.Type, ToolCallSpecs: out,
+				OverridesExistingToolCallSpecs: act.OverridesExistingToolCallSpecs}
+		}
+	}
+	raw, _ := json.Marshal(actions)
+	return store.DynamicBehaviorSetVersion{ConversationTriggers: triggers, Actions: raw}, specs
+}
+
+// behaviorLocString writes a body location the way a reader would point at it:
+// initial_version.actions[0].tool_call_specs[1].
+func behaviorLocString(loc []any) string {
+	var b strings.Builder
+	for _, p := range loc {
+		switch p := p.(type) {
+		case int:
+			fmt.Fprintf(&b, "[%d]", p)
+		case string:
+			if p == "body" {
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(p)
+		}
+	}
+	return b.String()
+}
+
+// dynamicBehaviorTags strips the keys and values of tags at loc; two keys
+// that differ only by surrounding spaces would be one tag, and are refused.
+func dynamicBehaviorTags(fe *behaviorFaults, in map[string]*string, loc ...any) []store.Tag {
+	out := make(map[string]*string, len(in))
+	keys := make([]string, 0, len(in))
+	for k := range in {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		at := append(slices.Clip(loc), k)
+		key := fe.stripped(k, at...)
+		if _, dup := out[key]; dup && key != "" {
+			*fe = append(*fe, fieldError{Loc: at, Type: "value_error", Input: k,
+				Msg: "Tag key " + strconv.Quote(key) + " is given more than once"})
+		}
+		v := in[k]
+		if v != nil {
+			val := fe.stripped(*v, at...)
+			v = &val
+		}
+		out[key] = v
+	}
+	return tagsIn(out)
+}
+
+// uniqueServiceIDs keeps the first of each ID: a set applies to a service or not.
+func uniqueServiceIDs(ids []string) []string {
+	out := []string{}
+	for _, id := range ids {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func dynamicBehaviorSetAttrs(d store.DynamicBehaviorSet) auth.Attributes {
+	return auth.Attributes{auth.AttrOrgID: d.OrgID, auth.AttrBehaviorSetID: d.ID, auth.AttrName: d.Name}
+}
+
+// behaviorSetIDParam is the set ID in the path, refused with 422 unless it has an
+// ID's shape, as the reference's path pattern does.
+func behaviorSetIDParam(r *http.Request) (string, error) {
+	id := mux.Vars(r)["dynamic_behavior_set_id"]
+	if !store.IsID(id) {
+		return "", validationFailed(fieldError{Loc: []any{"path", "dynamic_behavior_set_id"}, Type: "string_pattern_mismatch",
+			Msg: "String should match pattern '^[a-f0-9]{24}$'", Input: id})
+	}
+	return id, nil
+}
+
+// loadDynamicBehaviorSet finds the set named in the path (404) and checks
+// the caller holds perm for it (403).
+func (s *Server) loadDynamicBehaviorSet(r *http.Request, perm auth.Permission) (store.DynamicBehaviorSet, error) {
+	id, err := behaviorSetIDParam(r)
+	if err != nil {
+		return store.DynamicBehaviorSet{}, err
+	}
+	st := state(r.Context())
+	d, err := s.store.GetDynamicBehaviorSet(r.Context(), st.org.ID, id)
+	if err != nil {
+		return store.DynamicBehaviorSet{}, err
+	}
+	if !auth.Allowed(st.principal.Grants, perm, dynamicBehaviorSetAttrs(d)) {
+		return store.DynamicBehaviorSet{}, forbidden(perm)
+	}
+	return d, nil
+}
+
+type createDynamicBehaviorSetRequest struct {
+	Name              string             `json:"name"`
+	Tags              map[string]*string `json:"tags"`
+	AppliedToServices []string           `json:"applied_to_services"`
+	InitialVersion    struct {
+		IsActive bool `json:"is_active"`
+		dynamicBehaviorContent
+	} `json:"initial_version"`
+}
+
+// createDynamicBehaviorSet creates a set with its first version. The caller
+// needs both the create and the update permission for the new set, whose
+// ID is chosen first so that conditions on it can be checked.
+func (s *Server) createDynamicBehaviorSet(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	st := state(ctx)
+	var req createDynamicBehaviorSetRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	var fe behaviorFaults
+	set := store.DynamicBehaviorSet{
+		ID: store.NewID(), OrgID: st.org.ID, Name: fe.stripped(req.Name, "body", "name"),
+		IsActive: req.InitialVersion.IsActive, AppliedToServices: uniqueServiceIDs(req.AppliedToServices),
+		Tags: dynamicBehaviorTags(&fe, req.Tags, "body", "tags"), Creator: actor(r),
+	}
+	first, specs := req.InitialVersion.version(&fe, []any{"body", "initial_version"})
+	if len(fe) > 0 {
+		return validationFailed(fe...)
+	}
+	first.Creator = set.Creator
+	if !auth.Allowed(st.principal.Grants, auth.DynamicBehaviorCreate, auth.Attributes{auth.AttrOrgID: set.OrgID, auth.AttrName: set.Name}) {
+		return forbidden(auth.DynamicBehaviorCreate)
+	}
+	if !auth.Allowed(st.principal.Grants, auth.DynamicBehaviorUpdate, dynamicBehaviorSetAttrs(set)) {
+		return forbidden(auth.DynamicBehaviorUpdate)
+	}
+	if err := s.resolveToolSpecs(ctx, st.org.ID, specs); err != nil {
+		return err
+	}
+	created, err := s.store.CreateDynamicBehaviorSet(ctx, set, first)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"dynamic_behavior_set_id": created.ID})
+	return nil
+}
+
+type dynamicBehaviorSetInstance struct {
+	ID                string             `json:"id"`
+	Name              string             `json:"name"`
+	IsActive          bool               `json:"is_active"`
+	AppliedToServices []string           `json:"applied_to_services"`
+	Tags              map[string]*string `json:"tags"`
+	CreatedAt         string             `json:"created_at"`
+	Creator           userInfo           `json:"creator"`
+	UpdatedAt         string             `json:"updated_at"`
+	UpdatedBy         userInfo           `json:"updated_by"`
+}
+
+func dynamicBehaviorSetOut(d store.DynamicBehaviorSet) dynamicBehaviorSetInstance {
+	tags := make(map[string]*string, len(d.Tags))
+	for _, t := range d.Tags {
+		tags[t.Key] = t.Value
+	}
+	return dynamicBehaviorSetInstance{
+		ID: d.ID, Name: d.Name, IsActive: d.IsActive, AppliedToServices: d.AppliedToServices, Tags: tags,
+		CreatedAt: apiTime(d.CreatedAt), Creator: userInfo{OrgID: d.Creator.OrgID, UserID: d.Creator.UserID},
+		UpdatedAt: apiTime(d.UpdatedAt), UpdatedBy: userInfo{OrgID: d.UpdatedBy.OrgID, UserID: d.UpdatedBy.UserID},
+	}
+}
+
+// dynamicBehaviorSetFilter reads the filters get-dynamic-behavior-sets and
+// search-dynamic-behavior-sets share.
+func dynamicBehaviorSetFilter(r *http.Request) (store.DynamicBehaviorSetFilter, error) {
+	tags, err := tagFilters(r, "tag")
+	if err != nil {
+		return store.DynamicBehaviorSetFilter{}, err
+	}
+	f := store.DynamicBehaviorSetFilter{IsActive: queryBool(r, "is_active"),
+		AppliedToServices: queryStrings(r, "applied_to_service"), Tags: tags}
+	for i, raw := range queryStrings(r, "creator") {
+		var c store.Actor
+		if org, user, ok := strings.Cut(raw, ","); ok {
+			c = store.Actor{OrgID: strings.TrimSpace(org), UserID: strings.TrimSpace(user)}
+			if c.OrgID == "" {
+				c.UserID = ""
+			}
+		} else {
+			c.UserID = strings.TrimSpace(raw)
+		}
+		if c.UserID == "" {
+			return store.DynamicBehaviorSetFilter{}, validationFailed(fieldError{Loc: []any{"query", "creator", i},
+				Msg: "A creator must be org_id,user_id or a user ID", Type: "value_error", Input: raw})
+		}
+		f.Creators = append(f.Creators, c)
+	}
+	return f, nil
+}
+
+// visibleDynamicBehaviorSets keeps the sets the caller may get.
+func visibleDynamicBehaviorSets(r *http.Request, sets []store.DynamicBehaviorSet) []store.DynamicBehaviorSet {
+	grants := state(r.Context()).principal.Grants
+	out := []store.DynamicBehaviorSet{}
+	for _, d := range sets {
+		if auth.Allowed(grants, auth.DynamicBehaviorGet, dynamicBehaviorSetAttrs(d)) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+type dynamicBehaviorFilterValues struct {
+	AppliedToServicesIDs []string   `json:"applied_to_services_ids"`
+	Creators             []userInfo `json:"creators"`
+	Tags                 []string   `json:"tags"`
+}
+
+// dynamicBehaviorSetFilterValues lists the services, creators and tag keys
+// found among the sets, each once, in a stable order.
+func dynamicBehaviorSetFilterValues(sets []store.DynamicBehaviorSet) *dynamicBehaviorFilterValues {
+	fv := &dynamicBehaviorFilterValues{AppliedToServicesIDs: []string{}, Creators: []userInfo{}, Tags: []string{}}
+	creators := map[userInfo]bool{}
+	for _, d := range sets {
+		for _, svc := range d.AppliedToServices {
+			if !slices.Contains(fv.AppliedToServicesIDs, svc) {
+				fv.AppliedToServicesIDs = append(fv.AppliedToServicesIDs, svc)
+			}
+		}
+		c := userInfo{OrgID: d.Creator.OrgID, UserID: d.Creator.UserID}
+		if !creators[c] {
+			creators[c] = true
+			fv.Creators = append(fv.Creators, c)
+		}
+		for _, t := range d.Tags {
+			if !slices.Contains(fv.Tags, t.Key) {
+				fv.Tags = append(fv.Tags, t.Key)
+			}
+		}
+	}
+	sort.Strings(fv.AppliedToServicesIDs)
+	sort.Strings(fv.Tags)
+	slices.SortFunc(fv.Creators, func(a, b userInfo) int {
+		return strings.Compare(a.OrgID+"/"+a.UserID, b.OrgID+"/"+b.UserID)
+	})
+	return fv
+}
+
+// getDynamicBehaviorSets lists the sets matching the filters that the
+// caller holds DynamicBehaviorInstruction:GetDynamicBehaviorInstruction
+// for. Visibility is decided per set, so the page is cut after filtering;
+// filter_values, as the reference says, count every matching set.
+func (s *Server) getDynamicBehaviorSets(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	st := state(ctx)
+	f, err := dynamicBehaviorSetFilter(r)
+	if err != nil {
+		return err
+	}
+	if f.Sort, err = sortKeys(r, store.ValidDynamicBehaviorSetSortField); err != nil {
+		return err
+	}
+	f.IDs = queryStrings(r, "id")
+	all, err := s.store.ListDynamicBehaviorSets(ctx, st.org.ID, f)
+	if err != nil {
+		return err
+	}
+	offset := max(0, queryInt(r, "continuation_token"))
+	sets, more := page(visibleDynamicBehaviorSets(r, all), offset, queryInt(r, "limit"))
+	out := make([]dynamicBehaviorSetInstance, len(sets))
+	for i, d := range sets {
+		out[i] = dynamicBehaviorSetOut(d)
+	}
+	var fv *dynamicBehaviorFilterValues
+	if offset == 0 {
+		fv = dynamicBehaviorSetFilterValues(all)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"dynamic_behavior_sets": out, "has_more": more, "continuation_token": nextToken(offset, len(sets), more),
+		"filter_values": fv,
+	})
+	return nil
+}
+
+// maxDynamicBehaviorSearchResults is how many sets a search returns at most.
+const maxDynamicBehaviorSearchResults = 50
+
+func (s *Server) searchDynamicBehaviorSets(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	st := state(ctx)
+	query, err := strippedNonEmpty(queryString(r, "query"), "query", "query")
+	if err != nil {
+		return err
+	}
+	f, err := dynamicBehaviorSetFilter(r)
+	if err != nil {
+		return err
+	}
+	found, err := s.store.SearchDynamicBehaviorSets(ctx, st.org.ID, query, f)
+	if err != nil {
+		return err
+	}
+	sets, _ := page(visibleDynamicBehaviorSets(r, found), 0, maxDynamicBehaviorSearchResults)
+	out := make([]dynamicBehaviorSetInstance, len(sets))
+	for i, d := range sets {
+		out[i] = dynamicBehaviorSetOut(d)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"dynamic_behavior_sets": out})
+	return nil
+}
+
+func (s *Server) deleteDynamicBehaviorInstruction(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.loadDynamicBehaviorSet(r, auth.DynamicBehaviorDelete)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteDynamicBehaviorSet(r.Context(), d.OrgID, d.ID); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{})
+	return nil
+}
+
+type updateDynamicBehaviorSetRequest struct {
+	Name              *string             `json:"name"`
+	Tags              *map[string]*string `json:"tags"`
+	AppliedToServices *[]string           `json:"applied_to_services"`
+	IsActive          *bool               `json:"is_active"`
+}
+
+// updateDynamicBehaviorSet changes what the request gives and nothing else.
+// The caller needs the update permission for the set as it is and, when it
+// is renamed, as it will be: a grant limited to some names must not let a
+// set be renamed into or out of them.
+func (s *Server) updateDynamicBehaviorSet(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	st := state(ctx)
+	id, err := behaviorSetIDParam(r)
+	if err != nil {
+		return err
+	}
+	var req updateDynamicBehaviorSetRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	var fe behaviorFaults
+	var name string
+	if req.Name != nil {
+		name = fe.stripped(*req.Name, "body", "name")
+	}
+	var tags []store.Tag
+	if req.Tags != nil {
+		tags = dynamicBehaviorTags(&fe, *req.Tags, "body", "tags")
+	}
+	if len(fe) > 0 {
+		return validationFailed(fe...)
+	}
+	err = s.store.UpdateDynamicBehaviorSet(ctx, st.org.ID, id, actor(r), func(d *store.DynamicBehaviorSet) error {
+		if !auth.Allowed(st.principal.Grants, auth.DynamicBehaviorUpdate, dynamicBehaviorSetAttrs(*d)) {
+			return forbidden(auth.DynamicBehaviorUpdate)
+		}
+		if req.Name != nil && name != d.Name {
+			d.Name = name
+			if !auth.Allowed(st.principal.Grants, auth.DynamicBehaviorUpdate, dynamicBehaviorSetAttrs(*d)) {
+				return forbidden(auth.DynamicBehaviorUpdate)
+			}
+		}
+		if req.Tags != nil {
+			d.Tags = tags
+		}
+		if req.AppliedToServices != nil {
+			d.AppliedToServices = uniqueServiceIDs(*req.AppliedToServices)
+		}
+		if req.IsActive != nil {
+			d.IsActive = *req.IsActive
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeNoContent(w)
+	return nil
+}
+
+func (s *Server) createDynamicBehaviorSetVersion(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	st := state(ctx)
+	if _, err := behaviorSetIDParam(r); err != nil {
+		return err
+	}
+	var req dynamicBehaviorContent
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	var fe behaviorFaults
+	v, specs := req.version(&fe, []any{"body"})
+	if len(fe) > 0 {
+		return validationFailed(fe...)
+	}
+	d, err := s.loadDynamicBehaviorSet(r, auth.DynamicBehaviorUpdate)
+	if err != nil {
+		return err
+	}
+	if err := s.resolveToolSpecs(ctx, st.org.ID, specs); err != nil {
+		return err
+	}
+	var want *int
+	if st.query["version"] != nil {
+		n := queryInt(r, "version")
+		want = &n
+	}
+	v.Creator = actor(r)
+	created, err := s.store.CreateDynamicBehaviorSetVersion(ctx, d.OrgID, d.ID, v, want)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]int{"new_version_number": created.Version})
+	return nil
+}
+
+type dynamicBehaviorSetVersionInstance struct {
+	ID                   string          `json:"_id"`
+	OrgID                string          `json:"org_id"`
+	CreatedAt            string          `json:"created_at"`
+	UpdatedAt            string          `json:"updated_at"`
+	SetID                string          `json:"dynamic_behavior_set_id"`
+	Version              int             `json:"version"`
+	ConversationTriggers []string        `json:"conversation_triggers"`
+	Actions              json.RawMessage `json:"actions"`
+	Creator              userInfo        `json:"creator"`
+}
+
+func (s *Server) getDynamicBehaviorSetVersions(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.loadDynamicBehaviorSet(r, auth.DynamicBehaviorGet)
+	if err != nil {
+		return err
+	}
+	vr, err := versionRange(r)
+	if err != nil {
+		return err
+	}
+	sortBy, err := sortKeys(r, store.ValidDynamicBehaviorVersionSortField)
+	if err != nil {
+		return err
+	}
+	offset := max(0, queryInt(r, "continuation_token"))
+	versions, more, err := s.store.ListDynamicBehaviorSetVersions(r.Context(), d.OrgID, d.ID, store.DynamicBehaviorVersionFilter{
+		Range: vr, Sort: sortBy, Limit: queryInt(r, "limit"), Offset: offset,
+	})
+	if err != nil {
+		return err
+	}
+	out := make([]dynamicBehaviorSetVersionInstance, len(versions))
+	for i, v := range versions {
+		out[i] = dynamicBehaviorSetVersionInstance{
+			ID: v.ID, OrgID: v.OrgID, CreatedAt: apiTime(v.CreatedAt), UpdatedAt: apiTime(v.UpdatedAt), SetID: v.SetID,
+			Version: v.Version, ConversationTriggers: v.ConversationTriggers, Actions: v.Actions,
+			Creator: userInfo{OrgID: v.Creator.OrgID, UserID: v.Creator.UserID},
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"dynamic_behavior_set_versions": out, "has_more": more, "continuation_token": nextToken(offset, len(out), more),
+	})
+	return nil
+}
+
+type dynamicBehaviorInvocationInstance struct {
+	ID                      string   `json:"_id"`
+	OrgID                   string   `json:"org_id"`
+	CreatedAt               string   `json:"created_at"`
+	UpdatedAt               string   `json:"updated_at"`
+	ConversationID          string   `json:"conversation_id"`
+	ServiceID               string   `json:"service_id"`
+	UserID                  string   `json:"user_id"`
+	InitialMessageID        string   `json:"initial_message_id"`
+	AgentMessageID          *string  `json:"agent_message_id"`
+	AgentInnerThoughtsIDs   []string `json:"agent_inner_thoughts_ids"`
+	VersionInfo             [2]any   `json:"dynamic_behavior_set_version_info"`
+	InvokedAt               string   `json:"invoked_at"`
+	ExternalEventMessageIDs []string `json:"external_event_message_ids"`
+}
+
+// getDynamicBehaviorInvocations lists the set's invocations from
+// conversations the caller may read the messages of. When no condition
+// limits that, the database pages; otherwise every invocation is read and
+// the page is cut after filtering.
+func (s *Server) getDynamicBehaviorInvocations(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	st := state(ctx)
+	d, err := s.loadDynamicBehaviorSet(r, auth.DynamicBehaviorGet)
+	if err != nil {
+		return err
+	}
+	sortBy, err := sortKeys(r, store.ValidDynamicBehaviorInvocationSortField)
+	if err != nil {
+		return err
+	}
+	offset, limit := max(0, queryInt(r, "continuation_token")), queryInt(r, "limit")
+	f := store.DynamicBehaviorInvocationFilter{Sort: sortBy, Limit: limit, Offset: offset}
+	unconditional := auth.Unconditional(st.principal.Grants, auth.ConversationGetMessage)
+	if !unconditional {
+		f.Limit, f.Offset = -1, 0
+	}
+	invs, more, err := s.store.ListDynamicBehaviorInvocations(ctx, d.OrgID, d.ID, f)
+	if err != nil {
+		return err
+	}
+	if !unconditional {
+		var visible []store.DynamicBehaviorInvocation
+		for _, inv := range invs {
+			if auth.Allowed(st.principal.Grants, auth.ConversationGetMessage, auth.Attributes{auth.AttrOrgID: inv.OrgID,
+				auth.AttrConversationID: inv.ConversationID, auth.AttrServiceID: inv.ServiceID, auth.AttrUserID: inv.UserID}) {
+				visible = append(visible, inv)
+			}
+		}
+		invs, more = page(visible, offset, limit)
+	}
+	out := make([]dynamicBehaviorInvocationInstance, len(invs))
+	for i, inv := range invs {
+		out[i] = dynamicBehaviorInvocationInstance{
+			ID: inv.ID, OrgID: inv.OrgID, CreatedAt: apiTime(inv.CreatedAt), UpdatedAt: apiTime(inv.UpdatedAt),
+			ConversationID: inv.ConversationID, ServiceID: inv.ServiceID, UserID: inv.UserID,
+			InitialMessageID: inv.InitialMessageID, AgentMessageID: inv.AgentMessageID,
+			AgentInnerThoughtsIDs: inv.AgentInnerThoughtsIDs, VersionInfo: [2]any{inv.SetID, inv.SetVersion},
+			InvokedAt: apiTime(inv.InvokedAt), ExternalEventMessageIDs: inv.ExternalEventMessageIDs,
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"dynamic_behavior_invocations": out, "has_more": more, "continuation_token": nextToken(offset, len(out), more),
+	})
 	return nil
 }

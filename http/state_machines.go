@@ -1,7 +1,301 @@
 package httpapi
 
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/compadre-dev/compadre/auth"
+	"github.com/compadre-dev/compadre/store"
+)
+
 // stateMachineRoutes returns the route lines of this group; org is the path prefix
 // every organization-scoped route starts with.
 func (s *Server) stateMachineRoutes(org string) []route {
+	const sm = "/organization/service_hierarchical_state_machine"
+	return []route{
+		{"POST", org + sm, "create-service-hierarchical-state-machine", authRequired, perms{auth.OrganizationCreateStateMachine}, 10, s.createStateMachine},
+		{"GET", org + sm, "get-service-hierarchical-state-machines", authRequired, nil, 20, s.getStateMachines},
+		{"POST", org + sm + "/{service_hierarchical_state_machine_id}/", "create-service-hierarchical-state-machine-version", authRequired, perms{auth.OrganizationCreateStateMachineVersion}, 10, s.createStateMachineVersion},
+		{"DELETE", org + sm + "/{state_machine_id}/", "delete-service-hierarchical-state-machine", authRequired, perms{auth.OrganizationDeleteStateMachine}, 10, s.deleteStateMachine},
+		{"GET", org + sm + "/{service_hierarchical_state_machine_id}/version", "get-service-hierarchical-state-machine-versions", authRequired, perms{auth.OrganizationGetStateMachine}, 20, s.getStateMachineVersions},
+	}
+}
+
+func stateMachineAttrs(m store.StateMachine) auth.Attributes {
+	return auth.Attributes{auth.AttrOrgID: m.OrgID, auth.AttrStateMachineID: m.ID, auth.AttrName: m.Name}
+}
+
+// stateMachineAllowed is a check for the store to run on the state machine
+// it reads inside its transaction.
+func stateMachineAllowed(r *http.Request, perm auth.Permission) func(store.StateMachine) error {
+	grants := state(r.Context()).principal.Grants
+	return func(m store.StateMachine) error {
+		if !auth.Allowed(grants, perm, stateMachineAttrs(m)) {
+			return forbidden(perm)
+		}
+		return nil
+	}
+}
+
+// loadStateMachine finds the state machine the path names by var (404 if
+// it is not the organization's) and checks the caller holds perm on it.
+func (s *Server) loadStateMachine(r *http.Request, pathVar string, perm auth.Permission) (store.StateMachine, error) {
+	st := state(r.Context())
+	m, err := s.store.GetStateMachine(r.Context(), st.org.ID, mux.Vars(r)[pathVar])
+	if err != nil {
+		return store.StateMachine{}, err
+	}
+	if err := stateMachineAllowed(r, perm)(m); err != nil {
+		return store.StateMachine{}, err
+	}
+	return m, nil
+}
+
+type createStateMachineRequest struct {
+	StateMachineName string `json:"state_machine_name"`
+}
+
+func (s *Server) createStateMachine(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	st := state(ctx)
+	var req createStateMachineRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	name, err := strippedNonEmpty(req.StateMachineName, "body", "state_machine_name")
+	if err != nil {
+		return err
+	}
+	if !auth.Allowed(st.principal.Grants, auth.OrganizationCreateStateMachine, auth.Attributes{auth.AttrOrgID: st.org.ID, auth.AttrName: name}) {
+		return forbidden(auth.OrganizationCreateStateMachine)
+	}
+	m, err := s.store.CreateStateMachine(ctx, store.StateMachine{OrgID: st.org.ID, Name: name, Creator: actor(r)})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"id": m.ID})
+	return nil
+}
+
+type stateMachineInstance struct {
+	ID            string `json:"id"`
+	Name          string `json:"name"`
+	Deprecated    bool   `json:"deprecated"`
+	LatestVersion *int   `json:"latest_version"`
+}
+
+type stateMachinesPage struct {
+	StateMachines     []stateMachineInstance `json:"service_hierarchical_state_machines"`
+	HasMore           bool                   `json:"has_more"`
+	ContinuationToken *int                   `json:"continuation_token"`
+}
+
+func (s *Server) getStateMachines(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	st := state(ctx)
+	all, err := s.store.ListStateMachines(ctx, st.org.ID, store.StateMachineFilter{
+		IDs: queryStrings(r, "id"), Deprecated: queryBool(r, "deprecated"),
+	})
+	if err != nil {
+		return err
+	}
+	visible := all[:0:0]
+	for _, m := range all {
+		if auth.Allowed(st.principal.Grants, auth.OrganizationGetStateMachine, stateMachineAttrs(m)) {
+			visible = append(visible, m)
+		}
+	}
+	offset := max(0, queryInt(r, "continuation_token"))
+	pg, more := page(visible, offset, queryInt(r, "limit"))
+	resp := stateMachinesPage{StateMachines: make([]stateMachineInstance, len(pg)), HasMore: more,
+		ContinuationToken: nextToken(offset, len(pg), more)}
+	for i, m := range pg {
+		resp.StateMachines[i] = stateMachineInstance{ID: m.ID, Name: m.Name, Deprecated: m.Deprecated, LatestVersion: m.LatestVersion}
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (s *Server) createStateMachineVersion(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	st := state(ctx)
+	var req graphContent
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	m, err := s.loadStateMachine(r, "service_hierarchical_state_machine_id", auth.OrganizationCreateStateMachineVersion)
+	if err != nil {
+		return err
+	}
+	if m.Deprecated {
+		return notFound(fmt.Sprintf("The service hierarchical state machine %s is deprecated.", m.ID))
+	}
+	g, err := checkGraph(req)
+	if err != nil {
+		return err
+	}
+	if err := s.resolveGraph(r, g); err != nil {
+		return err
+	}
+	var want *int
+	if _, ok := st.query["version"]; ok {
+		n := queryInt(r, "version")
+		want = &n
+	}
+	if dry := queryBool(r, "dry_run"); dry != nil && *dry {
+		next := 1
+		if m.LatestVersion != nil {
+			next = *m.LatestVersion + 1
+		}
+		if want != nil && *want != next {
+			return conflict(fmt.Sprintf("The next version of the state machine is %d, not %d.", next, *want))
+		}
+		writeJSON(w, http.StatusCreated, nil)
+		return nil
+	}
+	body, err := json.Marshal(g.content)
+	if err != nil {
+		return err
+	}
+	v, err := s.store.CreateStateMachineVersion(ctx, store.StateMachineVersion{
+		OrgID: m.OrgID, StateMachineID: m.ID, Body: body, Creator: actor(r),
+	}, want, stateMachineAllowed(r, auth.OrganizationCreateStateMachineVersion))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"version": v.Version, "created_at": apiTime(v.CreatedAt)})
+	return nil
+}
+
+// resolveGraph checks what a well-formed version points at: every
+// referenced state machine version exists and is live and has the states
+// transitions name in it, and every tool call spec resolves. All problems
+// are listed in one 400.
+func (s *Server) resolveGraph(r *http.Request, g checkedGraph) error {
+	ctx := r.Context()
+	orgID := state(ctx).org.ID
+	var problems []string
+	refStates := map[string][]string{}
+	names := make([]string, 0, len(g.content.References))
+	for name := range g.content.References {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		ref := g.content.References[name]
+		version := ref.Version
+		_, err := s.store.ResolveStateMachineVersion(ctx, orgID, ref.ID, &version)
+		var nf *store.NotFoundError
+		if errors.As(err, &nf) {
+			problems = append(problems, fmt.Sprintf("references.%s: %s", name, strings.TrimSuffix(nf.Reason, ".")))
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		v, err := s.store.GetStateMachineVersion(ctx, orgID, ref.ID, version)
+		if err != nil {
+			return err
+		}
+		var content graphContent
+		if err := json.Unmarshal(v.Body, &content); err != nil {
+			return fmt.Errorf("state machine %s version %d: %w", ref.ID, version, err)
+		}
+		for _, raw := range content.States {
+			var head struct {
+				Name string `json:"name"`
+			}
+			if err := json.Unmarshal(raw, &head); err != nil {
+				return fmt.Errorf("state machine %s version %d: %w", ref.ID, version, err)
+			}
+			refStates[name] = append(refStates[name], head.Name)
+		}
+	}
+	for _, ext := range g.external {
+		have, resolved := refStates[ext.ref]
+		if resolved && !slices.Contains(have, ext.state) {
+			ref := g.content.References[ext.ref]
+			problems = append(problems, fmt.Sprintf("%s: version %d of state machine %s (reference %q) has no state %q",
+				ext.where, ref.Version, ref.ID, ext.ref, ext.state))
+		}
+	}
+	err := s.resolveToolSpecs(ctx, orgID, g.specs)
+	var ae *apiError
+	switch {
+	case err == nil:
+	case errors.As(err, &ae) && ae.status == http.StatusBadRequest:
+		problems = append(problems, ae.Error())
+	default:
+		return err
+	}
+	if len(problems) > 0 {
+		return badRequest(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+type stateMachineVersionInstance struct {
+	OrgID          string   `json:"org_id"`
+	StateMachineID string   `json:"service_hierarchical_state_machine_id"`
+	Version        int      `json:"version"`
+	CreatedAt      string   `json:"created_at"`
+	Creator        userInfo `json:"creator"`
+	graphContent
+}
+
+type stateMachineVersionsPage struct {
+	Versions          []stateMachineVersionInstance `json:"state_machine_versions"`
+	HasMore           bool                          `json:"has_more"`
+	ContinuationToken *int                          `json:"continuation_token"`
+}
+
+func (s *Server) getStateMachineVersions(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	m, err := s.loadStateMachine(r, "service_hierarchical_state_machine_id", auth.OrganizationGetStateMachine)
+	if err != nil {
+		return err
+	}
+	rng, err := versionRange(r)
+	if err != nil {
+		return err
+	}
+	sortBy, err := sortKeys(r, store.ValidStateMachineVersionSortField)
+	if err != nil {
+		return err
+	}
+	all, err := s.store.ListStateMachineVersions(ctx, m.OrgID, m.ID, rng, sortBy)
+	if err != nil {
+		return err
+	}
+	offset := max(0, queryInt(r, "continuation_token"))
+	pg, more := page(all, offset, queryInt(r, "limit"))
+	resp := stateMachineVersionsPage{Versions: make([]stateMachineVersionInstance, len(pg)), HasMore: more,
+		ContinuationToken: nextToken(offset, len(pg), more)}
+	for i, v := range pg {
+		out := stateMachineVersionInstance{OrgID: v.OrgID, StateMachineID: v.StateMachineID, Version: v.Version,
+			CreatedAt: apiTime(v.CreatedAt), Creator: userInfo{OrgID: v.Creator.OrgID, UserID: v.Creator.UserID}}
+		if err := json.Unmarshal(v.Body, &out.graphContent); err != nil {
+			return fmt.Errorf("state machine %s version %d: %w", v.StateMachineID, v.Version, err)
+		}
+		resp.Versions[i] = out
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (s *Server) deleteStateMachine(w http.ResponseWriter, r *http.Request) error {
+	st := state(r.Context())
+	err := s.store.DeprecateStateMachine(r.Context(), st.org.ID, mux.Vars(r)["state_machine_id"],
+		stateMachineAllowed(r, auth.OrganizationDeleteStateMachine))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, nil)
 	return nil
 }

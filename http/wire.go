@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/compadre-dev/compadre/store"
@@ -164,4 +165,44 @@ func sortKeys(r *http.Request, valid func(string) bool) ([]store.SortKey, error)
 		keys = append(keys, k)
 	}
 	return keys, nil
+}
+
+// versionRange reads the version parameter of the get-…-versions lists: a
+// number, `latest`, or an inclusive range from a number to a number or
+// `latest` (2-5, 1-latest). Empty selects every version.
+func versionRange(r *http.Request) (store.VersionRange, error) {
+	raw := queryString(r, "version")
+	var vr store.VersionRange
+	bad := validationFailed(fieldError{Loc: []any{"query", "version"}, Type: "value_error", Input: raw,
+		Msg: "A version is a number or latest, or a range from a number to a number or latest whose lower bound " +
+			"is at most its upper bound, such as 2-5 or 1-latest"})
+	number := func(s string) (*int, bool) {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 || strings.HasPrefix(s, "+") {
+			return nil, false
+		}
+		return &n, true
+	}
+	switch lo, hi, isRange := strings.Cut(raw, "-"); {
+	case raw == "":
+	case raw == "latest":
+		vr.Latest = true
+	case !isRange:
+		n, ok := number(lo)
+		if !ok {
+			return vr, bad
+		}
+		vr.Min, vr.Max = n, n
+	default:
+		var ok bool
+		if vr.Min, ok = number(lo); !ok {
+			return vr, bad
+		}
+		if hi != "latest" {
+			if vr.Max, ok = number(hi); !ok || *vr.Max < *vr.Min {
+				return vr, bad
+			}
+		}
+	}
+	return vr, nil
 }

@@ -1,0 +1,462 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Message types, as the API names them.
+const (
+	MessageUser              = "user-message"
+	MessageAgent             = "agent-message"
+	MessageAgentInnerThought = "agent-inner-thought"
+	MessageExternalEvent     = "external-event"
+)
+
+// MaxConversationTags is how many tags a conversation may carry.
+const MaxConversationTags = 20
+
+// Conversation is one user's conversation with a service, pinned when it
+// was created to concrete agent and state machine versions.
+type Conversation struct {
+	ID                  string
+	OrgID               string
+	UserID              string
+	ServiceID           string
+	VersionSetName      string
+	AgentID             string
+	AgentVersion        int
+	StateMachineID      string
+	StateMachineVersion int
+	LLMModelPreferences map[string]LLMConfig
+	Tags                map[string]*string
+	IsFinished          bool
+	// FinalMessage is the text of the newest message; nil before the first.
+	FinalMessage *string
+	NumMessages  int
+	FinishedAt   *time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Message is one message of a conversation.
+type Message struct {
+	ID             string
+	OrgID          string
+	ConversationID string
+	InteractionID  string
+	Sender         string
+	Message        string
+	// Format is "text" or "voice".
+	Format      string
+	MessageType string
+	CreatedAt   time.Time
+}
+
+// NewConversation is what CreateConversation starts a conversation from.
+type NewConversation struct {
+	OrgID          string
+	UserID         string
+	ServiceID      string
+	VersionSetName string
+	Tags           map[string]*string
+	// Initial, if set, becomes the conversation's first message.
+	Initial *Message
+}
+
+// CreateConversation starts a conversation of the user with the service,
+// resolving the named version set to the agent and state machine versions
+// it means now. A missing service or version set is a *NotFoundError; a
+// version set that cannot be resolved (its agent deprecated, say), or an
+// unfinished conversation of the same user with the same service, is a
+// *RuleError.
+func (s *Store) CreateConversation(ctx context.Context, n NewConversation) (Conversation, error) {
+	var c Conversation
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		svc, err := getService(ctx, tx, n.OrgID, n.ServiceID)
+		if err != nil {
+			return err
+		}
+		vs, ok := svc.VersionSets[n.VersionSetName]
+		if !ok {
+			return &NotFoundError{Reason: fmt.Sprintf("Version set %q of service %q not found.", n.VersionSetName, n.ServiceID)}
+		}
+		agentVersion, err := s.ResolveAgentVersion(ctx, n.OrgID, svc.AgentID, vs.AgentVersion)
+		if err != nil {
+			return asRule(err)
+		}
+		smVersion, err := s.ResolveStateMachineVersion(ctx, n.OrgID, svc.StateMachineID, vs.StateMachineVersion)
+		if err != nil {
+			return asRule(err)
+		}
+		var open int
+		const qo = `SELECT COUNT(*) FROM conversations WHERE org_id = ? AND user_id = ? AND service_id = ? AND is_finished = 0`
+		if err := tx.QueryRowContext(ctx, qo, n.OrgID, n.UserID, n.ServiceID).Scan(&open); err != nil {
+			return err
+		}
+		if open > 0 {
+			return &RuleError{Reason: "The user has an unfinished conversation with this service; finish it before starting another."}
+		}
+		now := s.now()
+		c = Conversation{
+			ID: NewID(), OrgID: n.OrgID, UserID: n.UserID, ServiceID: n.ServiceID, VersionSetName: n.VersionSetName,
+			AgentID: svc.AgentID, AgentVersion: agentVersion, StateMachineID: svc.StateMachineID,
+			StateMachineVersion: smVersion, LLMModelPreferences: vs.LLMModelPreferences, Tags: n.Tags,
+			CreatedAt: now, UpdatedAt: now,
+		}
+		if c.Tags == nil {
+			c.Tags = map[string]*string{}
+		}
+		prefs, err := json.Marshal(c.LLMModelPreferences)
+		if err != nil {
+			return err
+		}
+		tags, err := json.Marshal(c.Tags)
+		if err != nil {
+			return err
+		}
+		const q = `INSERT INTO conversations (id, org_id, user_id, service_id, version_set_name, agent_id,
+			agent_version, state_machine_id, state_machine_version, llm_model_preferences, tags, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		if _, err := tx.ExecContext(ctx, q, c.ID, c.OrgID, c.UserID, c.ServiceID, c.VersionSetName, c.AgentID,
+			c.AgentVersion, c.StateMachineID, c.StateMachineVersion, string(prefs), string(tags),
+			formatTime(now), formatTime(now)); err != nil {
+			return err
+		}
+		if n.Initial != nil {
+			m := *n.Initial
+			m.OrgID, m.ConversationID = c.OrgID, c.ID
+			if _, err := insertMessage(ctx, tx, m, now); err != nil {
+				return err
+			}
+			c.FinalMessage, c.NumMessages = &m.Message, 1
+		}
+		return nil
+	})
+	if err != nil {
+		return Conversation{}, fmt.Errorf("store: create conversation: %w", err)
+	}
+	return c, nil
+}
+
+const conversationColumns = `c.id, c.org_id, c.user_id, c.service_id, c.version_set_name, c.agent_id, c.agent_version,
+	c.state_machine_id, c.state_machine_version, c.llm_model_preferences, c.tags, c.is_finished, c.final_message,
+	c.finished_at, c.created_at, c.updated_at,
+	(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id)`
+
+func scanConversation(row interface{ Scan(...any) error }) (Conversation, error) {
+	var c Conversation
+	var prefs, tags, created, updated string
+	var final, finished sql.NullString
+	err := row.Scan(&c.ID, &c.OrgID, &c.UserID, &c.ServiceID, &c.VersionSetName, &c.AgentID, &c.AgentVersion,
+		&c.StateMachineID, &c.StateMachineVersion, &prefs, &tags, &c.IsFinished, &final, &finished, &created,
+		&updated, &c.NumMessages)
+	if err != nil {
+		return Conversation{}, err
+	}
+	if err := json.Unmarshal([]byte(prefs), &c.LLMModelPreferences); err != nil {
+		return Conversation{}, fmt.Errorf("conversation %s preferences: %w", c.ID, err)
+	}
+	if err := json.Unmarshal([]byte(tags), &c.Tags); err != nil {
+		return Conversation{}, fmt.Errorf("conversation %s tags: %w", c.ID, err)
+	}
+	if final.Valid {
+		c.FinalMessage = &final.String
+	}
+	if finished.Valid {
+		t, err := parseTime(finished.String)
+		if err != nil {
+			return Conversation{}, err
+		}
+		c.FinishedAt = &t
+	}
+	if c.CreatedAt, err = parseTime(created); err != nil {
+		return Conversation{}, err
+	}
+	if c.UpdatedAt, err = parseTime(updated); err != nil {
+		return Conversation{}, err
+	}
+	return c, nil
+}
+
+// GetConversation returns the organization's conversation with the given
+// ID; a missing one is a *NotFoundError naming it.
+func (s *Store) GetConversation(ctx context.Context, orgID, id string) (Conversation, error) {
+	return getConversation(ctx, s.read, orgID, id)
+}
+
+func getConversation(ctx context.Context, db queryer, orgID, id string) (Conversation, error) {
+	q := `SELECT ` + conversationColumns + ` FROM conversations c WHERE c.org_id = ? AND c.id = ?`
+	c, err := scanConversation(db.QueryRowContext(ctx, q, orgID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Conversation{}, &NotFoundError{Reason: fmt.Sprintf("Conversation %q not found.", id)}
+	}
+	if err != nil {
+		return Conversation{}, fmt.Errorf("store: get conversation %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// conversationSortColumns maps the API's sort fields to columns.
+var conversationSortColumns = map[string]string{"created_at": "c.created_at"}
+
+// ValidConversationSortField reports whether ListConversations can sort by field.
+var ValidConversationSortField = sortable(conversationSortColumns)
+
+// ConversationFilter selects conversations for ListConversations. Empty
+// slices and nil pointers do not filter.
+type ConversationFilter struct {
+	IDs        []string
+	UserIDs    []string
+	ServiceIDs []string
+	IsFinished *bool
+	Tags       []TagFilter
+	Sort       []SortKey
+	// Limit < 0 means no limit.
+	Limit  int
+	Offset int
+}
+
+// ListConversations returns a page of the organization's conversations
+// matching f, in f.Sort order with ties broken by creation, and whether
+// more follow.
+func (s *Store) ListConversations(ctx context.Context, orgID string, f ConversationFilter) ([]Conversation, bool, error) {
+	var where strings.Builder
+	args := []any{orgID}
+	where.WriteString(`c.org_id = ?`)
+	in := func(column string, values []string) {
+		if len(values) == 0 {
+			return
+		}
+		where.WriteString(` AND ` + column + ` IN (` + placeholders(len(values)) + `)`)
+		for _, v := range values {
+			args = append(args, v)
+		}
+	}
+	in("c.id", f.IDs)
+	in("c.user_id", f.UserIDs)
+	in("c.service_id", f.ServiceIDs)
+	if f.IsFinished != nil {
+		where.WriteString(` AND c.is_finished = ?`)
+		args = append(args, *f.IsFinished)
+	}
+	for _, tf := range f.Tags {
+		cond, targs := tagObjectCondition("c.tags", tf)
+		where.WriteString(` AND ` + cond)
+		args = append(args, targs...)
+	}
+	order, err := orderBy(f.Sort, conversationSortColumns)
+	if err != nil {
+		return nil, false, fmt.Errorf("store: list conversations: %w", err)
+	}
+	order = append(order, "c.created_at", "c.rowid")
+	q := `SELECT ` + conversationColumns + ` FROM conversations c WHERE ` + where.String() +
+		` ORDER BY ` + strings.Join(order, ", ")
+	if f.Limit >= 0 {
+		q += ` LIMIT ? OFFSET ?`
+		args = append(args, f.Limit+1, f.Offset)
+	}
+	rows, err := s.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, false, fmt.Errorf("store: list conversations: %w", err)
+	}
+	defer rows.Close()
+	out := []Conversation{}
+	for rows.Next() {
+		c, err := scanConversation(rows)
+		if err != nil {
+			return nil, false, fmt.Errorf("store: list conversations: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("store: list conversations: %w", err)
+	}
+	more := false
+	if f.Limit >= 0 && len(out) > f.Limit {
+		out, more = out[:f.Limit], true
+	}
+	return out, more, nil
+}
+
+// AddMessage appends a message to an unfinished conversation of the
+// organization and makes it the conversation's final message. An empty ID
+// or interaction ID gets a new one. A finished conversation is a
+// *ConflictError.
+func (s *Store) AddMessage(ctx context.Context, m Message) (Message, error) {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		c, err := getConversation(ctx, tx, m.OrgID, m.ConversationID)
+		if err != nil {
+			return err
+		}
+		if c.IsFinished {
+			return &ConflictError{Reason: fmt.Sprintf("Conversation %q is already finished.", c.ID)}
+		}
+		m, err = insertMessage(ctx, tx, m, s.now())
+		return err
+	})
+	if err != nil {
+		return Message{}, fmt.Errorf("store: add message: %w", err)
+	}
+	return m, nil
+}
+
+func insertMessage(ctx context.Context, tx *sql.Tx, m Message, now time.Time) (Message, error) {
+	if m.ID == "" {
+		m.ID = NewID()
+	}
+	if m.InteractionID == "" {
+		m.InteractionID = NewID()
+	}
+	m.CreatedAt = now
+	const q = `INSERT INTO messages (id, org_id, conversation_id, interaction_id, sender, message, format, message_type,
+		created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	if _, err := tx.ExecContext(ctx, q, m.ID, m.OrgID, m.ConversationID, m.InteractionID, m.Sender, m.Message,
+		m.Format, m.MessageType, formatTime(now)); err != nil {
+		return Message{}, err
+	}
+	const u = `UPDATE conversations SET final_message = ?, updated_at = ? WHERE org_id = ? AND id = ?`
+	if _, err := tx.ExecContext(ctx, u, m.Message, formatTime(now), m.OrgID, m.ConversationID); err != nil {
+		return Message{}, err
+	}
+	return m, nil
+}
+
+// messageSortColumns maps the API's sort fields to columns.
+var messageSortColumns = map[string]string{"interaction_id": "m.interaction_id", "created_at": "m.created_at"}
+
+// ValidMessageSortField reports whether ListMessages can sort by field.
+var ValidMessageSortField = sortable(messageSortColumns)
+
+// MessageFilter selects messages for ListMessages. Empty slices do not
+// filter.
+type MessageFilter struct {
+	IDs            []string
+	Types          []string
+	InteractionIDs []string
+	Sort           []SortKey
+	// Limit < 0 means no limit.
+	Limit  int
+	Offset int
+}
+
+// ListMessages returns a page of the conversation's messages matching f,
+// oldest first unless f.Sort says otherwise, and whether more follow.
+func (s *Store) ListMessages(ctx context.Context, orgID, conversationID string, f MessageFilter) ([]Message, bool, error) {
+	var where strings.Builder
+	args := []any{orgID, conversationID}
+	where.WriteString(`m.org_id = ? AND m.conversation_id = ?`)
+	in := func(column string, values []string) {
+		if len(values) == 0 {
+			return
+		}
+		where.WriteString(` AND ` + column + ` IN (` + placeholders(len(values)) + `)`)
+		for _, v := range values {
+			args = append(args, v)
+		}
+	}
+	in("m.id", f.IDs)
+	in("m.message_type", f.Types)
+	in("m.interaction_id", f.InteractionIDs)
+	order, err := orderBy(f.Sort, messageSortColumns)
+	if err != nil {
+		return nil, false, fmt.Errorf("store: list messages: %w", err)
+	}
+	order = append(order, "m.created_at", "m.rowid")
+	q := `SELECT m.id, m.org_id, m.conversation_id, m.interaction_id, m.sender, m.message, m.format, m.message_type,
+		m.created_at FROM messages m WHERE ` + where.String() + ` ORDER BY ` + strings.Join(order, ", ")
+	if f.Limit >= 0 {
+		q += ` LIMIT ? OFFSET ?`
+		args = append(args, f.Limit+1, f.Offset)
+	}
+	rows, err := s.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, false, fmt.Errorf("store: list messages: %w", err)
+	}
+	defer rows.Close()
+	out := []Message{}
+	for rows.Next() {
+		var m Message
+		var created string
+		if err := rows.Scan(&m.ID, &m.OrgID, &m.ConversationID, &m.InteractionID, &m.Sender, &m.Message, &m.Format,
+			&m.MessageType, &created); err != nil {
+			return nil, false, fmt.Errorf("store: list messages: %w", err)
+		}
+		if m.CreatedAt, err = parseTime(created); err != nil {
+			return nil, false, err
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("store: list messages: %w", err)
+	}
+	more := false
+	if f.Limit >= 0 && len(out) > f.Limit {
+		out, more = out[:f.Limit], true
+	}
+	return out, more, nil
+}
+
+// FinishConversation finishes the organization's conversation once allow
+// accepts it. An already finished one is a *ConflictError.
+func (s *Store) FinishConversation(ctx context.Context, orgID, id string, allow func(Conversation) error) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		c, err := getConversation(ctx, tx, orgID, id)
+		if err != nil {
+			return err
+		}
+		if err := allow(c); err != nil {
+			return err
+		}
+		if c.IsFinished {
+			return &ConflictError{Reason: fmt.Sprintf("Conversation %q is already finished.", id)}
+		}
+		now := formatTime(s.now())
+		const q = `UPDATE conversations SET is_finished = 1, finished_at = ?, updated_at = ? WHERE org_id = ? AND id = ?`
+		_, err = tx.ExecContext(ctx, q, now, now, orgID, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: finish conversation %s: %w", id, err)
+	}
+	return nil
+}
+
+// ModifyConversationTags sets the updated tags and removes the deleted ones
+// (absent ones are no error) once allow accepts the conversation. More than
+// MaxConversationTags tags afterwards is a *RuleError, and nothing changes.
+func (s *Store) ModifyConversationTags(ctx context.Context, orgID, id string, updates map[string]*string, deletes []string,
+	allow func(Conversation) error) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		c, err := getConversation(ctx, tx, orgID, id)
+		if err != nil {
+			return err
+		}
+		if err := allow(c); err != nil {
+			return err
+		}
+		for _, k := range deletes {
+			delete(c.Tags, k)
+		}
+		for k, v := range updates {
+			c.Tags[k] = v
+		}
+		if len(c.Tags) > MaxConversationTags {
+			return &RuleError{Reason: fmt.Sprintf("The conversation cannot contain more than %d tags.", MaxConversationTags)}
+		}
+		tags, err := json.Marshal(c.Tags)
+		if err != nil {
+			return err
+		}
+		const q = `UPDATE conversations SET tags = ?, updated_at = ? WHERE org_id = ? AND id = ?`
+		if _, err := tx.ExecContext(ctx, q, string(tags), formatTime(s.now()), orgID, id); err != nil {
+			return fmt.Errorf("store: modify tags of conversation %s: %w", id, err)
+		}
+		return nil
+	})
+}
