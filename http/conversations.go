@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"slices"
@@ -113,6 +115,9 @@ func (s *Server) createConversation(w http.ResponseWriter, r *http.Request) erro
 	if !a.Allowed(st.principal.Grants, a.ConversationCreateConversation, attrs) {
 		return forbidden(a.ConversationCreateConversation)
 	}
+	if queryString(r, "response_format") == "voice" {
+		n.Check = func(c store.Conversation) error { return s.checkVoiceLanguage(ctx, c) }
+	}
 	c, err := s.store.CreateConversation(ctx, n)
 	if err != nil {
 		return err
@@ -126,6 +131,47 @@ func (s *Server) createConversation(w http.ResponseWriter, r *http.Request) erro
 	_, _ = w.Write(append(line, '\n'))
 	if f, ok := w.(http.Flusher); ok {
 		f.Flush()
+	}
+	return nil
+}
+
+// voiceLanguages are the languages (ISO 639-3) the agent can speak in,
+// rather than write: the hosted API's voice languages, with Arabic, which
+// v0.7.0 added.
+var voiceLanguages = map[string]bool{
+	"ara": true, "deu": true, "eng": true, "fra": true, "hin": true, "ita": true, "jpn": true, "kor": true,
+	"nld": true, "pol": true, "por": true, "rus": true, "spa": true, "swe": true, "tur": true, "zho": true,
+}
+
+// checkVoiceLanguage refuses a voice conversation in a language without
+// voice: the user's preferred language, or the agent's default spoken
+// language when the user has none.
+func (s *Server) checkVoiceLanguage(ctx context.Context, c store.Conversation) error {
+	u, err := s.store.GetUser(ctx, c.OrgID, c.UserID)
+	if err != nil {
+		return err
+	}
+	lang, whose := "", "The user's preferred language"
+	if p := u.Preferences.PreferredLanguage; p != nil && *p != "" {
+		lang = *p
+	} else {
+		vs, err := s.store.ListAgentVersions(ctx, c.OrgID, c.AgentID,
+			store.VersionRange{Min: &c.AgentVersion, Max: &c.AgentVersion}, nil)
+		if err != nil {
+			return err
+		}
+		if len(vs) != 1 {
+			return fmt.Errorf("httpapi: agent %s version %d: %d versions read", c.AgentID, c.AgentVersion, len(vs))
+		}
+		var content agentContent
+		if err := json.Unmarshal(vs[0].Body, &content); err != nil {
+			return err
+		}
+		lang, whose = content.Identity.DefaultSpokenLanguage, "The agent's default spoken language"
+	}
+	if !voiceLanguages[lang] {
+		return badRequest(fmt.Sprintf("%s, %q, does not support voice response; voice is available in %s",
+			whose, lang, strings.Join(slices.Sorted(maps.Keys(voiceLanguages)), ", ")))
 	}
 	return nil
 }

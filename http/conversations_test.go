@@ -649,3 +649,65 @@ func TestConversationFinish(t *testing.T) {
 		t.Errorf("another organization finished a conversation: %v", got)
 	}
 }
+
+// TestConversationVoiceLanguage: a voice conversation needs a language with
+// voice, Arabic among them since v0.7.0: the user's preferred language, or
+// the agent's default spoken language when the user has none.
+func TestConversationVoiceLanguage(t *testing.T) {
+	w := conversationSetup(t)
+	c := w.admin
+	speak := func(lang string) {
+		t.Helper()
+		v := agentVersionBody()
+		v["identity"].(map[string]any)["default_spoken_language"] = lang
+		status, body := c.do("POST", "/organization/agent/"+w.agentID+"/", map[string]any{"identity": v["identity"]})
+		mustStatus(t, "agent version speaking "+lang, status, http.StatusCreated, body)
+	}
+	start := func(format string) (int, []byte) {
+		t.Helper()
+		status, _, raw := c.conversationCreate(t, "?response_format="+format, map[string]any{"service_id": w.svcID})
+		return status, raw
+	}
+	finishAll := func() {
+		t.Helper()
+		convs, _ := c.conversationList(t, "?is_finished=false")
+		for _, conv := range convs {
+			status, body := c.do("POST", "/conversation/"+conv["id"].(string)+"/finish/", nil)
+			mustStatus(t, "finish", status, http.StatusNoContent, body)
+		}
+	}
+
+	speak("ara")
+	if status, raw := start("voice"); status != http.StatusCreated {
+		t.Fatalf("voice with an Arabic-speaking agent: status %d: %s", status, raw)
+	}
+	finishAll()
+
+	speak("yor")
+	before, _ := c.conversationList(t, "")
+	status, raw := start("voice")
+	if status != http.StatusBadRequest || !strings.Contains(string(raw), `default spoken language, \"yor\", does not support voice`) {
+		t.Fatalf("voice with a Yoruba-speaking agent: status %d: %s", status, raw)
+	}
+	if after, _ := c.conversationList(t, ""); len(after) != len(before) {
+		t.Errorf("a refused voice conversation was stored: %d conversations, had %d", len(after), len(before))
+	}
+	if status, raw := start("text"); status != http.StatusCreated {
+		t.Fatalf("text with a Yoruba-speaking agent: status %d: %s", status, raw)
+	}
+	finishAll()
+
+	// The user's own preferred language wins over the agent's.
+	status, body := c.do("POST", "/user/"+w.srv.UserID, map[string]any{"preferred_language": "ara"})
+	mustStatus(t, "prefer Arabic", status, http.StatusNoContent, body)
+	if status, raw := start("voice"); status != http.StatusCreated {
+		t.Fatalf("voice for a user preferring Arabic: status %d: %s", status, raw)
+	}
+	finishAll()
+	status, body = c.do("POST", "/user/"+w.srv.UserID, map[string]any{"preferred_language": "yor"})
+	mustStatus(t, "prefer Yoruba", status, http.StatusNoContent, body)
+	status, raw = start("voice")
+	if status != http.StatusBadRequest || !strings.Contains(string(raw), `preferred language, \"yor\"`) {
+		t.Fatalf("voice for a user preferring Yoruba: status %d: %s", status, raw)
+	}
+}

@@ -67,6 +67,9 @@ type NewConversation struct {
 	Tags           map[string]*string
 	// Initial, if set, becomes the conversation's first message.
 	Initial *Message
+	// Check, if set, may refuse the conversation once its version set is
+	// resolved to concrete versions, before anything is written.
+	Check func(Conversation) error
 }
 
 // CreateConversation starts a conversation of the user with the service,
@@ -111,6 +114,11 @@ func (s *Store) CreateConversation(ctx context.Context, n NewConversation) (Conv
 		}
 		if c.Tags == nil {
 			c.Tags = map[string]*string{}
+		}
+		if n.Check != nil {
+			if err := n.Check(c); err != nil {
+				return err
+			}
 		}
 		prefs, err := json.Marshal(c.LLMModelPreferences)
 		if err != nil {
