@@ -4,11 +4,22 @@ import json
 import os
 import sys
 import uuid
+import warnings
 
 from amigo_sdk import AmigoClient
-from amigo_sdk.errors import NotFoundError
+from amigo_sdk.errors import ConflictError, NotFoundError
 from amigo_sdk.generated.model import (
+    ConversationCreateConversationRequest,
+    CreateConversationParametersQuery,
+    Format,
+    GetConversationsParametersQuery,
+    GetServicesParametersQuery,
     GetUsersParametersQuery,
+    OrganizationCreateAgentRequest,
+    OrganizationCreateAgentVersionRequest,
+    OrganizationCreateServiceHierarchicalStateMachineRequest,
+    OrganizationCreateServiceHierarchicalStateMachineVersionRequest,
+    ServiceCreateServiceRequest,
     UserCreateInvitedUserRequest,
     UserUpdateUserInfoRequest,
 )
@@ -52,6 +63,73 @@ try:
     client.users.delete(created.user_id)
     check(False, "deleting a deleted user succeeded")
 except NotFoundError:
+    checks += 1
+
+# An agent, a context graph, a service pairing them, and a conversation
+# with it, through the SDK's own resources and models.
+agent = client.agents.create(OrganizationCreateAgentRequest(agent_name=f"Amy {uuid.uuid4().hex[:6]}"))
+client.agents.create_agent_version(agent.id, OrganizationCreateAgentVersionRequest.model_validate({
+    "initials": "AM",
+    "identity": {"name": "Amy", "role": "Support agent", "developed_by": "Example Inc.",
+                 "default_spoken_language": "ara",
+                 "relationship_to_developer": {"ownership": "Example Inc.", "type": "assistant",
+                                               "conversation_visibility": "visible", "thought_visibility": "hidden"}},
+    "background": "Amy helps customers with their orders.",
+    "behaviors": ["Be polite."], "communication_patterns": ["Short sentences."],
+    "voice_config": {"voice_id": "voice-1"},
+}))
+versions = client.agents.get_agent_versions(agent.id)
+check([v.version for v in versions.agent_versions] == [1], f"agent versions {versions.agent_versions}")
+check(versions.agent_versions[0].voice_config.voice_id == "voice-1", "voice config kept")
+
+
+def action_state(name: str, *exits: dict) -> dict:
+    return {"type": "action", "name": name, "objective": f"Objective of {name}", "actions": [f"Act in {name}"],
+            "intra_state_navigation_guidelines": [], "action_guidelines": [], "boundary_constraints": [],
+            "exit_conditions": list(exits), "action_tool_call_specs": [], "exit_condition_tool_call_specs": [],
+            "skip_active_memory_retrieval": False}
+
+
+graph = client.context_graphs.create_context_graph(
+    OrganizationCreateServiceHierarchicalStateMachineRequest(state_machine_name=f"greeter {uuid.uuid4().hex[:6]}"))
+client.context_graphs.create_context_graph_version(
+    graph.id, OrganizationCreateServiceHierarchicalStateMachineVersionRequest.model_validate({
+        "description": "A greeting and a goodbye.",
+        "states": [action_state("start", {"description": "The user was greeted", "next_state": "end"}),
+                   action_state("end")],
+        "new_user_initial_state": "start", "returning_user_initial_state": "start", "terminal_state": "end",
+        "references": {}, "global_intra_state_navigation_guidelines": [], "global_action_guidelines": [],
+        "global_boundary_constraints": [],
+    }))
+check([v.version for v in client.context_graphs.get_context_graph_versions(graph.id).state_machine_versions] == [1],
+      "context graph version 1")
+
+service = client.services.create_service(ServiceCreateServiceRequest.model_validate({
+    "name": f"Support {uuid.uuid4().hex[:6]}", "description": "Support desk", "is_active": True,
+    "agent_id": agent.id, "service_hierarchical_state_machine_id": graph.id,
+    "keyterms": ["compadre", "order number"], "tags": {}}))  # the SDK model cannot hold tag keys (unhashable)
+listed_services = client.services.get_services(GetServicesParametersQuery(id=[service.id])).services
+check([x.id for x in listed_services] == [service.id], f"services {listed_services}")
+check(listed_services[0].keyterms == ["compadre", "order number"], f"keyterms {listed_services[0].keyterms}")
+
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="Pydantic serializer warnings")
+    events = list(client.conversations.create_conversation(
+        # model_construct: the SDK's tag models cannot be dictionary keys.
+        ConversationCreateConversationRequest.model_construct(service_id=service.id, tags={"channel": "web"}),
+        CreateConversationParametersQuery(response_format=Format.voice)))
+check(len(events) == 1 and events[0].root.type == "conversation-created", f"stream {events}")
+conversation_id = events[0].root.conversation_id
+convs = client.conversations.get_conversations(GetConversationsParametersQuery(id=[conversation_id])).conversations
+check(len(convs) == 1 and convs[0].tags == {"channel": "web"}, f"conversations {convs}")
+check(convs[0].is_finished is False, "a new conversation is not finished")
+client.conversations.finish_conversation(conversation_id)
+convs = client.conversations.get_conversations(GetConversationsParametersQuery(id=[conversation_id])).conversations
+check(convs[0].is_finished is True, "finished")
+try:
+    client.conversations.finish_conversation(conversation_id)
+    check(False, "finishing a finished conversation succeeded")
+except ConflictError:
     checks += 1
 
 print(f"sdk smoke: {checks} checks passed")
