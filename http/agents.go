@@ -370,7 +370,7 @@ func (s *Server) getAgentVersions(w http.ResponseWriter, r *http.Request) error 
 	resp := agentVersionsPage{AgentVersions: make([]agentVersionInstance, len(pg)), HasMore: more,
 		ContinuationToken: nextToken(offset, len(pg), more)}
 	for i, v := range pg {
-		out := agentVersionInstance{OrgID: v.OrgID, AgentID: v.AgentID, Version: v.Version, CreatedAt: apiTime(v.CreatedAt),
+		out := agentVersionInstance{OrgID: v.OrgID, AgentID: v.RecordID, Version: v.Version, CreatedAt: apiTime(v.CreatedAt),
 			Creator: userInfo{OrgID: v.Creator.OrgID, UserID: v.Creator.UserID}}
 		if err := json.Unmarshal(v.Body, &out.agentContent); err != nil {
 			return err

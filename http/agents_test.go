@@ -556,7 +556,7 @@ func TestDeleteAgentInUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.CreateStateMachineVersion(ctx, store.StateMachineVersion{OrgID: srv.Organization, StateMachineID: sm.ID,
+	if _, err := st.CreateStateMachineVersion(ctx, store.StateMachineVersion{OrgID: srv.Organization, RecordID: sm.ID,
 		Body: json.RawMessage(`{}`), Creator: by}, nil, func(store.StateMachine) error { return nil }); err != nil {
 		t.Fatal(err)
 	}

@@ -118,7 +118,7 @@ func behaviorService(t testing.TB, srv *compadretest.Server, org, userID, name s
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.CreateStateMachineVersion(ctx, store.StateMachineVersion{OrgID: org, StateMachineID: sm.ID,
+	if _, err := st.CreateStateMachineVersion(ctx, store.StateMachineVersion{OrgID: org, RecordID: sm.ID,
 		Body: json.RawMessage(`{}`), Creator: by}, nil, func(store.StateMachine) error { return nil }); err != nil {
 		t.Fatal(err)
 	}

@@ -104,8 +104,8 @@ type servicesPage struct {
 }
 
 // getServices lists the services the caller holds Service:GetService for.
-// The filter values cover every match, visible or not, and come with the
-// first page only, as the reference describes them.
+// The filter values cover every visible match, so tags of services the
+// caller may not see stay hidden, and come with the first page only.
 func (s *Server) getServices(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	st := state(ctx)
@@ -137,14 +137,9 @@ func (s *Server) getServices(w http.ResponseWriter, r *http.Request) error {
 	}
 	resp.ContinuationToken = nextToken(offset, len(page), more)
 	if offset == 0 {
-		// tagValues reads only the tags of the records it is given.
-		tagged := make([]store.Tool, len(all))
-		for i, svc := range all {
-			tagged[i].Tags = tagsIn(svc.Tags)
-		}
 		resp.FilterValues = &struct {
 			Tags []string `json:"tags"`
-		}{Tags: tagValues(tagged)}
+		}{Tags: tagValues(visible, func(svc store.Service) []store.Tag { return tagsIn(svc.Tags) })}
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil

@@ -164,7 +164,7 @@ func (s *Server) createStateMachineVersion(w http.ResponseWriter, r *http.Reques
 		return err
 	}
 	v, err := s.store.CreateStateMachineVersion(ctx, store.StateMachineVersion{
-		OrgID: m.OrgID, StateMachineID: m.ID, Body: body, Creator: actor(r),
+		OrgID: m.OrgID, RecordID: m.ID, Body: body, Creator: actor(r),
 	}, want, stateMachineAllowed(r, auth.OrganizationCreateStateMachineVersion))
 	if err != nil {
 		return err
@@ -278,10 +278,10 @@ func (s *Server) getStateMachineVersions(w http.ResponseWriter, r *http.Request)
 	resp := stateMachineVersionsPage{Versions: make([]stateMachineVersionInstance, len(pg)), HasMore: more,
 		ContinuationToken: nextToken(offset, len(pg), more)}
 	for i, v := range pg {
-		out := stateMachineVersionInstance{OrgID: v.OrgID, StateMachineID: v.StateMachineID, Version: v.Version,
+		out := stateMachineVersionInstance{OrgID: v.OrgID, StateMachineID: v.RecordID, Version: v.Version,
 			CreatedAt: apiTime(v.CreatedAt), Creator: userInfo{OrgID: v.Creator.OrgID, UserID: v.Creator.UserID}}
 		if err := json.Unmarshal(v.Body, &out.graphContent); err != nil {
-			return fmt.Errorf("state machine %s version %d: %w", v.StateMachineID, v.Version, err)
+			return fmt.Errorf("state machine %s version %d: %w", v.RecordID, v.Version, err)
 		}
 		resp.Versions[i] = out
 	}

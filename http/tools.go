@@ -238,18 +238,18 @@ func (s *Server) getTools(w http.ResponseWriter, r *http.Request) error {
 		resp.Tools[i] = toolOut(t)
 	}
 	resp.ContinuationToken = nextToken(offset, len(page), more)
-	resp.FilterValues.Tags = tagValues(all)
+	resp.FilterValues.Tags = tagValues(all, func(t store.Tool) []store.Tag { return t.Tags })
 	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
 
-// tagValues lists the distinct tags of the tools as key:value filters
+// tagValues lists the distinct tags of the records as key:value filters
 // would name them (a null value as key:).
-func tagValues(ts []store.Tool) []string {
+func tagValues[T any](records []T, tagsOf func(T) []store.Tag) []string {
 	seen := map[string]bool{}
 	out := []string{}
-	for _, t := range ts {
-		for _, tag := range t.Tags {
+	for _, rec := range records {
+		for _, tag := range tagsOf(rec) {
 			v := tag.Key + ":"
 			if tag.Value != nil {
 				v += *tag.Value
