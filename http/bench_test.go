@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/compadre-dev/compadre/compadretest"
+	"github.com/compadre-dev/compadre/store"
 )
 
 // BenchmarkGetOrganization measures authenticated GET /v1/{org}/organization/
@@ -107,6 +109,46 @@ func BenchmarkInvokeTool(b *testing.B) {
 			elapsed := time.Since(start)
 			reportLatency(b, lat, elapsed)
 			b.ReportMetric(float64(len(lat)*n)/elapsed.Seconds(), "runs/s")
+		})
+	}
+}
+
+// BenchmarkGetConversations measures get-conversations over loopback on an
+// organization with 2,000 conversations: the first page of all of them, and
+// a tag filter that a tenth match (tags are a JSON column, matched with
+// json_each).
+func BenchmarkGetConversations(b *testing.B) {
+	srv, c := newTestServer(b)
+	svcID := c.serviceNew(b, "Support", c.newAgent(b, "Amy"), c.newStateMachine(b, "greeter"), nil)
+	ctx := context.Background()
+	for i := range 2000 {
+		tier := "silver"
+		if i%10 == 0 {
+			tier = "gold"
+		}
+		_, err := srv.Store().CreateConversation(ctx, store.NewConversation{OrgID: srv.Organization,
+			UserID: fmt.Sprintf("%024x", i), ServiceID: svcID, VersionSetName: store.ReleaseVersionSet,
+			Tags: map[string]*string{"tier": &tier, "channel": nil}})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, q := range []struct{ name, query string }{
+		{"first-page", "?limit=150"},
+		{"tag", "?tag=tier:gold&limit=150"},
+	} {
+		b.Run(q.name, func(b *testing.B) {
+			var lat []time.Duration
+			start := time.Now()
+			for b.Loop() {
+				t0 := time.Now()
+				status, body := c.do("GET", "/conversation/"+q.query, nil)
+				if status != http.StatusOK || len(body["conversations"].([]any)) == 0 {
+					b.Fatalf("status %d: %v", status, body)
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			reportLatency(b, lat, time.Since(start))
 		})
 	}
 }
