@@ -237,18 +237,9 @@ func (s *Store) ListConversations(ctx context.Context, orgID string, f Conversat
 	var where strings.Builder
 	args := []any{orgID}
 	where.WriteString(`c.org_id = ?`)
-	in := func(column string, values []string) {
-		if len(values) == 0 {
-			return
-		}
-		where.WriteString(` AND ` + column + ` IN (` + placeholders(len(values)) + `)`)
-		for _, v := range values {
-			args = append(args, v)
-		}
-	}
-	in("c.id", f.IDs)
-	in("c.user_id", f.UserIDs)
-	in("c.service_id", f.ServiceIDs)
+	args = andIn(&where, args, "c.id", f.IDs)
+	args = andIn(&where, args, "c.user_id", f.UserIDs)
+	args = andIn(&where, args, "c.service_id", f.ServiceIDs)
 	if f.IsFinished != nil {
 		where.WriteString(` AND c.is_finished = ?`)
 		args = append(args, *f.IsFinished)
@@ -359,18 +350,9 @@ func (s *Store) ListMessages(ctx context.Context, orgID, conversationID string, 
 	var where strings.Builder
 	args := []any{orgID, conversationID}
 	where.WriteString(`m.org_id = ? AND m.conversation_id = ?`)
-	in := func(column string, values []string) {
-		if len(values) == 0 {
-			return
-		}
-		where.WriteString(` AND ` + column + ` IN (` + placeholders(len(values)) + `)`)
-		for _, v := range values {
-			args = append(args, v)
-		}
-	}
-	in("m.id", f.IDs)
-	in("m.message_type", f.Types)
-	in("m.interaction_id", f.InteractionIDs)
+	args = andIn(&where, args, "m.id", f.IDs)
+	args = andIn(&where, args, "m.message_type", f.Types)
+	args = andIn(&where, args, "m.interaction_id", f.InteractionIDs)
 	order, err := orderBy(f.Sort, messageSortColumns)
 	if err != nil {
 		return nil, false, fmt.Errorf("store: list messages: %w", err)

@@ -246,12 +246,7 @@ func (f DynamicBehaviorSetFilter) where(orgID string) (string, []any) {
 	var b strings.Builder
 	args := []any{orgID}
 	b.WriteString(`d.org_id = ?`)
-	if len(f.IDs) > 0 {
-		b.WriteString(` AND d.id IN (` + placeholders(len(f.IDs)) + `)`)
-		for _, id := range f.IDs {
-			args = append(args, id)
-		}
-	}
+	args = andIn(&b, args, "d.id", f.IDs)
 	if f.IsActive != nil {
 		b.WriteString(` AND d.is_active = ?`)
 		args = append(args, *f.IsActive)

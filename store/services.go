@@ -283,12 +283,7 @@ func (s *Store) ListServices(ctx context.Context, orgID string, f ServiceFilter)
 	var where strings.Builder
 	args := []any{orgID}
 	where.WriteString(`s.org_id = ?`)
-	if len(f.IDs) > 0 {
-		where.WriteString(` AND s.id IN (` + placeholders(len(f.IDs)) + `)`)
-		for _, id := range f.IDs {
-			args = append(args, id)
-		}
-	}
+	args = andIn(&where, args, "s.id", f.IDs)
 	if f.IsActive != nil {
 		where.WriteString(` AND s.is_active = ?`)
 		args = append(args, *f.IsActive)

@@ -124,18 +124,9 @@ func (s *Store) ListTemporaryGrants(ctx context.Context, orgID string, f Tempora
 	var where strings.Builder
 	args := []any{orgID}
 	where.WriteString(`g.org_id = ?`)
-	in := func(column string, values []string) {
-		if len(values) == 0 {
-			return
-		}
-		where.WriteString(` AND ` + column + ` IN (` + placeholders(len(values)) + `)`)
-		for _, v := range values {
-			args = append(args, v)
-		}
-	}
-	in("g.id", f.IDs)
-	in("g.user_id", f.UserIDs)
-	in("g.creator_user_id", f.CreatorUserIDs)
+	args = andIn(&where, args, "g.id", f.IDs)
+	args = andIn(&where, args, "g.user_id", f.UserIDs)
+	args = andIn(&where, args, "g.creator_user_id", f.CreatorUserIDs)
 	if f.PermissionName != nil {
 		where.WriteString(` AND g.permission_name = ?`)
 		args = append(args, *f.PermissionName)

@@ -161,19 +161,10 @@ func (f InvocationFilter) where(orgID string) (string, []any) {
 	var b strings.Builder
 	args := []any{orgID}
 	b.WriteString(`i.org_id = ?`)
-	in := func(col string, vals []string) {
-		if len(vals) == 0 {
-			return
-		}
-		b.WriteString(` AND ` + col + ` IN (` + placeholders(len(vals)) + `)`)
-		for _, v := range vals {
-			args = append(args, v)
-		}
-	}
-	in("i.tool_id", f.ToolIDs)
-	in("i.source_type", f.SourceTypes)
-	in("i.conversation_id", f.ConversationIDs)
-	in("i.simulation_run_id", f.RunIDs)
+	args = andIn(&b, args, "i.tool_id", f.ToolIDs)
+	args = andIn(&b, args, "i.source_type", f.SourceTypes)
+	args = andIn(&b, args, "i.conversation_id", f.ConversationIDs)
+	args = andIn(&b, args, "i.simulation_run_id", f.RunIDs)
 	if f.Versions != nil {
 		if len(f.Versions) == 0 {
 			b.WriteString(` AND 0`)

@@ -161,12 +161,7 @@ func (s *Store) ListTools(ctx context.Context, orgID string, f ToolFilter) ([]To
 	var where strings.Builder
 	args := []any{orgID}
 	where.WriteString(`t.org_id = ?`)
-	if len(f.IDs) > 0 {
-		where.WriteString(` AND t.id IN (` + placeholders(len(f.IDs)) + `)`)
-		for _, id := range f.IDs {
-			args = append(args, id)
-		}
-	}
+	args = andIn(&where, args, "t.id", f.IDs)
 	if f.Deprecated != nil {
 		where.WriteString(` AND t.deprecated = ?`)
 		args = append(args, *f.Deprecated)

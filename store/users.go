@@ -215,18 +215,8 @@ func (s *Store) ListUsers(ctx context.Context, orgID string, f UserFilter) ([]Us
 	var where strings.Builder
 	args := []any{orgID}
 	where.WriteString(`u.org_id = ?`)
-	if len(f.IDs) > 0 {
-		where.WriteString(` AND u.id IN (` + placeholders(len(f.IDs)) + `)`)
-		for _, id := range f.IDs {
-			args = append(args, id)
-		}
-	}
-	if len(f.Emails) > 0 {
-		where.WriteString(` AND u.email IN (` + placeholders(len(f.Emails)) + `)`)
-		for _, e := range f.Emails {
-			args = append(args, e)
-		}
-	}
+	args = andIn(&where, args, "u.id", f.IDs)
+	args = andIn(&where, args, "u.email", f.Emails)
 	var order []string
 	for _, k := range f.Sort {
 		col, ok := userSortColumns[k.Field]
@@ -380,6 +370,19 @@ func (s *Store) ModifyUserVariables(ctx context.Context, orgID, userID string, u
 
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// andIn adds "AND column IN (values)" to a WHERE clause being built in b
+// and returns args with the values appended; no values add no condition.
+func andIn(b *strings.Builder, args []any, column string, values []string) []any {
+	if len(values) == 0 {
+		return args
+	}
+	b.WriteString(` AND ` + column + ` IN (` + placeholders(len(values)) + `)`)
+	for _, v := range values {
+		args = append(args, v)
+	}
+	return args
 }
 
 func escapeLike(s string) string {
