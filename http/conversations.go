@@ -102,21 +102,28 @@ func (s *Server) createConversation(w http.ResponseWriter, r *http.Request) erro
 		if err != nil {
 			return err
 		}
-		m := &store.Message{Message: text, Format: "text", MessageType: store.MessageUser}
+		n.Initial = &store.Message{Message: text, Format: "text", MessageType: store.MessageUser}
 		if req.InitialMessageType != nil {
-			m.MessageType = *req.InitialMessageType
+			n.Initial.MessageType = *req.InitialMessageType
 		}
-		if m.Sender, err = s.sender(r, m.MessageType); err != nil {
-			return err
-		}
-		n.Initial = m
 	}
 	attrs := a.Attributes{a.AttrOrgID: st.org.ID, a.AttrServiceID: req.ServiceID, a.AttrUserID: st.principal.UserID}
 	if !a.Allowed(st.principal.Grants, a.ConversationCreateConversation, attrs) {
 		return forbidden(a.ConversationCreateConversation)
 	}
+	// The caller names an initial message's sender and chooses the language
+	// of a voice conversation: read once, for both.
+	caller, err := s.store.GetUser(ctx, st.org.ID, st.principal.UserID)
+	if err != nil {
+		return err
+	}
+	if n.Initial != nil {
+		n.Initial.Sender = sender(caller, n.Initial.MessageType)
+	}
 	if queryString(r, "response_format") == "voice" {
-		n.Check = func(c store.Conversation) error { return s.checkVoiceLanguage(ctx, c) }
+		n.Check = func(c store.Conversation) error {
+			return s.checkVoiceLanguage(ctx, caller.Preferences.PreferredLanguage, c)
+		}
 	}
 	c, err := s.store.CreateConversation(ctx, n)
 	if err != nil {
@@ -146,25 +153,17 @@ var voiceLanguages = map[string]bool{
 // checkVoiceLanguage refuses a voice conversation in a language without
 // voice: the user's preferred language, or the agent's default spoken
 // language when the user has none.
-func (s *Server) checkVoiceLanguage(ctx context.Context, c store.Conversation) error {
-	u, err := s.store.GetUser(ctx, c.OrgID, c.UserID)
-	if err != nil {
-		return err
-	}
+func (s *Server) checkVoiceLanguage(ctx context.Context, preferred *string, c store.Conversation) error {
 	lang, whose := "", "The user's preferred language"
-	if p := u.Preferences.PreferredLanguage; p != nil && *p != "" {
-		lang = *p
+	if preferred != nil && *preferred != "" {
+		lang = *preferred
 	} else {
-		vs, err := s.store.ListAgentVersions(ctx, c.OrgID, c.AgentID,
-			store.VersionRange{Min: &c.AgentVersion, Max: &c.AgentVersion}, nil)
+		v, err := s.store.GetAgentVersion(ctx, c.OrgID, c.AgentID, c.AgentVersion)
 		if err != nil {
 			return err
 		}
-		if len(vs) != 1 {
-			return fmt.Errorf("httpapi: agent %s version %d: %d versions read", c.AgentID, c.AgentVersion, len(vs))
-		}
 		var content agentContent
-		if err := json.Unmarshal(vs[0].Body, &content); err != nil {
+		if err := json.Unmarshal(v.Body, &content); err != nil {
 			return err
 		}
 		lang, whose = content.Identity.DefaultSpokenLanguage, "The agent's default spoken language"
@@ -179,19 +178,14 @@ func (s *Server) checkVoiceLanguage(ctx context.Context, c store.Conversation) e
 // sender is the human-friendly name a message of the caller's is shown
 // under: the caller's name for their own words, a fixed label for events
 // from outside the conversation.
-func (s *Server) sender(r *http.Request, messageType string) (string, error) {
+func sender(caller store.User, messageType string) string {
 	if messageType == store.MessageExternalEvent {
-		return "External event", nil
+		return "External event"
 	}
-	st := state(r.Context())
-	u, err := s.store.GetUser(r.Context(), st.org.ID, st.principal.UserID)
-	if err != nil {
-		return "", err
+	if name := strings.TrimSpace(caller.FirstName + " " + caller.LastName); name != "" {
+		return name
 	}
-	if name := strings.TrimSpace(u.FirstName + " " + u.LastName); name != "" {
-		return name, nil
-	}
-	return u.Email, nil
+	return caller.Email
 }
 
 type versionSetInfo struct {

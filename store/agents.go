@@ -66,6 +66,12 @@ func (s *Store) ListAgentVersions(ctx context.Context, orgID, agentID string, r 
 	return s.listVersions(ctx, agentKind, orgID, agentID, r, sortBy)
 }
 
+// GetAgentVersion returns one version of an agent of the organization,
+// deprecated or not.
+func (s *Store) GetAgentVersion(ctx context.Context, orgID, agentID string, version int) (AgentVersion, error) {
+	return getVersion(ctx, s.read, agentKind, orgID, agentID, version)
+}
+
 // DeleteAgent marks an agent deprecated as deprecate does: already
 // deprecated is a *ConflictError, used by an active service a *RuleError.
 func (s *Store) DeleteAgent(ctx context.Context, orgID, id string, check func(Agent) error) error {
