@@ -1,9 +1,7 @@
 package httpapi
 
 import (
-	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/gorilla/mux"
 
@@ -102,9 +100,6 @@ func (s *Server) deleteAPIKey(w http.ResponseWriter, r *http.Request) error {
 		return forbidden(auth.OrganizationDeleteAPIKey)
 	}
 	err := s.store.DeleteAPIKey(ctx, st.org.ID, keyID)
-	if errors.Is(err, store.ErrNotFound) {
-		return notFound("API key " + strconv.Quote(keyID) + " not found.")
-	}
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/compadre-dev/compadre/auth"
 	"github.com/compadre-dev/compadre/store"
@@ -63,14 +65,14 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	var ne *store.NotFoundError
 	switch {
 	case errors.As(err, &ae):
+	case errors.As(err, &re) && re.Missing != nil:
+		ae = badRequest(missingDetail(re.Missing))
 	case errors.As(err, &re):
 		ae = badRequest(re.Reason)
 	case errors.As(err, &ce):
 		ae = conflict(ce.Reason)
 	case errors.As(err, &ne):
-		ae = notFound(ne.Reason)
-	case errors.Is(err, store.ErrNotFound):
-		ae = notFound("Not Found")
+		ae = notFound(missingDetail(ne))
 	case errors.Is(err, store.ErrConflict):
 		ae = conflict("Conflict")
 	case errors.Is(err, auth.ErrUnauthenticated):
@@ -83,6 +85,32 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		w.Header()[k] = v
 	}
 	writeJSON(w, ae.status, map[string]any{"detail": ae.detail})
+}
+
+// missingDetail words a missing record for the client: the one place the
+// store's not-found facts become sentences.
+func missingDetail(e *store.NotFoundError) string {
+	noun := string(e.Kind)
+	switch {
+	case e.Deprecated:
+		return "The " + noun + " " + e.ID + " is deprecated."
+	case e.NoVersions:
+		return "The " + noun + " " + e.ID + " has no versions yet."
+	case e.Version != "":
+		return "The " + noun + " " + e.ID + " has no version " + e.Version + "."
+	}
+	noun = strings.ToUpper(noun[:1]) + noun[1:]
+	ids := strconv.Quote(e.ID)
+	if len(e.More) > 0 {
+		noun += "s"
+		for _, id := range e.More {
+			ids += ", " + strconv.Quote(id)
+		}
+	}
+	if e.Owner != nil {
+		return noun + " " + ids + " of " + string(e.Owner.Kind) + " " + strconv.Quote(e.Owner.ID) + " not found."
+	}
+	return noun + " " + ids + " not found."
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -198,9 +197,6 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, rt route, op *ope
 	orgID := mux.Vars(r)["organization"]
 	if orgID != "" && rt.auth != authCrossOrg {
 		org, err := s.store.GetOrganization(ctx, orgID)
-		if errors.Is(err, store.ErrNotFound) {
-			return notFound("Organization " + strconv.Quote(orgID) + " not found.")
-		}
 		if err != nil {
 			return err
 		}

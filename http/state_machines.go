@@ -134,7 +134,7 @@ func (s *Server) createStateMachineVersion(w http.ResponseWriter, r *http.Reques
 		return err
 	}
 	if m.Deprecated {
-		return notFound(fmt.Sprintf("The service hierarchical state machine %s is deprecated.", m.ID))
+		return &store.NotFoundError{Kind: store.KindStateMachine, ID: m.ID, Deprecated: true}
 	}
 	g, err := checkGraph(req)
 	if err != nil {
@@ -193,7 +193,7 @@ func (s *Server) resolveGraph(r *http.Request, g checkedGraph) error {
 		_, err := s.store.ResolveStateMachineVersion(ctx, orgID, ref.ID, &version)
 		var nf *store.NotFoundError
 		if errors.As(err, &nf) {
-			problems = append(problems, fmt.Sprintf("references.%s: %s", name, strings.TrimSuffix(nf.Reason, ".")))
+			problems = append(problems, fmt.Sprintf("references.%s: %s", name, strings.TrimSuffix(missingDetail(nf), ".")))
 			continue
 		}
 		if err != nil {

@@ -539,7 +539,7 @@ func TestStateMachineVersionReferences(t *testing.T) {
 		{"state the referenced version lacks", referring([]any{other, 1}, "other.nowhere"), `version 1 of state machine ` + other + ` (reference "other") has no state "nowhere"`},
 		{"version the referenced state machine lacks", referring([]any{other, 2}, "other.start"), "references.other: The service hierarchical state machine " + other + " has no version 2"},
 		{"deprecated state machine", referring([]any{retired, 1}, "other.start"), "references.other: The service hierarchical state machine " + retired + " is deprecated"},
-		{"state machine that does not exist", referring([]any{"0123456789abcdef01234567", 1}, "other.start"), "does not exist"},
+		{"state machine that does not exist", referring([]any{"0123456789abcdef01234567", 1}, "other.start"), `references.other: Service hierarchical state machine "0123456789abcdef01234567" not found`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, body := c.do("POST", stateMachinePath(id)+"/", tc.version)

@@ -1,9 +1,7 @@
 package httpapi
 
 import (
-	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/sosodev/duration"
@@ -105,9 +103,6 @@ func (s *Server) createTemporaryGrant(w http.ResponseWriter, r *http.Request) er
 		OrgID: st.org.ID, UserID: req.UserID, Grant: grant, Tags: tagsIn(tags), Justification: justification,
 		Creator: actor(r),
 	}, d)
-	if errors.Is(err, store.ErrNotFound) {
-		return notFound("User " + strconv.Quote(req.UserID) + " not found.")
-	}
 	if err != nil {
 		return err
 	}

@@ -2,10 +2,8 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"slices"
-	"strconv"
 
 	"github.com/gorilla/mux"
 
@@ -80,9 +78,6 @@ func (s *Server) invokeToolVersion(w http.ResponseWriter, r *http.Request) error
 			Type: "value_error", Input: raw})
 	}
 	v, err := s.store.GetToolVersion(ctx, t.OrgID, t.ID, n.Major, n.Minor, n.Patch)
-	if errors.Is(err, store.ErrNotFound) {
-		return notFound("Version " + raw + " of tool " + strconv.Quote(t.ID) + " not found.")
-	}
 	if err != nil {
 		return err
 	}

@@ -71,9 +71,6 @@ func (s *Server) loadTool(r *http.Request, perm auth.Permission) (store.Tool, er
 	st := state(r.Context())
 	id := mux.Vars(r)["tool_id"]
 	t, err := s.store.GetTool(r.Context(), st.org.ID, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Tool{}, notFound("Tool " + strconv.Quote(id) + " not found.")
-	}
 	if err != nil {
 		return store.Tool{}, err
 	}
@@ -109,8 +106,6 @@ func toolError(err error) error {
 	case errors.Is(err, tools.ErrBranchNotFound), errors.Is(err, tools.ErrCommitNotFound),
 		errors.Is(err, tools.ErrProjectNotFound):
 		return notFound(sentence(err))
-	case errors.Is(err, store.ErrNotFound):
-		return notFound("Tool not found.")
 	}
 	return err
 }
@@ -289,9 +284,6 @@ func (s *Server) modifyTool(w http.ResponseWriter, r *http.Request) error {
 		}
 		return nil
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		return notFound("Tool " + strconv.Quote(id) + " not found.")
-	}
 	if err != nil {
 		return err
 	}

@@ -62,9 +62,6 @@ func (s *Server) loadUser(r *http.Request, pathVar string, perm auth.Permission)
 	st := state(r.Context())
 	id := mux.Vars(r)[pathVar]
 	u, err := s.store.GetUser(r.Context(), st.org.ID, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.User{}, notFound("User " + strconv.Quote(id) + " not found.")
-	}
 	if err != nil {
 		return store.User{}, err
 	}
@@ -313,9 +310,6 @@ func (s *Server) modifyUser(w http.ResponseWriter, r *http.Request) error {
 		}
 		return nil
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		return notFound("User " + strconv.Quote(id) + " not found.")
-	}
 	if err != nil {
 		return err
 	}
@@ -330,9 +324,6 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	err = s.store.DeleteUser(ctx, u.OrgID, u.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return notFound("User " + strconv.Quote(u.ID) + " not found.")
-	}
 	if err != nil {
 		return err
 	}

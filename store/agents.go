@@ -19,9 +19,8 @@ type AgentFilter = RecordFilter
 
 // agentKind keeps the wording agents' messages have always had.
 var agentKind = versionedKind{
-	what: "agent", records: "agents", versions: "agent_versions", key: "agent_id",
-	named:   "An agent named %q already exists.",
-	missing: "The agent %s does not exist.",
+	kind: KindAgent, what: "agent", records: "agents", versions: "agent_versions", key: "agent_id",
+	named: "An agent named %q already exists.",
 	next: func(id string, next, want int) string {
 		return fmt.Sprintf("The next version of the agent %s is %d, not %d.", id, next, want)
 	},

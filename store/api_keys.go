@@ -93,7 +93,7 @@ func (s *Store) GetAPIKey(ctx context.Context, orgID, keyID string) (APIKey, err
 	q := `SELECT ` + apiKeyColumns + ` FROM api_keys WHERE org_id = ? AND key_id = ?`
 	k, err := scanAPIKey(s.read.QueryRowContext(ctx, q, orgID, keyID))
 	if errors.Is(err, sql.ErrNoRows) {
-		return APIKey{}, fmt.Errorf("store: get api key: %w", ErrNotFound)
+		return APIKey{}, missing(KindAPIKey, keyID)
 	}
 	if err != nil {
 		return APIKey{}, fmt.Errorf("store: get api key: %w", err)
@@ -129,7 +129,7 @@ func (s *Store) DeleteAPIKey(ctx context.Context, orgID, keyID string) error {
 			return fmt.Errorf("store: delete api key: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("store: delete api key: %w", ErrNotFound)
+			return missing(KindAPIKey, keyID)
 		}
 		return nil
 	})
@@ -169,7 +169,7 @@ func (s *Store) Principal(ctx context.Context, orgID, userID, keyID string) (Pri
 	dest := append(append([]any{&p.Email, &expires}, rs.dest()...), &temporary)
 	err := s.read.QueryRowContext(ctx, q, formatTime(s.now()), keyID, orgID, userID).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Principal{}, fmt.Errorf("store: principal: %w", ErrNotFound)
+		return Principal{}, missing(KindUser, userID)
 	}
 	if err != nil {
 		return Principal{}, fmt.Errorf("store: principal: %w", err)

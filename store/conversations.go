@@ -87,7 +87,7 @@ func (s *Store) CreateConversation(ctx context.Context, n NewConversation) (Conv
 		}
 		vs, ok := svc.VersionSets[n.VersionSetName]
 		if !ok {
-			return &NotFoundError{Reason: fmt.Sprintf("Version set %q of service %q not found.", n.VersionSetName, n.ServiceID)}
+			return &NotFoundError{Kind: KindVersionSet, ID: n.VersionSetName, Owner: missing(KindService, n.ServiceID)}
 		}
 		agentVersion, err := s.ResolveAgentVersion(ctx, n.OrgID, svc.AgentID, vs.AgentVersion)
 		if err != nil {
@@ -202,7 +202,7 @@ func getConversation(ctx context.Context, db queryer, orgID, id string) (Convers
 	q := `SELECT ` + conversationColumns + ` FROM conversations c WHERE c.org_id = ? AND c.id = ?`
 	c, err := scanConversation(db.QueryRowContext(ctx, q, orgID, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Conversation{}, &NotFoundError{Reason: fmt.Sprintf("Conversation %q not found.", id)}
+		return Conversation{}, missing(KindConversation, id)
 	}
 	if err != nil {
 		return Conversation{}, fmt.Errorf("store: get conversation %s: %w", id, err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -144,14 +145,14 @@ func checkServices(ctx context.Context, tx *sql.Tx, orgID string, ids []string) 
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	var missing []string
+	var absent []string
 	for _, id := range ids {
 		if !found[id] {
-			missing = append(missing, id)
+			absent = append(absent, id)
 		}
 	}
-	if len(missing) > 0 {
-		return &NotFoundError{Reason: fmt.Sprintf("Service(s) %s not found.", strings.Join(missing, ", "))}
+	if len(absent) > 0 {
+		return &NotFoundError{Kind: KindService, ID: absent[0], More: absent[1:]}
 	}
 	return nil
 }
@@ -214,7 +215,7 @@ func getDynamicBehaviorSet(ctx context.Context, db queryer, orgID, id string) (D
 	q := `SELECT ` + dynamicBehaviorSetColumns + ` FROM dynamic_behavior_sets d WHERE d.org_id = ? AND d.id = ?`
 	d, err := scanDynamicBehaviorSet(db.QueryRowContext(ctx, q, orgID, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return DynamicBehaviorSet{}, &NotFoundError{Reason: fmt.Sprintf("Dynamic behavior set %q not found.", id)}
+		return DynamicBehaviorSet{}, missing(KindDynamicBehaviorSet, id)
 	}
 	if err != nil {
 		return DynamicBehaviorSet{}, fmt.Errorf("store: get dynamic behavior set %s: %w", id, err)
@@ -395,7 +396,7 @@ func (s *Store) DeleteDynamicBehaviorSet(ctx context.Context, orgID, id string) 
 			return fmt.Errorf("store: delete dynamic behavior set %s: %w", id, err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return &NotFoundError{Reason: fmt.Sprintf("Dynamic behavior set %q not found.", id)}
+			return missing(KindDynamicBehaviorSet, id)
 		}
 		const qi = `DELETE FROM dynamic_behavior_invocations WHERE org_id = ? AND set_id = ?`
 		if _, err := tx.ExecContext(ctx, qi, orgID, id); err != nil {
@@ -578,7 +579,7 @@ func (s *Store) RecordDynamicBehaviorInvocation(ctx context.Context, inv Dynamic
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM dynamic_behavior_set_versions WHERE org_id = ? AND set_id = ? AND version = ?`,
 			inv.OrgID, inv.SetID, inv.SetVersion).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
-			return &NotFoundError{Reason: fmt.Sprintf("Dynamic behavior set %q has no version %d.", inv.SetID, inv.SetVersion)}
+			return &NotFoundError{Kind: KindDynamicBehaviorSet, ID: inv.SetID, Version: strconv.Itoa(inv.SetVersion)}
 		}
 		if err != nil {
 			return err

@@ -2,7 +2,8 @@ package store
 
 import "errors"
 
-// Sentinel errors. "Not found" is always ErrNotFound, never a nil record.
+// Sentinel errors, for errors.Is. The store never returns them bare: a
+// missing record is always a *NotFoundError, a collision a *ConflictError.
 var (
 	// ErrNotFound means the record does not exist in the caller's organization.
 	ErrNotFound = errors.New("not found")
@@ -11,10 +12,20 @@ var (
 )
 
 // RuleError is a write refused by a business rule (a limit reached, a name
-// that does not exist). Reason is safe to show to the caller.
-type RuleError struct{ Reason string }
+// that does not exist). Reason is safe to show to the caller; a rule broken
+// by a record the request refers to only indirectly (a pinned version that
+// does not exist) carries that record in Missing instead.
+type RuleError struct {
+	Reason  string
+	Missing *NotFoundError
+}
 
-func (e *RuleError) Error() string { return e.Reason }
+func (e *RuleError) Error() string {
+	if e.Missing != nil {
+		return e.Missing.Error()
+	}
+	return e.Reason
+}
 
 // ConflictError is ErrConflict with a reason safe to show to the caller.
 type ConflictError struct{ Reason string }
@@ -24,11 +35,66 @@ func (e *ConflictError) Error() string { return e.Reason }
 // Is makes errors.Is(err, ErrConflict) hold for a *ConflictError.
 func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
 
-// NotFoundError is ErrNotFound naming what was missing, in words safe to
-// show to the caller (e.g. `Role "Support" not found.`).
-type NotFoundError struct{ Reason string }
+// Kind names a kind of record in a *NotFoundError.
+type Kind string
 
-func (e *NotFoundError) Error() string { return e.Reason }
+// The kinds of record a *NotFoundError can name.
+const (
+	KindOrganization       Kind = "organization"
+	KindUser               Kind = "user"
+	KindRole               Kind = "role"
+	KindAPIKey             Kind = "API key"
+	KindTool               Kind = "tool"
+	KindAgent              Kind = "agent"
+	KindStateMachine       Kind = "service hierarchical state machine"
+	KindService            Kind = "service"
+	KindVersionSet         Kind = "version set"
+	KindConversation       Kind = "conversation"
+	KindDynamicBehaviorSet Kind = "dynamic behavior set"
+	KindSetting            Kind = "setting"
+)
+
+// NotFoundError is the one form "not found" takes: which record is
+// missing, as facts rather than words. The API's wording is chosen from
+// them in http/. errors.Is(err, ErrNotFound) holds for it.
+type NotFoundError struct {
+	Kind Kind
+	// ID is the record's ID, or its name where it is looked up by name.
+	ID string
+	// More are further records of the same kind missing from one request.
+	More []string
+	// Owner is the record the missing one belongs to (a version set's
+	// service), when it is looked up within one.
+	Owner *NotFoundError
+	// Version, when set, is a version the record lacks; the record itself
+	// exists. NoVersions says it has no version at all yet.
+	Version    string
+	NoVersions bool
+	// Deprecated says the record exists but is deprecated, which counts
+	// as missing for whoever refers to it.
+	Deprecated bool
+}
+
+func (e *NotFoundError) Error() string {
+	s := "store: " + string(e.Kind) + " " + e.ID
+	switch {
+	case e.Deprecated:
+		s += " is deprecated"
+	case e.NoVersions:
+		s += " has no versions"
+	case e.Version != "":
+		s += " has no version " + e.Version
+	default:
+		s += " not found"
+	}
+	if e.Owner != nil {
+		s += " in " + string(e.Owner.Kind) + " " + e.Owner.ID
+	}
+	return s
+}
 
 // Is makes errors.Is(err, ErrNotFound) hold for a *NotFoundError.
 func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// missing is the *NotFoundError of a record that does not exist.
+func missing(k Kind, id string) *NotFoundError { return &NotFoundError{Kind: k, ID: id} }

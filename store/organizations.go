@@ -130,7 +130,7 @@ func (s *Store) GetOrganization(ctx context.Context, id string) (Organization, e
 	err := s.read.QueryRowContext(ctx, q, id).Scan(&o.ID, &o.Name, &o.TenantID, &prefs, &dims,
 		&o.AzureDevopsTeamName, &created, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Organization{}, fmt.Errorf("store: get organization %s: %w", id, ErrNotFound)
+		return Organization{}, missing(KindOrganization, id)
 	}
 	if err != nil {
 		return Organization{}, fmt.Errorf("store: get organization %s: %w", id, err)
@@ -165,7 +165,7 @@ func (s *Store) UpdateOrganization(ctx context.Context, id string, p Organizatio
 		var exists int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM organizations WHERE id = ?`, id).Scan(&exists)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("store: update organization %s: %w", id, ErrNotFound)
+			return missing(KindOrganization, id)
 		}
 		if err != nil {
 			return fmt.Errorf("store: update organization %s: %w", id, err)
@@ -220,7 +220,7 @@ func (s *Store) DeleteOrganization(ctx context.Context, id string) error {
 			return fmt.Errorf("store: delete organization %s: %w", id, err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("store: delete organization %s: %w", id, ErrNotFound)
+			return missing(KindOrganization, id)
 		}
 		return nil
 	})

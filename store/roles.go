@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 )
 
@@ -109,7 +108,7 @@ func roleByName(ctx context.Context, db queryer, orgID, name string) (Role, erro
 	q := `SELECT ` + roleColumns + ` FROM roles WHERE org_id = ? AND name = ?`
 	r, err := scanRole(db.QueryRowContext(ctx, q, orgID, name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Role{}, &NotFoundError{Reason: "Role " + strconv.Quote(name) + " not found."}
+		return Role{}, missing(KindRole, name)
 	}
 	if err != nil {
 		return Role{}, fmt.Errorf("store: get role %s: %w", name, err)
@@ -122,7 +121,7 @@ func (s *Store) GetRole(ctx context.Context, orgID, id string) (Role, error) {
 	q := `SELECT ` + roleColumns + ` FROM roles WHERE org_id = ? AND id = ?`
 	r, err := scanRole(s.read.QueryRowContext(ctx, q, orgID, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Role{}, fmt.Errorf("store: get role %s: %w", id, ErrNotFound)
+		return Role{}, missing(KindRole, id)
 	}
 	if err != nil {
 		return Role{}, fmt.Errorf("store: get role %s: %w", id, err)
@@ -202,7 +201,7 @@ func (s *Store) AssignRole(ctx context.Context, orgID, userID, roleName string, 
 		q := `SELECT ` + roleColumns + ` FROM roles WHERE id = (SELECT role_id FROM users WHERE org_id = ? AND id = ?)`
 		current, err := scanRole(tx.QueryRowContext(ctx, q, orgID, userID))
 		if errors.Is(err, sql.ErrNoRows) {
-			return &NotFoundError{Reason: "User " + strconv.Quote(userID) + " not found."}
+			return missing(KindUser, userID)
 		}
 		if err != nil {
 			return fmt.Errorf("store: assign role to user %s: %w", userID, err)

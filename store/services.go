@@ -198,7 +198,7 @@ func (s *Store) checkPinned(ctx context.Context, svc Service, vs VersionSet) err
 func asRule(err error) error {
 	var nf *NotFoundError
 	if errors.As(err, &nf) {
-		return &RuleError{Reason: nf.Reason}
+		return &RuleError{Missing: nf}
 	}
 	return err
 }
@@ -253,7 +253,7 @@ func getService(ctx context.Context, db queryer, orgID, id string) (Service, err
 	q := `SELECT ` + serviceColumns + ` FROM services s WHERE s.org_id = ? AND s.id = ?`
 	svc, err := scanService(db.QueryRowContext(ctx, q, orgID, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Service{}, &NotFoundError{Reason: fmt.Sprintf("Service %q not found.", id)}
+		return Service{}, missing(KindService, id)
 	}
 	if err != nil {
 		return Service{}, fmt.Errorf("store: get service %s: %w", id, err)
@@ -419,7 +419,7 @@ func (s *Store) DeleteVersionSet(ctx context.Context, orgID, serviceID, name str
 			return fmt.Errorf("store: delete version set %s: %w", name, err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return &NotFoundError{Reason: fmt.Sprintf("Version set %q of service %q not found.", name, serviceID)}
+			return &NotFoundError{Kind: KindVersionSet, ID: name, Owner: missing(KindService, serviceID)}
 		}
 		return touchService(ctx, tx, orgID, serviceID, by, s.now())
 	})
@@ -433,7 +433,7 @@ func touchService(ctx context.Context, tx *sql.Tx, orgID, id string, by Actor, n
 		return fmt.Errorf("store: touch service %s: %w", id, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return &NotFoundError{Reason: fmt.Sprintf("Service %q not found.", id)}
+		return missing(KindService, id)
 	}
 	return nil
 }

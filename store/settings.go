@@ -7,13 +7,13 @@ import (
 	"fmt"
 )
 
-// Setting returns the value of a server-wide setting, or ErrNotFound.
+// Setting returns the value of a server-wide setting, or a *NotFoundError.
 func (s *Store) Setting(ctx context.Context, name string) (string, error) {
 	const q = `SELECT value FROM settings WHERE name = ?`
 	var v string
 	err := s.read.QueryRowContext(ctx, q, name).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", ErrNotFound
+		return "", missing(KindSetting, name)
 	}
 	if err != nil {
 		return "", fmt.Errorf("store: setting %s: %w", name, err)

@@ -20,10 +20,9 @@ type StateMachineFilter = RecordFilter
 // stateMachineKind keeps the wording state machines' messages have always
 // had, which differs from agents' in more than the noun.
 var stateMachineKind = versionedKind{
-	what: "service hierarchical state machine", records: "state_machines", versions: "state_machine_versions",
-	key:     "state_machine_id",
-	named:   "A state machine named %q already exists.",
-	missing: "Service hierarchical state machine %q not found.",
+	kind: KindStateMachine, what: "service hierarchical state machine", records: "state_machines", versions: "state_machine_versions",
+	key:   "state_machine_id",
+	named: "A state machine named %q already exists.",
 	next: func(_ string, next, want int) string {
 		return fmt.Sprintf("The next version of the state machine is %d, not %d.", next, want)
 	},

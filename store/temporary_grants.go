@@ -48,7 +48,7 @@ func (s *Store) CreateTemporaryGrant(ctx context.Context, g TemporaryGrant, life
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE org_id = ? AND id = ?`, g.OrgID, g.UserID).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("store: create temporary grant for user %s: %w", g.UserID, ErrNotFound)
+			return missing(KindUser, g.UserID)
 		}
 		if err != nil {
 			return fmt.Errorf("store: create temporary grant: %w", err)

@@ -51,7 +51,7 @@ func (s *Store) PublishToolVersion(ctx context.Context, v ToolVersion, files map
 			return err
 		}
 		if t.Deprecated {
-			return fmt.Errorf("store: publish: tool %s is deprecated: %w", t.ID, ErrNotFound)
+			return &NotFoundError{Kind: KindTool, ID: t.ID, Deprecated: true}
 		}
 		var active, count int
 		var latest [3]int
@@ -180,7 +180,7 @@ func (s *Store) GetToolVersion(ctx context.Context, orgID, toolID string, major,
 		WHERE org_id = ? AND tool_id = ? AND major = ? AND minor = ? AND patch = ?`
 	v, err := scanToolVersion(s.read.QueryRowContext(ctx, q, orgID, toolID, major, minor, patch))
 	if errors.Is(err, sql.ErrNoRows) {
-		return ToolVersion{}, fmt.Errorf("store: get tool version %d.%d.%d: %w", major, minor, patch, ErrNotFound)
+		return ToolVersion{}, &NotFoundError{Kind: KindTool, ID: toolID, Version: fmt.Sprintf("%d.%d.%d", major, minor, patch)}
 	}
 	if err != nil {
 		return ToolVersion{}, fmt.Errorf("store: get tool version: %w", err)

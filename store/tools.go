@@ -131,7 +131,7 @@ func getTool(ctx context.Context, db queryer, orgID, id string) (Tool, error) {
 	q := `SELECT ` + toolColumns + ` FROM tools t WHERE t.org_id = ? AND t.id = ?`
 	t, err := scanTool(db.QueryRowContext(ctx, q, orgID, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Tool{}, fmt.Errorf("store: get tool %s: %w", id, ErrNotFound)
+		return Tool{}, missing(KindTool, id)
 	}
 	if err != nil {
 		return Tool{}, fmt.Errorf("store: get tool %s: %w", id, err)
@@ -259,7 +259,7 @@ func (s *Store) DeprecateTool(ctx context.Context, orgID, id string, by Actor) e
 			return fmt.Errorf("store: deprecate tool %s: %w", id, err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("store: deprecate tool %s: %w", id, ErrNotFound)
+			return missing(KindTool, id)
 		}
 		const qv = `UPDATE tool_versions SET deprecated = 1, updated_by_org_id = ?, updated_by_user_id = ?,
 			updated_at = ? WHERE tool_id = ? AND deprecated = 0`

@@ -161,7 +161,7 @@ func getUser(ctx context.Context, db queryer, orgID, id string) (User, error) {
 	q := `SELECT ` + userColumns + ` FROM users u WHERE u.org_id = ? AND u.id = ?`
 	u, err := scanUser(db.QueryRowContext(ctx, q, orgID, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return User{}, fmt.Errorf("store: get user %s: %w", id, ErrNotFound)
+		return User{}, missing(KindUser, id)
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("store: get user %s: %w", id, err)
@@ -325,7 +325,7 @@ func (s *Store) DeleteUser(ctx context.Context, orgID, id string) error {
 			return fmt.Errorf("store: delete user %s: %w", id, err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("store: delete user %s: %w", id, ErrNotFound)
+			return missing(KindUser, id)
 		}
 		return nil
 	})

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -19,12 +20,12 @@ import (
 // where the API has always worded them differently. The table and column
 // names are constants, never input.
 type versionedKind struct {
+	kind     Kind
 	what     string // the record in messages: "The <what> X is deprecated."
 	records  string // the records' table
 	versions string // the versions' table
 	key      string // the column naming the record in versions and services
 	named    string // the format of a name conflict, given the name
-	missing  string // the format of a missing record, given its ID
 	// next refuses a version number that is not the next; inUse refuses to
 	// deprecate a record the active services listed use.
 	next  func(id string, next, want int) string
@@ -128,7 +129,7 @@ func getRecord(ctx context.Context, db queryer, k versionedKind, orgID, id strin
 	q := k.selectRecords() + ` WHERE r.org_id = ? AND r.id = ?`
 	r, err := scanRecord(db.QueryRowContext(ctx, q, orgID, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return VersionedRecord{}, &NotFoundError{Reason: fmt.Sprintf(k.missing, id)}
+		return VersionedRecord{}, missing(k.kind, id)
 	}
 	if err != nil {
 		return VersionedRecord{}, fmt.Errorf("store: get %s %s: %w", k.what, id, err)
@@ -188,7 +189,7 @@ func (s *Store) createVersion(ctx context.Context, k versionedKind, v RecordVers
 			return err
 		}
 		if r.Deprecated {
-			return &NotFoundError{Reason: fmt.Sprintf("The %s %s is deprecated.", k.what, r.ID)}
+			return &NotFoundError{Kind: k.kind, ID: r.ID, Deprecated: true}
 		}
 		v.Version = 1
 		if r.LatestVersion != nil {
@@ -255,7 +256,7 @@ func getVersion(ctx context.Context, db queryer, k versionedKind, orgID, id stri
 	q := k.selectVersions() + ` WHERE org_id = ? AND ` + k.key + ` = ? AND version = ?`
 	v, err := scanVersion(db.QueryRowContext(ctx, q, orgID, id, version))
 	if errors.Is(err, sql.ErrNoRows) {
-		return RecordVersion{}, &NotFoundError{Reason: fmt.Sprintf("The %s %s has no version %d.", k.what, id, version)}
+		return RecordVersion{}, &NotFoundError{Kind: k.kind, ID: id, Version: strconv.Itoa(version)}
 	}
 	if err != nil {
 		return RecordVersion{}, fmt.Errorf("store: get %s %s version %d: %w", k.what, id, version, err)
@@ -363,13 +364,13 @@ func resolveVersion(ctx context.Context, db queryer, k versionedKind, orgID, id 
 	var deprecated bool
 	err := db.QueryRowContext(ctx, `SELECT deprecated FROM `+k.records+` WHERE org_id = ? AND id = ?`, orgID, id).Scan(&deprecated)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, &NotFoundError{Reason: fmt.Sprintf("The %s %s does not exist.", k.what, id)}
+		return 0, missing(k.kind, id)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("store: resolve %s %s: %w", k.what, id, err)
 	}
 	if deprecated {
-		return 0, &NotFoundError{Reason: fmt.Sprintf("The %s %s is deprecated.", k.what, id)}
+		return 0, &NotFoundError{Kind: k.kind, ID: id, Deprecated: true}
 	}
 	var got sql.NullInt64
 	if version == nil {
@@ -382,9 +383,9 @@ func resolveVersion(ctx context.Context, db queryer, k versionedKind, orgID, id 
 	}
 	if !got.Valid {
 		if version == nil {
-			return 0, &NotFoundError{Reason: fmt.Sprintf("The %s %s has no versions yet.", k.what, id)}
+			return 0, &NotFoundError{Kind: k.kind, ID: id, NoVersions: true}
 		}
-		return 0, &NotFoundError{Reason: fmt.Sprintf("The %s %s has no version %d.", k.what, id, *version)}
+		return 0, &NotFoundError{Kind: k.kind, ID: id, Version: strconv.Itoa(*version)}
 	}
 	return int(got.Int64), nil
 }

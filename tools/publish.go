@@ -49,7 +49,7 @@ func (s *Service) Publish(ctx context.Context, req PublishRequest) (store.ToolVe
 		return store.ToolVersion{}, err
 	}
 	if tool.Deprecated {
-		return store.ToolVersion{}, fmt.Errorf("tool %s is deprecated: %w", tool.ID, store.ErrNotFound)
+		return store.ToolVersion{}, &store.NotFoundError{Kind: store.KindTool, ID: tool.ID, Deprecated: true}
 	}
 	branch := RepoMain
 	if req.Repo != RepoMain {
