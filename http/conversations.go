@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -352,14 +351,10 @@ func (s *Server) getConversationMessages(w http.ResponseWriter, r *http.Request)
 func (s *Server) finishConversation(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	st := state(ctx)
-	err := s.store.FinishConversation(ctx, st.org.ID, mux.Vars(r)["conversation_id"], func(c store.Conversation) error {
+	err := s.store.FinishConversation(ctx, st.org.ID, mux.Vars(r)["conversation_id"], func(c store.Conversation, u *store.User) error {
 		owner := a.Attributes{a.AttrOrgID: c.OrgID, a.AttrUserID: c.UserID}
-		u, err := s.store.GetUser(ctx, c.OrgID, c.UserID)
-		switch {
-		case err == nil:
-			owner = userAttrs(u)
-		case !errors.Is(err, store.ErrNotFound):
-			return err
+		if u != nil {
+			owner = userAttrs(*u)
 		}
 		if !a.Allowed(st.principal.Grants, a.UserUpdateUserInfo, owner) {
 			return forbidden(a.UserUpdateUserInfo)

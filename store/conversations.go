@@ -89,11 +89,11 @@ func (s *Store) CreateConversation(ctx context.Context, n NewConversation) (Conv
 		if !ok {
 			return &NotFoundError{Kind: KindVersionSet, ID: n.VersionSetName, Owner: missing(KindService, n.ServiceID)}
 		}
-		agentVersion, err := s.ResolveAgentVersion(ctx, n.OrgID, svc.AgentID, vs.AgentVersion)
+		agentVersion, err := resolveVersion(ctx, tx, agentKind, n.OrgID, svc.AgentID, vs.AgentVersion)
 		if err != nil {
 			return asRule(err)
 		}
-		smVersion, err := s.ResolveStateMachineVersion(ctx, n.OrgID, svc.StateMachineID, vs.StateMachineVersion)
+		smVersion, err := resolveVersion(ctx, tx, stateMachineKind, n.OrgID, svc.StateMachineID, vs.StateMachineVersion)
 		if err != nil {
 			return asRule(err)
 		}
@@ -393,14 +393,23 @@ func (s *Store) ListMessages(ctx context.Context, orgID, conversationID string, 
 }
 
 // FinishConversation finishes the organization's conversation once allow
-// accepts it. An already finished one is a *ConflictError.
-func (s *Store) FinishConversation(ctx context.Context, orgID, id string, allow func(Conversation) error) error {
+// accepts it and the user who started it (nil if that user is gone), both
+// read in the finishing transaction. An already finished one is a
+// *ConflictError.
+func (s *Store) FinishConversation(ctx context.Context, orgID, id string, allow func(c Conversation, owner *User) error) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		c, err := getConversation(ctx, tx, orgID, id)
 		if err != nil {
 			return err
 		}
-		if err := allow(c); err != nil {
+		var owner *User
+		switch u, err := getUser(ctx, tx, c.OrgID, c.UserID); {
+		case err == nil:
+			owner = &u
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
+		if err := allow(c, owner); err != nil {
 			return err
 		}
 		if c.IsFinished {

@@ -71,14 +71,14 @@ func (s *Store) CreateService(ctx context.Context, svc Service, release *Version
 	if err := allow(svc); err != nil {
 		return Service{}, err
 	}
-	if err := s.checkServiceTargets(ctx, svc); err != nil {
-		return Service{}, err
-	}
 	tags, keyterms, err := serviceJSON(svc)
 	if err != nil {
 		return Service{}, err
 	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := checkServiceTargets(ctx, tx, svc); err != nil {
+			return err
+		}
 		const q = `INSERT INTO services (id, org_id, name, description, is_active, agent_id, state_machine_id, tags,
 			keyterms, creator_org_id, creator_user_id, updated_by_org_id, updated_by_user_id, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
@@ -157,36 +157,35 @@ func putVersionSet(ctx context.Context, tx *sql.Tx, serviceID, name string, vs V
 	return nil
 }
 
-// checkServiceTargets checks that the service's agent and state machine are
-// live and have a version, and that every version its sets pin exists. A
-// pinned version that does not is a *RuleError: the request names it, not
-// a record. It reads through the reader pool, which a write transaction in
-// progress does not block (WAL).
-func (s *Store) checkServiceTargets(ctx context.Context, svc Service) error {
-	if _, err := s.ResolveAgentVersion(ctx, svc.OrgID, svc.AgentID, nil); err != nil {
+// checkServiceTargets checks, through db (the write transaction), that the
+// service's agent and state machine are live and have a version, and that
+// every version its sets pin exists. A pinned version that does not is a
+// *RuleError: the request names it, not a record.
+func checkServiceTargets(ctx context.Context, db queryer, svc Service) error {
+	if _, err := resolveVersion(ctx, db, agentKind, svc.OrgID, svc.AgentID, nil); err != nil {
 		return err
 	}
-	if _, err := s.ResolveStateMachineVersion(ctx, svc.OrgID, svc.StateMachineID, nil); err != nil {
+	if _, err := resolveVersion(ctx, db, stateMachineKind, svc.OrgID, svc.StateMachineID, nil); err != nil {
 		return err
 	}
 	for _, vs := range svc.VersionSets {
-		if err := s.checkPinned(ctx, svc, vs); err != nil {
+		if err := checkPinned(ctx, db, svc, vs); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// checkPinned checks that the versions vs pins exist for the service's
-// agent and state machine.
-func (s *Store) checkPinned(ctx context.Context, svc Service, vs VersionSet) error {
+// checkPinned checks, through db, that the versions vs pins exist for the
+// service's agent and state machine.
+func checkPinned(ctx context.Context, db queryer, svc Service, vs VersionSet) error {
 	if vs.AgentVersion != nil {
-		if _, err := s.ResolveAgentVersion(ctx, svc.OrgID, svc.AgentID, vs.AgentVersion); err != nil {
+		if _, err := resolveVersion(ctx, db, agentKind, svc.OrgID, svc.AgentID, vs.AgentVersion); err != nil {
 			return asRule(err)
 		}
 	}
 	if vs.StateMachineVersion != nil {
-		if _, err := s.ResolveStateMachineVersion(ctx, svc.OrgID, svc.StateMachineID, vs.StateMachineVersion); err != nil {
+		if _, err := resolveVersion(ctx, db, stateMachineKind, svc.OrgID, svc.StateMachineID, vs.StateMachineVersion); err != nil {
 			return asRule(err)
 		}
 	}
@@ -346,7 +345,7 @@ func (s *Store) UpdateService(ctx context.Context, orgID, id string, by Actor, c
 			return err
 		}
 		if svc.AgentID != old.AgentID || svc.StateMachineID != old.StateMachineID || svc.IsActive && !old.IsActive {
-			if err := s.checkServiceTargets(ctx, svc); err != nil {
+			if err := checkServiceTargets(ctx, tx, svc); err != nil {
 				return asRule(err)
 			}
 		}
@@ -387,7 +386,7 @@ func (s *Store) UpsertVersionSet(ctx context.Context, orgID, serviceID, name str
 		if name == EdgeVersionSet {
 			return &RuleError{Reason: "The edge version set always uses the newest agent and state machine versions and cannot be changed."}
 		}
-		if err := s.checkPinned(ctx, svc, vs); err != nil {
+		if err := checkPinned(ctx, tx, svc, vs); err != nil {
 			return err
 		}
 		now := s.now()
