@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -120,8 +119,8 @@ func (s *Server) createConversation(w http.ResponseWriter, r *http.Request) erro
 		n.Initial.Sender = sender(caller, n.Initial.MessageType)
 	}
 	if queryString(r, "response_format") == "voice" {
-		n.Check = func(c store.Conversation) error {
-			return s.checkVoiceLanguage(ctx, caller.Preferences.PreferredLanguage, c)
+		n.Check = func(_ store.Conversation, agent store.AgentVersion) error {
+			return checkVoiceLanguage(caller.Preferences.PreferredLanguage, agent)
 		}
 	}
 	c, err := s.store.CreateConversation(ctx, n)
@@ -151,18 +150,15 @@ var voiceLanguages = map[string]bool{
 
 // checkVoiceLanguage refuses a voice conversation in a language without
 // voice: the user's preferred language, or the agent's default spoken
-// language when the user has none.
-func (s *Server) checkVoiceLanguage(ctx context.Context, preferred *string, c store.Conversation) error {
+// language (of the agent version the conversation uses) when the user has
+// none.
+func checkVoiceLanguage(preferred *string, agent store.AgentVersion) error {
 	lang, whose := "", "The user's preferred language"
 	if preferred != nil && *preferred != "" {
 		lang = *preferred
 	} else {
-		v, err := s.store.GetAgentVersion(ctx, c.OrgID, c.AgentID, c.AgentVersion)
-		if err != nil {
-			return err
-		}
 		var content agentContent
-		if err := json.Unmarshal(v.Body, &content); err != nil {
+		if err := json.Unmarshal(agent.Body, &content); err != nil {
 			return err
 		}
 		lang, whose = content.Identity.DefaultSpokenLanguage, "The agent's default spoken language"

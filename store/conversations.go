@@ -68,8 +68,9 @@ type NewConversation struct {
 	// Initial, if set, becomes the conversation's first message.
 	Initial *Message
 	// Check, if set, may refuse the conversation once its version set is
-	// resolved to concrete versions, before anything is written.
-	Check func(Conversation) error
+	// resolved to concrete versions, before anything is written. It is
+	// given the agent version resolved, read in the same transaction.
+	Check func(Conversation, AgentVersion) error
 }
 
 // CreateConversation starts a conversation of the user with the service,
@@ -116,7 +117,11 @@ func (s *Store) CreateConversation(ctx context.Context, n NewConversation) (Conv
 			c.Tags = map[string]*string{}
 		}
 		if n.Check != nil {
-			if err := n.Check(c); err != nil {
+			agent, err := getVersion(ctx, tx, agentKind, c.OrgID, c.AgentID, c.AgentVersion)
+			if err != nil {
+				return err
+			}
+			if err := n.Check(c, agent); err != nil {
 				return err
 			}
 		}
