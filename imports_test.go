@@ -3,6 +3,7 @@ package main
 import (
 	"go/parser"
 	"go/token"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -28,6 +29,35 @@ var importRules = map[string]struct {
 	"app":          {project: []string{"store", "auth", "http", "wasmrt", "embed", "tools"}},
 	"compadretest": {project: []string{"app", "store"}},
 	"ssml":         {},
+}
+
+// TestEveryPackageHasARule fails for a package folder the import rules do
+// not list, so a new package cannot arrive without its place in the
+// dependency order being decided.
+func TestEveryPackageHasARule(t *testing.T) {
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path != "." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "bin") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		dir := filepath.Dir(path)
+		if dir == "." || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		if _, ok := importRules[filepath.ToSlash(dir)]; !ok {
+			t.Errorf("package folder %s/ has no import rule; add it to importRules", dir)
+			return filepath.SkipDir
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestImportRules(t *testing.T) {
