@@ -13,18 +13,6 @@ import (
 	"github.com/compadre-dev/compadre/store"
 )
 
-// agentRoutes returns the route lines of this group; org is the path prefix
-// every organization-scoped route starts with.
-func (s *Server) agentRoutes(org string) []route {
-	return []route{
-		{"POST", org + "/organization/agent", "create-agent", authRequired, perms{a.OrganizationCreateAgent}, 10, s.createAgent},
-		{"GET", org + "/organization/agent", "get-agents", authRequired, nil, 20, s.getAgents},
-		{"POST", org + "/organization/agent/{agent_id}/", "create-agent-version", authRequired, perms{a.OrganizationCreateAgentVersion}, 10, s.createAgentVersion},
-		{"DELETE", org + "/organization/agent/{agent_id}/", "delete-agent", authRequired, perms{a.OrganizationDeleteAgent}, 10, s.deleteAgent},
-		{"GET", org + "/organization/agent/{agent_id}/version", "get-agent-versions", authRequired, perms{a.OrganizationGetAgent}, 20, s.getAgentVersions},
-	}
-}
-
 func agentAttrs(ag store.Agent) a.Attributes {
 	return a.Attributes{a.AttrOrgID: ag.OrgID, a.AttrAgentID: ag.ID, a.AttrName: ag.Name}
 }

@@ -15,20 +15,6 @@ import (
 	"github.com/compadre-dev/compadre/store"
 )
 
-// conversationRoutes returns the route lines of this group; org is the path prefix
-// every organization-scoped route starts with. Conversation:GetInteractionInsights
-// only decides which events create-conversation streams, so it is not required;
-// reading conversations and messages filters or refuses per conversation.
-func (s *Server) conversationRoutes(org string) []route {
-	return []route{
-		{"POST", org + "/conversation/", "create-conversation", authRequired, perms{a.ConversationCreateConversation}, 5, s.createConversation},
-		{"GET", org + "/conversation/", "get-conversations", authRequired, nil, 15, s.getConversations},
-		{"GET", org + "/conversation/{conversation_id}/messages/", "get-conversation-messages", authRequired, nil, 20, s.getConversationMessages},
-		{"POST", org + "/conversation/{conversation_id}/finish/", "finish-conversation", authRequired, perms{a.UserUpdateUserInfo, a.ConversationFinishConversation}, 5, s.finishConversation},
-		{"POST", org + "/conversation/{conversation_id}/tags/", "modify-tags-of-conversation", authRequired, perms{a.ConversationModifyConversation}, 50, s.modifyTagsOfConversation},
-	}
-}
-
 func conversationAttrs(c store.Conversation) a.Attributes {
 	return a.Attributes{a.AttrOrgID: c.OrgID, a.AttrConversationID: c.ID, a.AttrServiceID: c.ServiceID, a.AttrUserID: c.UserID}
 }

@@ -16,24 +16,6 @@ import (
 	"github.com/compadre-dev/compadre/store"
 )
 
-// dynamicBehaviorRoutes returns the route lines of this group; org is the path prefix
-// every organization-scoped route starts with.
-func (s *Server) dynamicBehaviorRoutes(org string) []route {
-	sets := org + "/dynamic_behavior_set/"
-	set := sets + "{dynamic_behavior_set_id}/"
-	return []route{
-		// The fixed search path comes before the paths naming a set.
-		{"GET", sets + "search", "search-dynamic-behavior-sets", authRequired, nil, 50, s.searchDynamicBehaviorSets},
-		{"POST", sets, "create-dynamic-behavior-set", authRequired, perms{auth.DynamicBehaviorCreate, auth.DynamicBehaviorUpdate}, 200, s.createDynamicBehaviorSet},
-		{"GET", sets, "get-dynamic-behavior-sets", authRequired, nil, 500, s.getDynamicBehaviorSets},
-		{"DELETE", set, "delete-dynamic-behavior-instruction", authRequired, perms{auth.DynamicBehaviorDelete}, 500, s.deleteDynamicBehaviorInstruction},
-		{"POST", set, "update-dynamic-behavior-set", authRequired, perms{auth.DynamicBehaviorUpdate}, 500, s.updateDynamicBehaviorSet},
-		{"POST", set + "version/", "create-dynamic-behavior-set-version", authRequired, perms{auth.DynamicBehaviorUpdate}, 200, s.createDynamicBehaviorSetVersion},
-		{"GET", set + "version/", "get-dynamic-behavior-set-versions", authRequired, perms{auth.DynamicBehaviorGet}, 1000, s.getDynamicBehaviorSetVersions},
-		{"GET", set + "invocation/", "get-dynamic-behavior-invocations", authRequired, perms{auth.DynamicBehaviorGet}, 50, s.getDynamicBehaviorInvocations},
-	}
-}
-
 // Action types of a dynamic behavior set version.
 const (
 	behaviorActionInjectInstruction    = "inject-instruction"

@@ -11,7 +11,10 @@ type perms = []a.Permission
 // and handler. Together the lines are the permission matrix.
 func (s *Server) routes() []route {
 	const org = "/v1/{organization}"
-	core := []route{
+	const sm = org + "/organization/service_hierarchical_state_machine"
+	const sets = org + "/dynamic_behavior_set/"
+	const set = sets + "{dynamic_behavior_set_id}/"
+	return []route{
 		{"GET", "/healthz", "healthz", authNone, nil, 0, s.healthz},
 		{"GET", "/readyz", "readyz", authNone, nil, 0, s.readyz},
 		{"GET", "/metrics", "metrics", authNone, nil, 0, s.metricsHandler()},
@@ -58,13 +61,46 @@ func (s *Server) routes() []route {
 		{"GET", org + "/tool/{tool_id}/version", "get-tool-versions", authRequired, nil, 50, s.getToolVersions},
 		{"DELETE", org + "/tool/{tool_id}/version/{versions}", "deprecate-tool-version", authRequired, perms{a.ToolModifyTool}, 20, s.deprecateToolVersions},
 		{"POST", org + "/tool/{tool_id}/version/{version}/invoke", "invoke-tool-version", authRequired, perms{a.ToolInvokeTool}, 10, s.invokeToolVersion},
+
+		{"POST", org + "/organization/agent", "create-agent", authRequired, perms{a.OrganizationCreateAgent}, 10, s.createAgent},
+		{"GET", org + "/organization/agent", "get-agents", authRequired, nil, 20, s.getAgents},
+		{"POST", org + "/organization/agent/{agent_id}/", "create-agent-version", authRequired, perms{a.OrganizationCreateAgentVersion}, 10, s.createAgentVersion},
+		{"DELETE", org + "/organization/agent/{agent_id}/", "delete-agent", authRequired, perms{a.OrganizationDeleteAgent}, 10, s.deleteAgent},
+		{"GET", org + "/organization/agent/{agent_id}/version", "get-agent-versions", authRequired, perms{a.OrganizationGetAgent}, 20, s.getAgentVersions},
+
+		{"POST", sm, "create-service-hierarchical-state-machine", authRequired, perms{a.OrganizationCreateStateMachine}, 10, s.createStateMachine},
+		{"GET", sm, "get-service-hierarchical-state-machines", authRequired, nil, 20, s.getStateMachines},
+		{"POST", sm + "/{service_hierarchical_state_machine_id}/", "create-service-hierarchical-state-machine-version", authRequired, perms{a.OrganizationCreateStateMachineVersion}, 10, s.createStateMachineVersion},
+		{"DELETE", sm + "/{state_machine_id}/", "delete-service-hierarchical-state-machine", authRequired, perms{a.OrganizationDeleteStateMachine}, 10, s.deleteStateMachine},
+		{"GET", sm + "/{service_hierarchical_state_machine_id}/version", "get-service-hierarchical-state-machine-versions", authRequired, perms{a.OrganizationGetStateMachine}, 20, s.getStateMachineVersions},
+
+		// Listing filters by Service:GetService instead of refusing, and
+		// upserting a version set needs Service:CreateVersionSet or
+		// Service:UpdateVersionSet depending on whether it exists, so those
+		// check in the handler alone.
+		{"GET", org + "/service/", "get-services", authRequired, nil, 50, s.getServices},
+		{"POST", org + "/service/", "create-service", authRequired, perms{a.ServiceCreateService, a.ServiceCreateVersionSet}, 20, s.createService},
+		{"PUT", org + "/service/{service_id}/version_sets/{version_set_name}/", "upsert-service-version-set", authRequired, nil, 30, s.upsertServiceVersionSet},
+		{"DELETE", org + "/service/{service_id}/version_sets/{version_set_name}/", "delete-service-version-set", authRequired, perms{a.ServiceDeleteVersionSet}, 30, s.deleteServiceVersionSet},
+		{"POST", org + "/service/{service_id}/", "update-service", authRequired, perms{a.ServiceUpdateService}, 20, s.updateService},
+
+		// Conversation:GetInteractionInsights only decides which events
+		// create-conversation streams, so it is not required; reading
+		// conversations and messages filters or refuses per conversation.
+		{"POST", org + "/conversation/", "create-conversation", authRequired, perms{a.ConversationCreateConversation}, 5, s.createConversation},
+		{"GET", org + "/conversation/", "get-conversations", authRequired, nil, 15, s.getConversations},
+		{"GET", org + "/conversation/{conversation_id}/messages/", "get-conversation-messages", authRequired, nil, 20, s.getConversationMessages},
+		{"POST", org + "/conversation/{conversation_id}/finish/", "finish-conversation", authRequired, perms{a.UserUpdateUserInfo, a.ConversationFinishConversation}, 5, s.finishConversation},
+		{"POST", org + "/conversation/{conversation_id}/tags/", "modify-tags-of-conversation", authRequired, perms{a.ConversationModifyConversation}, 50, s.modifyTagsOfConversation},
+
+		// The fixed search path comes before the paths naming a set.
+		{"GET", sets + "search", "search-dynamic-behavior-sets", authRequired, nil, 50, s.searchDynamicBehaviorSets},
+		{"POST", sets, "create-dynamic-behavior-set", authRequired, perms{a.DynamicBehaviorCreate, a.DynamicBehaviorUpdate}, 200, s.createDynamicBehaviorSet},
+		{"GET", sets, "get-dynamic-behavior-sets", authRequired, nil, 500, s.getDynamicBehaviorSets},
+		{"DELETE", set, "delete-dynamic-behavior-instruction", authRequired, perms{a.DynamicBehaviorDelete}, 500, s.deleteDynamicBehaviorInstruction},
+		{"POST", set, "update-dynamic-behavior-set", authRequired, perms{a.DynamicBehaviorUpdate}, 500, s.updateDynamicBehaviorSet},
+		{"POST", set + "version/", "create-dynamic-behavior-set-version", authRequired, perms{a.DynamicBehaviorUpdate}, 200, s.createDynamicBehaviorSetVersion},
+		{"GET", set + "version/", "get-dynamic-behavior-set-versions", authRequired, perms{a.DynamicBehaviorGet}, 1000, s.getDynamicBehaviorSetVersions},
+		{"GET", set + "invocation/", "get-dynamic-behavior-invocations", authRequired, perms{a.DynamicBehaviorGet}, 50, s.getDynamicBehaviorInvocations},
 	}
-	// Each group of operations keeps its route lines beside its handlers.
-	groups := [][]route{core, s.agentRoutes(org), s.stateMachineRoutes(org), s.serviceRoutes(org),
-		s.conversationRoutes(org), s.dynamicBehaviorRoutes(org)}
-	var all []route
-	for _, g := range groups {
-		all = append(all, g...)
-	}
-	return all
 }

@@ -10,21 +10,6 @@ import (
 	"github.com/compadre-dev/compadre/store"
 )
 
-// serviceRoutes returns the route lines of this group; org is the path prefix
-// every organization-scoped route starts with. Listing filters by
-// Service:GetService instead of refusing, and upserting a version set needs
-// Service:CreateVersionSet or Service:UpdateVersionSet depending on whether
-// it exists, so those two check in the handler alone.
-func (s *Server) serviceRoutes(org string) []route {
-	return []route{
-		{"GET", org + "/service/", "get-services", authRequired, nil, 50, s.getServices},
-		{"POST", org + "/service/", "create-service", authRequired, perms{a.ServiceCreateService, a.ServiceCreateVersionSet}, 20, s.createService},
-		{"PUT", org + "/service/{service_id}/version_sets/{version_set_name}/", "upsert-service-version-set", authRequired, nil, 30, s.upsertServiceVersionSet},
-		{"DELETE", org + "/service/{service_id}/version_sets/{version_set_name}/", "delete-service-version-set", authRequired, perms{a.ServiceDeleteVersionSet}, 30, s.deleteServiceVersionSet},
-		{"POST", org + "/service/{service_id}/", "update-service", authRequired, perms{a.ServiceUpdateService}, 20, s.updateService},
-	}
-}
-
 type llmConfig struct {
 	LLMName string         `json:"llm_name"`
 	Params  map[string]any `json:"params"`

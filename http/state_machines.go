@@ -14,19 +14,6 @@ import (
 	"github.com/compadre-dev/compadre/store"
 )
 
-// stateMachineRoutes returns the route lines of this group; org is the path prefix
-// every organization-scoped route starts with.
-func (s *Server) stateMachineRoutes(org string) []route {
-	const sm = "/organization/service_hierarchical_state_machine"
-	return []route{
-		{"POST", org + sm, "create-service-hierarchical-state-machine", authRequired, perms{auth.OrganizationCreateStateMachine}, 10, s.createStateMachine},
-		{"GET", org + sm, "get-service-hierarchical-state-machines", authRequired, nil, 20, s.getStateMachines},
-		{"POST", org + sm + "/{service_hierarchical_state_machine_id}/", "create-service-hierarchical-state-machine-version", authRequired, perms{auth.OrganizationCreateStateMachineVersion}, 10, s.createStateMachineVersion},
-		{"DELETE", org + sm + "/{state_machine_id}/", "delete-service-hierarchical-state-machine", authRequired, perms{auth.OrganizationDeleteStateMachine}, 10, s.deleteStateMachine},
-		{"GET", org + sm + "/{service_hierarchical_state_machine_id}/version", "get-service-hierarchical-state-machine-versions", authRequired, perms{auth.OrganizationGetStateMachine}, 20, s.getStateMachineVersions},
-	}
-}
-
 func stateMachineAttrs(m store.StateMachine) auth.Attributes {
 	return auth.Attributes{auth.AttrOrgID: m.OrgID, auth.AttrStateMachineID: m.ID, auth.AttrName: m.Name}
 }
