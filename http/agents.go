@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strings"
 
@@ -161,15 +160,9 @@ type createAgentVersionRequest struct {
 // content checks the request's fields and returns them trimmed, reporting
 // every problem at once as 422.
 func (req createAgentVersionRequest) content() (agentContent, error) {
-	var problems []fieldError
+	var problems faults
 	text := func(s string, loc ...any) string {
-		t, err := strippedNonEmpty(s, append([]any{"body"}, loc...)...)
-		var ae *apiError
-		if errors.As(err, &ae) {
-			errs, _ := ae.detail.([]fieldError)
-			problems = append(problems, errs...)
-		}
-		return t
+		return problems.stripped(s, append([]any{"body"}, loc...)...)
 	}
 	texts := func(in *[]string, field string) []string {
 		if in == nil {
@@ -202,9 +195,8 @@ func (req createAgentVersionRequest) content() (agentContent, error) {
 		// The document checks only the shape (three lowercase letters);
 		// x/text knows every code of the reference's ISO 639-3 list.
 		if _, err := language.ParseBase(id.DefaultSpokenLanguage); err != nil {
-			problems = append(problems, fieldError{Loc: []any{"body", "identity", "default_spoken_language"},
-				Msg: "Input should be an ISO 639-3 language code, such as eng for English or ara for Arabic", Type: "enum",
-				Input: id.DefaultSpokenLanguage})
+			problems.add([]any{"body", "identity", "default_spoken_language"}, "enum",
+				"Input should be an ISO 639-3 language code, such as eng for English or ara for Arabic", id.DefaultSpokenLanguage)
 		}
 	}
 	if req.Background != nil {
@@ -218,16 +210,15 @@ func (req createAgentVersionRequest) content() (agentContent, error) {
 			value json.RawMessage
 		}{{"stability", vc.Stability}, {"similarity_boost", vc.SimilarityBoost}, {"style", vc.Style}} {
 			if f.value != nil {
-				problems = append(problems, fieldError{Loc: []any{"body", "voice_config", f.name},
-					Msg: f.name + " was removed from voice_config in v0.7.0: a voice config takes only voice_id. " +
-						"Remove stability, similarity_boost and style",
-					Type: "value_error", Input: f.value})
+				problems.add([]any{"body", "voice_config", f.name}, "value_error", f.name+
+					" was removed from voice_config in v0.7.0: a voice config takes only voice_id. "+
+					"Remove stability, similarity_boost and style", f.value)
 			}
 		}
 		c.VoiceConfig = &agentVoiceConfig{VoiceID: text(vc.VoiceID, "voice_config", "voice_id")}
 	}
-	if len(problems) > 0 {
-		return agentContent{}, validationFailed(problems...)
+	if err := problems.err(); err != nil {
+		return agentContent{}, err
 	}
 	return c, nil
 }

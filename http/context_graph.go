@@ -3,7 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -220,7 +219,7 @@ func (s *recallState) check(c *graphCheck, loc []any) {
 		c.text(s.RequestedInformation, loc, "requested_information")
 	}
 	if (s.Queries == nil) == (s.RequestedInformation == nil) {
-		c.fail(graphLoc(loc, "queries"), "value_error",
+		c.add(extend(loc, "queries"), "value_error",
 			"A recall state sets exactly one of queries and requested_information; the other must be null")
 	}
 	c.texts(s.Queries, loc, "queries")
@@ -237,9 +236,9 @@ func (s *reflectionState) check(c *graphCheck, loc []any) {
 }
 
 func (s *toolCallState) check(c *graphCheck, loc []any) {
-	c.spec(&s.DesignatedTool, graphLoc(loc, "designated_tool"))
+	c.spec(&s.DesignatedTool, extend(loc, "designated_tool"))
 	if p := s.DesignatedTool.ResultPersistence; p != nil && *p != persistPersisted && slices.Contains(resultPersistences, *p) {
-		c.fail(graphLoc(loc, "designated_tool", "result_persistence"), "value_error", fmt.Sprintf(
+		c.add(extend(loc, "designated_tool", "result_persistence"), "value_error", fmt.Sprintf(
 			"The designated tool of a tool-call state must use result_persistence %q, not %q: the states after it rely on its result",
 			persistPersisted, *p))
 	}
@@ -315,36 +314,12 @@ func newGraphState(kind string) graphState {
 	return nil
 }
 
-// graphLoc returns loc extended by more, never sharing loc's backing array.
-func graphLoc(loc []any, more ...any) []any { return append(slices.Clip(loc), more...) }
-
 // graphCheck collects the faults of a version, so one answer lists all.
-type graphCheck struct{ errs []fieldError }
-
-func (c *graphCheck) fail(loc []any, typ, msg string) {
-	c.errs = append(c.errs, fieldError{Loc: loc, Type: typ, Msg: msg})
-}
-
-// add records the field errors of err, a 422 from a shared checker.
-func (c *graphCheck) add(err error) {
-	var ae *apiError
-	if errors.As(err, &ae) {
-		if fes, ok := ae.detail.([]fieldError); ok {
-			c.errs = append(c.errs, fes...)
-			return
-		}
-	}
-	c.errs = append(c.errs, fieldError{Loc: []any{"body"}, Type: "value_error", Msg: err.Error()})
-}
+type graphCheck struct{ faults }
 
 // text trims *s in place and reports it if nothing is left.
 func (c *graphCheck) text(s *string, loc []any, more ...any) {
-	t, err := strippedNonEmpty(*s, graphLoc(loc, more...)...)
-	if err != nil {
-		c.add(err)
-		return
-	}
-	*s = t
+	*s = c.stripped(*s, extend(loc, more...)...)
 }
 
 func (c *graphCheck) texts(ss []string, loc []any, field string) {
@@ -355,14 +330,13 @@ func (c *graphCheck) texts(ss []string, loc []any, field string) {
 
 func (c *graphCheck) fillers(ss []string, loc []any, field string) {
 	for i := range ss {
-		n := len(c.errs)
+		n := len(c.faults)
 		c.text(&ss[i], loc, field, i)
-		if len(c.errs) > n {
+		if len(c.faults) > n {
 			continue
 		}
 		if err := ssml.CheckFiller(ss[i]); err != nil {
-			c.errs = append(c.errs, fieldError{Loc: graphLoc(loc, field, i), Type: "value_error", Input: ss[i],
-				Msg: "Invalid audio filler " + err.Error()})
+			c.add(extend(loc, field, i), "value_error", "Invalid audio filler "+err.Error(), ss[i])
 		}
 	}
 }
@@ -374,12 +348,12 @@ func (c *graphCheck) spec(sp *toolSpec, loc []any) {
 	for i := range sp.AudioFillers {
 		c.text(&sp.AudioFillers[i], loc, "audio_fillers", i)
 	}
-	c.errs = append(c.errs, sp.checkShape(loc)...)
+	sp.checkShape(&c.faults, loc)
 }
 
 func (c *graphCheck) specs(sps []toolSpec, loc []any, field string) {
 	for i := range sps {
-		c.spec(&sps[i], graphLoc(loc, field, i))
+		c.spec(&sps[i], extend(loc, field, i))
 	}
 }
 
@@ -417,7 +391,7 @@ func checkGraph(g graphContent) (checkedGraph, error) {
 
 	for _, name := range slices.Sorted(maps.Keys(g.References)) {
 		if !stateNamePattern.MatchString(name) {
-			c.fail(graphLoc(body, "references", name), "string_pattern_mismatch",
+			c.add(extend(body, "references", name), "string_pattern_mismatch",
 				fmt.Sprintf("Reference name %q may use only letters, digits and underscores", name))
 		}
 	}
@@ -425,24 +399,24 @@ func checkGraph(g graphContent) (checkedGraph, error) {
 	states := make([]graphState, len(g.States))
 	byName := map[string]int{}
 	for i, raw := range g.States {
-		loc := graphLoc(body, "states", i)
+		loc := extend(body, "states", i)
 		var head struct {
 			Type string `json:"type"`
 		}
 		_ = json.Unmarshal(raw, &head)
 		st := newGraphState(head.Type)
 		if st == nil {
-			c.fail(graphLoc(loc, "type"), "union_tag_invalid", fmt.Sprintf("Unknown state type %q", head.Type))
+			c.add(extend(loc, "type"), "union_tag_invalid", fmt.Sprintf("Unknown state type %q", head.Type))
 			continue
 		}
 		if err := json.Unmarshal(raw, st); err != nil {
-			c.fail(loc, "model_type", "Not a valid "+head.Type+" state: "+err.Error())
+			c.add(loc, "model_type", "Not a valid "+head.Type+" state: "+err.Error())
 			continue
 		}
 		states[i] = st
 		st.check(c, loc)
 		if j, dup := byName[st.name()]; dup {
-			c.fail(graphLoc(loc, "name"), "value_error", fmt.Sprintf("State name %q is already used by states[%d]", st.name(), j))
+			c.add(extend(loc, "name"), "value_error", fmt.Sprintf("State name %q is already used by states[%d]", st.name(), j))
 			continue
 		}
 		byName[st.name()] = i
@@ -452,7 +426,7 @@ func checkGraph(g graphContent) (checkedGraph, error) {
 	lookup := func(name string, loc []any) graphState {
 		i, ok := byName[name]
 		if !ok {
-			c.fail(loc, "value_error", fmt.Sprintf("State %q does not exist in this version", name))
+			c.add(loc, "value_error", fmt.Sprintf("State %q does not exist in this version", name))
 			return nil
 		}
 		return states[i]
@@ -464,19 +438,19 @@ func checkGraph(g graphContent) (checkedGraph, error) {
 		{"returning_user_initial_state", g.ReturningUserInitialState},
 		{"terminal_state", g.TerminalState},
 	} {
-		st := lookup(f.name, graphLoc(body, f.field))
+		st := lookup(f.name, extend(body, f.field))
 		if st != nil && st.kind() != "action" {
-			c.fail(graphLoc(body, f.field), "value_error", fmt.Sprintf("%s must be an action state; %q is a %s state", f.field, f.name, st.kind()))
+			c.add(extend(body, f.field), "value_error", fmt.Sprintf("%s must be an action state; %q is a %s state", f.field, f.name, st.kind()))
 		}
 	}
 	if i, ok := byName[g.TerminalState]; ok {
 		if t, isAction := states[i].(*actionState); isAction {
 			if len(t.ExitConditions) > 0 {
-				c.fail(graphLoc(body, "states", i, "exit_conditions"), "value_error",
+				c.add(extend(body, "states", i, "exit_conditions"), "value_error",
 					fmt.Sprintf("The terminal state %q cannot have exit conditions", t.Name))
 			}
 			if len(t.Actions) != 1 {
-				c.fail(graphLoc(body, "states", i, "actions"), "value_error",
+				c.add(extend(body, "states", i, "actions"), "value_error",
 					fmt.Sprintf("The terminal state %q must have exactly one action; it has %d", t.Name, len(t.Actions)))
 			}
 		}
@@ -487,13 +461,13 @@ func checkGraph(g graphContent) (checkedGraph, error) {
 		if st == nil {
 			continue
 		}
-		loc := graphLoc(body, "states", i)
+		loc := extend(body, "states", i)
 		where := fmt.Sprintf("states[%d] (%s)", i, st.name())
 		for _, tr := range st.transitions() {
-			tloc := graphLoc(loc, tr.at...)
+			tloc := extend(loc, tr.at...)
 			if tr.next.External == "" {
 				if tr.next.State == st.name() {
-					c.fail(tloc, "value_error", fmt.Sprintf("State %q cannot graphTransition to itself", st.name()))
+					c.add(tloc, "value_error", fmt.Sprintf("State %q cannot graphTransition to itself", st.name()))
 					continue
 				}
 				lookup(tr.next.State, tloc)
@@ -501,18 +475,18 @@ func checkGraph(g graphContent) (checkedGraph, error) {
 			}
 			ref, extState, _ := strings.Cut(tr.next.External, ".")
 			if _, ok := g.References[ref]; !ok {
-				c.fail(graphLoc(tloc, 0), "value_error", fmt.Sprintf("Reference %q is not listed in references", ref))
+				c.add(extend(tloc, 0), "value_error", fmt.Sprintf("Reference %q is not listed in references", ref))
 			} else {
 				out.external = append(out.external, externalTarget{where: where + "." + graphPath(tr.at), ref: ref, state: extState})
 			}
-			lookup(tr.next.State, graphLoc(tloc, 1))
+			lookup(tr.next.State, extend(tloc, 1))
 		}
 		for _, sp := range st.specs() {
 			out.specs = append(out.specs, locatedSpec{where: where + "." + graphPath(sp.at), spec: sp.spec})
 		}
 	}
-	if len(c.errs) > 0 {
-		return checkedGraph{}, validationFailed(c.errs...)
+	if err := c.err(); err != nil {
+		return checkedGraph{}, err
 	}
 	for i, st := range states {
 		b, err := json.Marshal(st)

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -61,25 +60,9 @@ type dynamicBehaviorContent struct {
 	Actions              []dynamicBehaviorActionIn `json:"actions"`
 }
 
-// behaviorFaults collects what is wrong with a request body, so every fault
-// is reported in one 422.
-type behaviorFaults []fieldError
-
-// stripped returns s trimmed, noting it at loc if nothing is left.
-func (fe *behaviorFaults) stripped(s string, loc ...any) string {
-	t, err := strippedNonEmpty(s, loc...)
-	var ae *apiError
-	if errors.As(err, &ae) {
-		if list, ok := ae.detail.([]fieldError); ok {
-			*fe = append(*fe, list...)
-		}
-	}
-	return t
-}
-
 // version checks a version's content found at loc and returns it as stored,
 // with the tool call specs to resolve. Shape problems are added to fe.
-func (c dynamicBehaviorContent) version(fe *behaviorFaults, loc []any) (store.DynamicBehaviorSetVersion, []locatedSpec) {
+func (c dynamicBehaviorContent) version(fe *faults, loc []any) (store.DynamicBehaviorSetVersion, []locatedSpec) {
 	at := func(more ...any) []any { return append(slices.Clip(loc), more...) }
 	triggers := make([]string, len(c.ConversationTriggers))
 	for i, t := range c.ConversationTriggers {
@@ -96,10 +79,9 @@ func (c dynamicBehaviorContent) version(fe *behaviorFaults, loc []any) (store.Dy
 			field, in := "tool_call_specs", act.ToolCallSpecs
 			switch {
 			case in != nil && act.ToolSpecs != nil:
-				*fe = append(*fe, fieldError{Loc: at("actions", i, "tool_specs"), Type: "extra_forbidden",
-					Msg: "Give tool_call_specs or its other name tool_specs, not both"})
+				fe.add(at("actions", i, "tool_specs"), "extra_forbidden", "Give tool_call_specs or its other name tool_specs, not both")
 			case in == nil && act.ToolSpecs == nil:
-				*fe = append(*fe, fieldError{Loc: at("actions", i, "tool_call_specs"), Type: "missing", Msg: "Field required"})
+				fe.add(at("actions", i, "tool_call_specs"), "missing", "Field required")
 			case in == nil:
 				field, in = "tool_specs", act.ToolSpecs
 			}
@@ -112,7 +94,7 @@ func (c dynamicBehaviorContent) version(fe *behaviorFaults, loc []any) (store.Dy
 				for k, f := range spec.AudioFillers {
 					spec.AudioFillers[k] = fe.stripped(f, append(sloc("audio_fillers"), k)...)
 				}
-				*fe = append(*fe, spec.checkShape(sl)...)
+				spec.checkShape(fe, sl)
 				out[j] = spec
 				specs = append(specs, locatedSpec{where: behaviorLocString(sl), spec: spec.toolSpec})
 			}
@@ -147,7 +129,7 @@ func behaviorLocString(loc []any) string {
 
 // dynamicBehaviorTags strips the keys and values of tags at loc; two keys
 // that differ only by surrounding spaces would be one tag, and are refused.
-func dynamicBehaviorTags(fe *behaviorFaults, in map[string]*string, loc ...any) []store.Tag {
+func dynamicBehaviorTags(fe *faults, in map[string]*string, loc ...any) []store.Tag {
 	out := make(map[string]*string, len(in))
 	keys := make([]string, 0, len(in))
 	for k := range in {
@@ -158,8 +140,7 @@ func dynamicBehaviorTags(fe *behaviorFaults, in map[string]*string, loc ...any) 
 		at := append(slices.Clip(loc), k)
 		key := fe.stripped(k, at...)
 		if _, dup := out[key]; dup && key != "" {
-			*fe = append(*fe, fieldError{Loc: at, Type: "value_error", Input: k,
-				Msg: "Tag key " + strconv.Quote(key) + " is given more than once"})
+			fe.add(at, "value_error", "Tag key "+strconv.Quote(key)+" is given more than once", k)
 		}
 		v := in[k]
 		if v != nil {
@@ -235,15 +216,15 @@ func (s *Server) createDynamicBehaviorSet(w http.ResponseWriter, r *http.Request
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
-	var fe behaviorFaults
+	var fe faults
 	set := store.DynamicBehaviorSet{
 		ID: store.NewID(), OrgID: st.org.ID, Name: fe.stripped(req.Name, "body", "name"),
 		IsActive: req.InitialVersion.IsActive, AppliedToServices: uniqueServiceIDs(req.AppliedToServices),
 		Tags: dynamicBehaviorTags(&fe, req.Tags, "body", "tags"), Creator: actor(r),
 	}
 	first, specs := req.InitialVersion.version(&fe, []any{"body", "initial_version"})
-	if len(fe) > 0 {
-		return validationFailed(fe...)
+	if err := fe.err(); err != nil {
+		return err
 	}
 	first.Creator = set.Creator
 	if !auth.Allowed(st.principal.Grants, auth.DynamicBehaviorCreate, auth.Attributes{auth.AttrOrgID: set.OrgID, auth.AttrName: set.Name}) {
@@ -460,7 +441,7 @@ func (s *Server) updateDynamicBehaviorSet(w http.ResponseWriter, r *http.Request
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
-	var fe behaviorFaults
+	var fe faults
 	var name string
 	if req.Name != nil {
 		name = fe.stripped(*req.Name, "body", "name")
@@ -469,8 +450,8 @@ func (s *Server) updateDynamicBehaviorSet(w http.ResponseWriter, r *http.Request
 	if req.Tags != nil {
 		tags = dynamicBehaviorTags(&fe, *req.Tags, "body", "tags")
 	}
-	if len(fe) > 0 {
-		return validationFailed(fe...)
+	if err := fe.err(); err != nil {
+		return err
 	}
 	err = s.store.UpdateDynamicBehaviorSet(ctx, st.org.ID, id, actor(r), func(d *store.DynamicBehaviorSet) error {
 		if !auth.Allowed(st.principal.Grants, auth.DynamicBehaviorUpdate, dynamicBehaviorSetAttrs(*d)) {
@@ -510,10 +491,10 @@ func (s *Server) createDynamicBehaviorSetVersion(w http.ResponseWriter, r *http.
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
-	var fe behaviorFaults
+	var fe faults
 	v, specs := req.version(&fe, []any{"body"})
-	if len(fe) > 0 {
-		return validationFailed(fe...)
+	if err := fe.err(); err != nil {
+		return err
 	}
 	d, err := s.loadDynamicBehaviorSet(r, auth.DynamicBehaviorUpdate)
 	if err != nil {

@@ -26,38 +26,36 @@ type grantIn struct {
 // stored. Everything wrong with any of them is reported at once, as 422.
 func grantsIn(loc []any, in []grantIn) ([]store.PermissionGrant, error) {
 	out := make([]store.PermissionGrant, len(in))
-	var errs []fieldError
+	var f faults
 	for i, g := range in {
-		var problems []fieldError
-		out[i], problems = g.grant(append(slices.Clip(loc), i))
-		errs = append(errs, problems...)
+		out[i] = g.grant(&f, extend(loc, i))
 	}
-	if len(errs) > 0 {
-		return nil, validationFailed(errs...)
+	if err := f.err(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
-// grant returns g as stored, or what is wrong with it, located under loc.
-func (g grantIn) grant(loc []any) (store.PermissionGrant, []fieldError) {
-	at := func(more ...any) []any { return append(slices.Clip(loc), more...) }
+// grant returns g as stored, recording in f what is wrong with it, located
+// under loc.
+func (g grantIn) grant(f *faults, loc []any) store.PermissionGrant {
 	if g.GrantType != nil && *g.GrantType != "allow" {
 		msg := "Unknown grant type " + strconv.Quote(*g.GrantType) + "; permission grants are allow-only"
 		if *g.GrantType == "deny" {
 			msg = "Deny permission grants were removed in v0.7.0: permissions are allow-only. " +
 				"Grant only what is allowed, narrowing it with conditions"
 		}
-		return store.PermissionGrant{}, []fieldError{{Loc: at("grant_type"), Msg: msg, Type: "value_error", Input: *g.GrantType}}
+		f.add(extend(loc, "grant_type"), "value_error", msg, *g.GrantType)
+		return store.PermissionGrant{}
 	}
 	pg := store.PermissionGrant{PermissionName: g.PermissionName, Conditions: g.Conditions}
 	if pg.Conditions == nil {
 		pg.Conditions = map[string]store.Condition{}
 	}
-	var errs []fieldError
 	for _, p := range auth.CheckGrant(pg) {
-		errs = append(errs, fieldError{Loc: at(p.Loc...), Msg: p.Msg, Type: "value_error"})
+		f.add(extend(loc, p.Loc...), "value_error", p.Msg)
 	}
-	return pg, errs
+	return pg
 }
 
 // refuseParentRole answers a request naming a parent role: v0.7.0 removed
@@ -70,15 +68,6 @@ func refuseParentRole(parent json.RawMessage) error {
 	return validationFailed(fieldError{Loc: []any{"body", "parent_role"},
 		Msg:  "Role inheritance was removed in v0.7.0: a role cannot name a parent_role. List every permission the role needs in permission_grants",
 		Type: "value_error"})
-}
-
-// strippedNonEmpty trims s and reports it missing at loc if nothing is left.
-func strippedNonEmpty(s string, loc ...any) (string, error) {
-	t := strings.TrimSpace(s)
-	if t == "" {
-		return "", validationFailed(fieldError{Loc: loc, Msg: "String should not be empty or only whitespace", Type: "value_error", Input: s})
-	}
-	return t, nil
 }
 
 func roleAttrs(r store.Role) auth.Attributes {

@@ -68,9 +68,10 @@ func (s *Server) createTemporaryGrant(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	grant, problems := req.PermissionGrant.grant([]any{"body", "permission_grant"})
-	if len(problems) > 0 {
-		return validationFailed(problems...)
+	var f faults
+	grant := req.PermissionGrant.grant(&f, []any{"body", "permission_grant"})
+	if err := f.err(); err != nil {
+		return err
 	}
 	justification, err := strippedNonEmpty(req.Justification, "body", "justification")
 	if err != nil {

@@ -35,33 +35,27 @@ type toolSpec struct {
 	ResultPersistence         *string  `json:"result_persistence"`
 }
 
-// checkShape returns what is wrong with spec on its own, located under loc:
+// checkShape records in f what is wrong with spec on its own, located under loc:
 // a missing or unknown result persistence, a version constraint that is not
 // a PEP 440 specifier set, and audio fillers that are too long or not the
 // SSML subset a filler may use (reported with the character position).
-func (spec toolSpec) checkShape(loc []any) []fieldError {
-	at := func(more ...any) []any { return append(slices.Clip(loc), more...) }
-	var errs []fieldError
+func (spec toolSpec) checkShape(f *faults, loc []any) {
 	switch {
 	case spec.ResultPersistence == nil:
-		errs = append(errs, fieldError{Loc: at("result_persistence"), Type: "missing",
-			Msg: "Field required: every tool call spec must say its result_persistence (" +
-				strings.Join(resultPersistences, ", ") + ")"})
+		f.add(extend(loc, "result_persistence"), "missing", "Field required: every tool call spec must say its result_persistence ("+
+			strings.Join(resultPersistences, ", ")+")")
 	case !slices.Contains(resultPersistences, *spec.ResultPersistence):
-		errs = append(errs, fieldError{Loc: at("result_persistence"), Type: "enum", Input: *spec.ResultPersistence,
-			Msg: "Input should be " + strings.Join(quoted(resultPersistences), ", ")})
+		f.add(extend(loc, "result_persistence"), "enum", "Input should be "+strings.Join(quoted(resultPersistences), ", "),
+			*spec.ResultPersistence)
 	}
 	if _, err := tools.ParseConstraint(spec.VersionConstraint); err != nil {
-		errs = append(errs, fieldError{Loc: at("version_constraint"), Type: "value_error", Input: spec.VersionConstraint,
-			Msg: "Not a version constraint: " + err.Error()})
+		f.add(extend(loc, "version_constraint"), "value_error", "Not a version constraint: "+err.Error(), spec.VersionConstraint)
 	}
-	for i, f := range spec.AudioFillers {
-		if err := ssml.CheckFiller(f); err != nil {
-			errs = append(errs, fieldError{Loc: at("audio_fillers", i), Type: "value_error", Input: f,
-				Msg: "Invalid audio filler " + err.Error()})
+	for i, filler := range spec.AudioFillers {
+		if err := ssml.CheckFiller(filler); err != nil {
+			f.add(extend(loc, "audio_fillers", i), "value_error", "Invalid audio filler "+err.Error(), filler)
 		}
 	}
-	return errs
 }
 
 func quoted(ss []string) []string {
