@@ -88,7 +88,7 @@ func TestBuiltinRoles(t *testing.T) {
 	if Covers(roles[DefaultAdministratorRole].PermissionGrants, super) {
 		t.Error("administrator covers super administrator")
 	}
-	if Permits(roles[DefaultUserRole].PermissionGrants, UserDeleteUser, nil) {
+	if Allowed(roles[DefaultUserRole].PermissionGrants, UserDeleteUser, Attributes{AttrOrgID: "o", AttrUserID: "u"}) {
 		t.Error("a plain user may delete users")
 	}
 }

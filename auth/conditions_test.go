@@ -7,32 +7,6 @@ import (
 	"github.com/compadre-dev/compadre/store"
 )
 
-func TestPermits(t *testing.T) {
-	org := Attributes{AttrOrgID: "alpha"}
-	tests := []struct {
-		name  string
-		conds map[string]store.Condition
-		want  bool
-	}{
-		{"unconditional", nil, true},
-		{"organization matches", map[string]store.Condition{AttrOrgID: {Type: "Equals", Value: "alpha"}}, true},
-		{"organization does not match", map[string]store.Condition{AttrOrgID: {Type: "Equals", Value: "beta"}}, false},
-		{"condition on the resource is left pending", map[string]store.Condition{AttrUserID: {Type: "Equals", Value: "u1"}}, true},
-		{"known condition fails though another is pending", map[string]store.Condition{
-			AttrUserID: {Type: "Equals", Value: "u1"}, AttrOrgID: {Type: "NotEquals", Value: "alpha"}}, false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := Permits([]store.PermissionGrant{grant(UserGetUserInfo, tc.conds)}, UserGetUserInfo, org); got != tc.want {
-				t.Errorf("Permits = %v, want %v", got, tc.want)
-			}
-		})
-	}
-	if Permits([]store.PermissionGrant{grant(UserGetUserModel, nil)}, UserGetUserInfo, org) {
-		t.Error("a grant of another permission permits")
-	}
-}
-
 func TestCheckGrant(t *testing.T) {
 	eq := func(v any) store.Condition { return store.Condition{Type: "Equals", Value: v} }
 	tests := []struct {

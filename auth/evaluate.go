@@ -26,31 +26,6 @@ func Allowed(grants []store.PermissionGrant, perm Permission, attrs Attributes) 
 	return false
 }
 
-// Permits reports whether some grant could give perm for a resource of
-// which only the attributes in known are settled yet (before the handler
-// has loaded it, that is the organization). Conditions on the known
-// attributes must hold; conditions on the others are left to the handler,
-// which checks them with Allowed once it knows the resource. ConditionKeys
-// says which permissions have such conditions.
-func Permits(grants []store.PermissionGrant, perm Permission, known Attributes) bool {
-	for _, g := range grants {
-		if g.PermissionName != string(perm) {
-			continue
-		}
-		holds := true
-		for attr, c := range g.Conditions {
-			if v, ok := known[attr]; ok && !conditionHolds(c, v) {
-				holds = false
-				break
-			}
-		}
-		if holds {
-			return true
-		}
-	}
-	return false
-}
-
 // Unconditional reports whether some grant gives perm for every resource.
 // A listing can then be paged in the database instead of filtered here.
 func Unconditional(grants []store.PermissionGrant, perm Permission) bool {

@@ -19,8 +19,8 @@ func agentAttrs(ag store.Agent) a.Attributes {
 // allowAgent refuses, with 403, a caller lacking perm on the agent.
 func allowAgent(r *http.Request, perm a.Permission) func(store.Agent) error {
 	return func(ag store.Agent) error {
-		if !a.Allowed(state(r.Context()).principal.Grants, perm, agentAttrs(ag)) {
-			return forbidden(perm)
+		if err := state(r.Context()).allow(perm, agentAttrs(ag)); err != nil {
+			return err
 		}
 		return nil
 	}
@@ -41,8 +41,8 @@ func (s *Server) createAgent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !a.Allowed(st.principal.Grants, a.OrganizationCreateAgent, a.Attributes{a.AttrOrgID: st.org.ID, a.AttrName: name}) {
-		return forbidden(a.OrganizationCreateAgent)
+	if err := st.allow(a.OrganizationCreateAgent, a.Attributes{a.AttrOrgID: st.org.ID, a.AttrName: name}); err != nil {
+		return err
 	}
 	ag, err := s.store.CreateAgent(ctx, store.Agent{OrgID: st.org.ID, Name: name, Creator: actor(r)})
 	if err != nil {

@@ -96,8 +96,8 @@ func (s *Server) deleteAPIKey(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	st := state(ctx)
 	keyID := mux.Vars(r)["api_key_id"]
-	if !auth.Allowed(st.principal.Grants, auth.OrganizationDeleteAPIKey, auth.Attributes{"org_id": st.org.ID, "key_id": keyID}) {
-		return forbidden(auth.OrganizationDeleteAPIKey)
+	if err := st.allow(auth.OrganizationDeleteAPIKey, auth.Attributes{"org_id": st.org.ID, "key_id": keyID}); err != nil {
+		return err
 	}
 	err := s.store.DeleteAPIKey(ctx, st.org.ID, keyID)
 	if err != nil {

@@ -92,8 +92,8 @@ func (s *Server) createConversation(w http.ResponseWriter, r *http.Request) erro
 		}
 	}
 	attrs := a.Attributes{a.AttrOrgID: st.org.ID, a.AttrServiceID: req.ServiceID, a.AttrUserID: st.principal.UserID}
-	if !a.Allowed(st.principal.Grants, a.ConversationCreateConversation, attrs) {
-		return forbidden(a.ConversationCreateConversation)
+	if err := st.allow(a.ConversationCreateConversation, attrs); err != nil {
+		return err
 	}
 	// The caller names an initial message's sender and chooses the language
 	// of a voice conversation: read once, for both.
@@ -275,8 +275,8 @@ func (s *Server) loadConversation(r *http.Request, perm a.Permission) (store.Con
 	if err != nil {
 		return store.Conversation{}, err
 	}
-	if !a.Allowed(st.principal.Grants, perm, conversationAttrs(c)) {
-		return store.Conversation{}, forbidden(perm)
+	if err := st.allow(perm, conversationAttrs(c)); err != nil {
+		return store.Conversation{}, err
 	}
 	return c, nil
 }
@@ -338,11 +338,11 @@ func (s *Server) finishConversation(w http.ResponseWriter, r *http.Request) erro
 		if u != nil {
 			owner = userAttrs(*u)
 		}
-		if !a.Allowed(st.principal.Grants, a.UserUpdateUserInfo, owner) {
-			return forbidden(a.UserUpdateUserInfo)
+		if err := st.allow(a.UserUpdateUserInfo, owner); err != nil {
+			return err
 		}
-		if !a.Allowed(st.principal.Grants, a.ConversationFinishConversation, conversationAttrs(c)) {
-			return forbidden(a.ConversationFinishConversation)
+		if err := st.allow(a.ConversationFinishConversation, conversationAttrs(c)); err != nil {
+			return err
 		}
 		return nil
 	})
@@ -383,8 +383,8 @@ func (s *Server) modifyTagsOfConversation(w http.ResponseWriter, r *http.Request
 	}
 	err = s.store.ModifyConversationTags(ctx, st.org.ID, mux.Vars(r)["conversation_id"], updates, deletes,
 		func(c store.Conversation) error {
-			if !a.Allowed(st.principal.Grants, a.ConversationModifyConversation, conversationAttrs(c)) {
-				return forbidden(a.ConversationModifyConversation)
+			if err := st.allow(a.ConversationModifyConversation, conversationAttrs(c)); err != nil {
+				return err
 			}
 			return nil
 		})

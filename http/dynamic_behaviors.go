@@ -190,8 +190,8 @@ func (s *Server) loadDynamicBehaviorSet(r *http.Request, perm auth.Permission) (
 	if err != nil {
 		return store.DynamicBehaviorSet{}, err
 	}
-	if !auth.Allowed(st.principal.Grants, perm, dynamicBehaviorSetAttrs(d)) {
-		return store.DynamicBehaviorSet{}, forbidden(perm)
+	if err := st.allow(perm, dynamicBehaviorSetAttrs(d)); err != nil {
+		return store.DynamicBehaviorSet{}, err
 	}
 	return d, nil
 }
@@ -227,11 +227,11 @@ func (s *Server) createDynamicBehaviorSet(w http.ResponseWriter, r *http.Request
 		return err
 	}
 	first.Creator = set.Creator
-	if !auth.Allowed(st.principal.Grants, auth.DynamicBehaviorCreate, auth.Attributes{auth.AttrOrgID: set.OrgID, auth.AttrName: set.Name}) {
-		return forbidden(auth.DynamicBehaviorCreate)
+	if err := st.allow(auth.DynamicBehaviorCreate, auth.Attributes{auth.AttrOrgID: set.OrgID, auth.AttrName: set.Name}); err != nil {
+		return err
 	}
-	if !auth.Allowed(st.principal.Grants, auth.DynamicBehaviorUpdate, dynamicBehaviorSetAttrs(set)) {
-		return forbidden(auth.DynamicBehaviorUpdate)
+	if err := st.allow(auth.DynamicBehaviorUpdate, dynamicBehaviorSetAttrs(set)); err != nil {
+		return err
 	}
 	if err := s.resolveToolSpecs(ctx, st.org.ID, specs); err != nil {
 		return err
@@ -454,13 +454,13 @@ func (s *Server) updateDynamicBehaviorSet(w http.ResponseWriter, r *http.Request
 		return err
 	}
 	err = s.store.UpdateDynamicBehaviorSet(ctx, st.org.ID, id, actor(r), func(d *store.DynamicBehaviorSet) error {
-		if !auth.Allowed(st.principal.Grants, auth.DynamicBehaviorUpdate, dynamicBehaviorSetAttrs(*d)) {
-			return forbidden(auth.DynamicBehaviorUpdate)
+		if err := st.allow(auth.DynamicBehaviorUpdate, dynamicBehaviorSetAttrs(*d)); err != nil {
+			return err
 		}
 		if req.Name != nil && name != d.Name {
 			d.Name = name
-			if !auth.Allowed(st.principal.Grants, auth.DynamicBehaviorUpdate, dynamicBehaviorSetAttrs(*d)) {
-				return forbidden(auth.DynamicBehaviorUpdate)
+			if err := st.allow(auth.DynamicBehaviorUpdate, dynamicBehaviorSetAttrs(*d)); err != nil {
+				return err
 			}
 		}
 		if req.Tags != nil {

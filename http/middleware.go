@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -64,6 +65,9 @@ type requestState struct {
 	principal *store.Principal
 	query     map[string]any
 	body      []byte
+	// pending are the route's permissions the handler must decide, and
+	// decided those decided so far (see permissions.go).
+	pending, decided []auth.Permission
 }
 
 func state(ctx context.Context) *requestState {
@@ -76,24 +80,52 @@ func state(ctx context.Context) *requestState {
 
 func requestID(ctx context.Context) string { return state(ctx).id }
 
+// statusRecorder remembers the status a response started with, and
+// refuses to let a handler report success before it decided every
+// permission its route names: such an answer becomes a 500.
 type statusRecorder struct {
 	http.ResponseWriter
+	st     *requestState
+	log    *slog.Logger
+	r      *http.Request
 	status int
+	// swallowed is set once a success was replaced; the handler's body
+	// is then dropped.
+	swallowed bool
 }
 
 func (w *statusRecorder) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
+	if w.status != 0 {
+		return
 	}
+	if successful(code) {
+		if p := w.st.undecided(); p != "" {
+			w.log.ErrorContext(w.r.Context(), "handler answered without deciding a permission of its route",
+				"request_id", w.st.id, "operation", w.st.op, "permission", p)
+			w.swallowed = true
+			w.status = http.StatusInternalServerError
+			w.ResponseWriter.Header().Set("Content-Type", "application/json")
+			w.ResponseWriter.WriteHeader(w.status)
+			_, _ = w.ResponseWriter.Write([]byte(`{"detail":"Internal Server Error"}`))
+			return
+		}
+	}
+	w.status = code
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusRecorder) Write(b []byte) (int, error) {
 	if w.status == 0 {
-		w.status = http.StatusOK
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.swallowed {
+		return len(b), nil
 	}
 	return w.ResponseWriter.Write(b)
 }
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *statusRecorder) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
@@ -129,8 +161,9 @@ func (s *Server) outer(next http.Handler) http.Handler {
 		start := time.Now()
 		st := &requestState{id: incomingRequestID(r), op: "unmatched"}
 		w.Header().Set("X-Request-ID", st.id)
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &statusRecorder{ResponseWriter: w, st: st, log: s.log}
 		r = r.WithContext(context.WithValue(r.Context(), stateKey, st))
+		rec.r = r
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
@@ -213,12 +246,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, rt route, op *ope
 	if err := s.validateRequest(w, r, op, st); err != nil {
 		return err
 	}
-	for _, p := range rt.perms {
-		if !auth.Permits(st.principal.Grants, p, auth.Attributes{auth.AttrOrgID: orgID}) {
-			return forbidden(p)
-		}
-	}
-	return nil
+	return st.decideOrgScoped(rt.perms, orgID)
 }
 
 // rateLimitSubject is who a request counts against: its user, or before

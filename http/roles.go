@@ -108,8 +108,8 @@ func (s *Server) createRole(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !auth.Allowed(st.principal.Grants, auth.RoleCreateRole, auth.Attributes{auth.AttrOrgID: st.org.ID, auth.AttrName: name}) {
-		return forbidden(auth.RoleCreateRole)
+	if err := st.allow(auth.RoleCreateRole, auth.Attributes{auth.AttrOrgID: st.org.ID, auth.AttrName: name}); err != nil {
+		return err
 	}
 	role, err := s.store.CreateRole(ctx, store.Role{
 		OrgID: st.org.ID, Name: name, Description: desc, FrontendView: req.FrontendView, PermissionGrants: grants,
@@ -194,8 +194,8 @@ func (s *Server) modifyRole(w http.ResponseWriter, r *http.Request) error {
 	}
 	name := mux.Vars(r)["role_name"]
 	role, err := s.store.UpdateRole(ctx, st.org.ID, name, func(role *store.Role) error {
-		if !auth.Allowed(st.principal.Grants, auth.RoleModifyRole, roleAttrs(*role)) {
-			return forbidden(auth.RoleModifyRole)
+		if err := st.allow(auth.RoleModifyRole, roleAttrs(*role)); err != nil {
+			return err
 		}
 		if role.Builtin {
 			return badRequest("The built-in role " + name + " cannot be modified; create a role of your own instead.")

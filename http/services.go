@@ -169,12 +169,12 @@ func (s *Server) createService(w http.ResponseWriter, r *http.Request) error {
 		OrgID: st.org.ID, Name: name, Description: desc, IsActive: req.IsActive, AgentID: req.AgentID,
 		StateMachineID: req.StateMachineID, Tags: tags, Keyterms: req.Keyterms, Creator: actor(r),
 	}, release, func(svc store.Service) error {
-		if !a.Allowed(st.principal.Grants, a.ServiceCreateService, a.Attributes{a.AttrOrgID: svc.OrgID, a.AttrName: svc.Name}) {
-			return forbidden(a.ServiceCreateService)
+		if err := st.allow(a.ServiceCreateService, a.Attributes{a.AttrOrgID: svc.OrgID, a.AttrName: svc.Name}); err != nil {
+			return err
 		}
 		for _, set := range []string{store.EdgeVersionSet, store.ReleaseVersionSet} {
-			if !a.Allowed(st.principal.Grants, a.ServiceCreateVersionSet, versionSetAttrs(svc, set)) {
-				return forbidden(a.ServiceCreateVersionSet)
+			if err := st.allow(a.ServiceCreateVersionSet, versionSetAttrs(svc, set)); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -222,8 +222,8 @@ func (s *Server) updateService(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	err = s.store.UpdateService(ctx, st.org.ID, mux.Vars(r)["service_id"], actor(r), func(svc *store.Service) error {
-		if !a.Allowed(st.principal.Grants, a.ServiceUpdateService, serviceAttrs(*svc)) {
-			return forbidden(a.ServiceUpdateService)
+		if err := st.allow(a.ServiceUpdateService, serviceAttrs(*svc)); err != nil {
+			return err
 		}
 		if req.Name != nil {
 			svc.Name = name
@@ -281,8 +281,8 @@ func (s *Server) upsertServiceVersionSet(w http.ResponseWriter, r *http.Request)
 			if exists {
 				perm = a.ServiceUpdateVersionSet
 			}
-			if !a.Allowed(st.principal.Grants, perm, versionSetAttrs(svc, name)) {
-				return forbidden(perm)
+			if err := st.allow(perm, versionSetAttrs(svc, name)); err != nil {
+				return err
 			}
 			return nil
 		})
@@ -298,8 +298,8 @@ func (s *Server) deleteServiceVersionSet(w http.ResponseWriter, r *http.Request)
 	st := state(ctx)
 	name := mux.Vars(r)["version_set_name"]
 	err := s.store.DeleteVersionSet(ctx, st.org.ID, mux.Vars(r)["service_id"], name, actor(r), func(svc store.Service) error {
-		if !a.Allowed(st.principal.Grants, a.ServiceDeleteVersionSet, versionSetAttrs(svc, name)) {
-			return forbidden(a.ServiceDeleteVersionSet)
+		if err := st.allow(a.ServiceDeleteVersionSet, versionSetAttrs(svc, name)); err != nil {
+			return err
 		}
 		return nil
 	})

@@ -21,13 +21,8 @@ func stateMachineAttrs(m store.StateMachine) auth.Attributes {
 // stateMachineAllowed is a check for the store to run on the state machine
 // it reads inside its transaction.
 func stateMachineAllowed(r *http.Request, perm auth.Permission) func(store.StateMachine) error {
-	grants := state(r.Context()).principal.Grants
-	return func(m store.StateMachine) error {
-		if !auth.Allowed(grants, perm, stateMachineAttrs(m)) {
-			return forbidden(perm)
-		}
-		return nil
-	}
+	st := state(r.Context())
+	return func(m store.StateMachine) error { return st.allow(perm, stateMachineAttrs(m)) }
 }
 
 // loadStateMachine finds the state machine the path names by var (404 if
@@ -59,8 +54,8 @@ func (s *Server) createStateMachine(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	if !auth.Allowed(st.principal.Grants, auth.OrganizationCreateStateMachine, auth.Attributes{auth.AttrOrgID: st.org.ID, auth.AttrName: name}) {
-		return forbidden(auth.OrganizationCreateStateMachine)
+	if err := st.allow(auth.OrganizationCreateStateMachine, auth.Attributes{auth.AttrOrgID: st.org.ID, auth.AttrName: name}); err != nil {
+		return err
 	}
 	m, err := s.store.CreateStateMachine(ctx, store.StateMachine{OrgID: st.org.ID, Name: name, Creator: actor(r)})
 	if err != nil {

@@ -92,9 +92,8 @@ func (s *Server) createTemporaryGrant(w http.ResponseWriter, r *http.Request) er
 		}
 		tags[key] = v
 	}
-	if !auth.Allowed(st.principal.Grants, auth.RoleCreateTemporaryPermissionGrant,
-		temporaryGrantAttrs(st.org.ID, req.UserID, grant.PermissionName)) {
-		return forbidden(auth.RoleCreateTemporaryPermissionGrant)
+	if err := st.allow(auth.RoleCreateTemporaryPermissionGrant, temporaryGrantAttrs(st.org.ID, req.UserID, grant.PermissionName)); err != nil {
+		return err
 	}
 	if !auth.Covers(st.principal.Role.PermissionGrants, []store.PermissionGrant{grant}) {
 		return errorf(http.StatusForbidden, "The grant gives more than the authenticated user's role holds: it needs "+

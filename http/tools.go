@@ -74,8 +74,10 @@ func (s *Server) loadTool(r *http.Request, perm auth.Permission) (store.Tool, er
 	if err != nil {
 		return store.Tool{}, err
 	}
-	if perm != "" && !auth.Allowed(st.principal.Grants, perm, toolAttrs(t)) {
-		return store.Tool{}, forbidden(perm)
+	if perm != "" {
+		if err := st.allow(perm, toolAttrs(t)); err != nil {
+			return store.Tool{}, err
+		}
 	}
 	return t, nil
 }
@@ -157,8 +159,8 @@ func (s *Server) createTool(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	t := store.Tool{OrgID: st.org.ID, Name: req.Name, Description: strings.TrimSpace(req.Description), Tags: tagsIn(req.Tags), Creator: actor(r)}
-	if !auth.Allowed(st.principal.Grants, auth.ToolCreateTool, auth.Attributes{"org_id": t.OrgID, "name": t.Name}) {
-		return forbidden(auth.ToolCreateTool)
+	if err := st.allow(auth.ToolCreateTool, auth.Attributes{"org_id": t.OrgID, "name": t.Name}); err != nil {
+		return err
 	}
 	t, err := s.store.CreateTool(ctx, t)
 	if err != nil {
@@ -273,8 +275,8 @@ func (s *Server) modifyTool(w http.ResponseWriter, r *http.Request) error {
 	}
 	id := mux.Vars(r)["tool_id"]
 	err := s.store.UpdateTool(ctx, st.org.ID, id, actor(r), func(t *store.Tool) error {
-		if !auth.Allowed(st.principal.Grants, auth.ToolModifyTool, toolAttrs(*t)) {
-			return forbidden(auth.ToolModifyTool)
+		if err := st.allow(auth.ToolModifyTool, toolAttrs(*t)); err != nil {
+			return err
 		}
 		if req.Description != nil {
 			t.Description = strings.TrimSpace(*req.Description)

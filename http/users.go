@@ -65,8 +65,10 @@ func (s *Server) loadUser(r *http.Request, pathVar string, perm auth.Permission)
 	if err != nil {
 		return store.User{}, err
 	}
-	if perm != "" && !auth.Allowed(st.principal.Grants, perm, userAttrs(u)) {
-		return store.User{}, forbidden(perm)
+	if perm != "" {
+		if err := st.allow(perm, userAttrs(u)); err != nil {
+			return store.User{}, err
+		}
 	}
 	return u, nil
 }
@@ -277,8 +279,8 @@ func (s *Server) modifyUser(w http.ResponseWriter, r *http.Request) error {
 	lang, langSet := optionalString(req.PreferredLanguage)
 	id := mux.Vars(r)["requested_user_id"]
 	err := s.store.UpdateUser(ctx, st.org.ID, id, func(u *store.User) error {
-		if !auth.Allowed(st.principal.Grants, auth.UserUpdateUserInfo, userAttrs(*u)) {
-			return forbidden(auth.UserUpdateUserInfo)
+		if err := st.allow(auth.UserUpdateUserInfo, userAttrs(*u)); err != nil {
+			return err
 		}
 		if req.FirstName != nil {
 			u.FirstName = *req.FirstName
