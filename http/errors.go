@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -68,9 +69,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	case errors.As(err, &re) && re.Missing != nil:
 		ae = badRequest(missingDetail(re.Missing))
 	case errors.As(err, &re):
-		ae = badRequest(re.Reason)
+		ae = badRequest(refusalDetail(re.Refusal))
 	case errors.As(err, &ce):
-		ae = conflict(ce.Reason)
+		ae = conflict(refusalDetail(ce.Refusal))
 	case errors.As(err, &ne):
 		ae = notFound(missingDetail(ne))
 	case errors.Is(err, store.ErrConflict):
@@ -111,6 +112,69 @@ func missingDetail(e *store.NotFoundError) string {
 		return noun + " " + ids + " of " + string(e.Owner.Kind) + " " + strconv.Quote(e.Owner.ID) + " not found."
 	}
 	return noun + " " + ids + " not found."
+}
+
+// refusalDetail words a refused write for the client: the one place the
+// store's rules become sentences. Agents and state machines keep the
+// wording each has always had.
+func refusalDetail(r store.Refusal) string {
+	switch r.Rule {
+	case store.RuleLimit:
+		switch r.Kind {
+		case store.KindUser:
+			return fmt.Sprintf("A user may have at most %d %s.", r.Limit, r.Of)
+		case store.KindConversation:
+			return fmt.Sprintf("The conversation cannot contain more than %d %s.", r.Limit, r.Of)
+		case store.KindTool:
+			return fmt.Sprintf("The tool already has %d %s; deprecate one before publishing another.", r.Limit, r.Of)
+		}
+		return fmt.Sprintf("The organization has reached the maximum of %d %s.", r.Limit, r.Of)
+	case store.RuleUnfinishedConversation:
+		return "The user has an unfinished conversation with this service; finish it before starting another."
+	case store.RuleFinished:
+		return fmt.Sprintf("Conversation %q is already finished.", r.ID)
+	case store.RuleNameTaken:
+		switch r.Kind {
+		case store.KindAgent:
+			return fmt.Sprintf("An agent named %q already exists.", r.Name)
+		case store.KindStateMachine:
+			return fmt.Sprintf("A state machine named %q already exists.", r.Name)
+		case store.KindTool:
+			return fmt.Sprintf("A tool named %q already exists.", r.Name)
+		}
+		return fmt.Sprintf("An active %s named %q already exists.", r.Kind, r.Name)
+	case store.RuleNextVersion:
+		switch r.Kind {
+		case store.KindAgent:
+			return fmt.Sprintf("The next version of the agent %s is %d, not %d.", r.ID, r.Next, r.Want)
+		case store.KindStateMachine:
+			return fmt.Sprintf("The next version of the state machine is %d, not %d.", r.Next, r.Want)
+		}
+		return fmt.Sprintf("Version %d cannot be created: the next version of %s %s is %d.", r.Want, r.Kind, r.ID, r.Next)
+	case store.RuleFixedVersionSet:
+		return "The " + r.Name + " version set always uses the newest agent and state machine versions and cannot be changed."
+	case store.RulePermanentVersionSet:
+		return "The " + r.Name + " version set cannot be deleted."
+	case store.RuleVariableRequired:
+		return fmt.Sprintf("Environment variable %q is required by a non-deprecated version of the tool.", r.Name)
+	case store.RuleNoVariable:
+		if r.Kind == store.KindToolVariable {
+			return fmt.Sprintf("Environment variable %q does not exist.", r.Name)
+		}
+		return fmt.Sprintf("Variable %q does not exist.", r.Name)
+	case store.RuleVariableExists:
+		return fmt.Sprintf("Environment variable %q already exists.", r.Name)
+	case store.RuleNameResting:
+		return fmt.Sprintf("Environment variable %q was deleted less than %s ago; its name can be used again after that.", r.Name, r.Wait)
+	case store.RuleDeleted:
+		return fmt.Sprintf("The %s %s is already deleted.", r.Kind, r.ID)
+	case store.RuleInUse:
+		if r.Kind == store.KindAgent {
+			return fmt.Sprintf("The agent %s is used by an active service; deactivate the service first.", r.ID)
+		}
+		return fmt.Sprintf("The %s %s is used by active services (%s); deactivate them first.", r.Kind, r.ID, strings.Join(r.Others, ", "))
+	}
+	return "The request breaks a rule of the " + string(r.Kind) + "."
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

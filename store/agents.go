@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 )
 
 // Agent is a named persona of an organization. What it says and how it
@@ -17,16 +16,9 @@ type AgentVersion = RecordVersion
 // AgentFilter selects agents for ListAgents.
 type AgentFilter = RecordFilter
 
-// agentKind keeps the wording agents' messages have always had.
+// agentKind names agents' tables.
 var agentKind = versionedKind{
 	kind: KindAgent, what: "agent", records: "agents", versions: "agent_versions", key: "agent_id",
-	named: "An agent named %q already exists.",
-	next: func(id string, next, want int) string {
-		return fmt.Sprintf("The next version of the agent %s is %d, not %d.", id, next, want)
-	},
-	inUse: func(id string, _ []string) string {
-		return fmt.Sprintf("The agent %s is used by an active service; deactivate the service first.", id)
-	},
 }
 
 // CreateAgent creates an agent with no versions. A live agent with the same

@@ -48,7 +48,7 @@ func (s *Store) createAPIKey(ctx context.Context, tx *sql.Tx, k APIKey) (APIKey,
 		return APIKey{}, fmt.Errorf("store: count api keys: %w", err)
 	}
 	if n >= MaxAPIKeys {
-		return APIKey{}, &RuleError{Reason: fmt.Sprintf("The organization has reached the maximum of %d API keys.", MaxAPIKeys)}
+		return APIKey{}, &RuleError{Refusal{Rule: RuleLimit, Of: "API keys", Limit: MaxAPIKeys}, nil}
 	}
 	k.ID = NewID()
 	k.CreatedAt, k.UpdatedAt = now, now

@@ -104,7 +104,7 @@ func (s *Store) CreateConversation(ctx context.Context, n NewConversation) (Conv
 			return err
 		}
 		if open > 0 {
-			return &RuleError{Reason: "The user has an unfinished conversation with this service; finish it before starting another."}
+			return &RuleError{Refusal{Rule: RuleUnfinishedConversation, Kind: KindService, ID: n.ServiceID}, nil}
 		}
 		now := s.now()
 		c = Conversation{
@@ -299,7 +299,7 @@ func (s *Store) AddMessage(ctx context.Context, m Message) (Message, error) {
 			return err
 		}
 		if c.IsFinished {
-			return &ConflictError{Reason: fmt.Sprintf("Conversation %q is already finished.", c.ID)}
+			return &ConflictError{Refusal{Rule: RuleFinished, Kind: KindConversation, ID: c.ID}}
 		}
 		m, err = insertMessage(ctx, tx, m, s.now())
 		return err
@@ -418,7 +418,7 @@ func (s *Store) FinishConversation(ctx context.Context, orgID, id string, allow 
 			return err
 		}
 		if c.IsFinished {
-			return &ConflictError{Reason: fmt.Sprintf("Conversation %q is already finished.", id)}
+			return &ConflictError{Refusal{Rule: RuleFinished, Kind: KindConversation, ID: id}}
 		}
 		now := formatTime(s.now())
 		const q = `UPDATE conversations SET is_finished = 1, finished_at = ?, updated_at = ? WHERE org_id = ? AND id = ?`
@@ -451,7 +451,7 @@ func (s *Store) ModifyConversationTags(ctx context.Context, orgID, id string, up
 			c.Tags[k] = v
 		}
 		if len(c.Tags) > MaxConversationTags {
-			return &RuleError{Reason: fmt.Sprintf("The conversation cannot contain more than %d tags.", MaxConversationTags)}
+			return &RuleError{Refusal{Rule: RuleLimit, Kind: KindConversation, ID: id, Of: "tags", Limit: MaxConversationTags}, nil}
 		}
 		tags, err := json.Marshal(c.Tags)
 		if err != nil {

@@ -105,7 +105,7 @@ func (s *Store) CreateDynamicBehaviorSet(ctx context.Context, set DynamicBehavio
 }
 
 func activeNameConflict(name string) error {
-	return &ConflictError{Reason: fmt.Sprintf("An active dynamic behavior set named %q already exists.", name)}
+	return &ConflictError{Refusal{Rule: RuleNameTaken, Kind: KindDynamicBehaviorSet, Name: name}}
 }
 
 func marshalSetColumns(set DynamicBehaviorSet) (services, tags string, err error) {
@@ -421,8 +421,7 @@ func (s *Store) CreateDynamicBehaviorSetVersion(ctx context.Context, orgID, setI
 		}
 		next := d.LatestVersion + 1
 		if want != nil && *want != next {
-			return &RuleError{Reason: fmt.Sprintf("Version %d cannot be created: the next version of dynamic behavior set %s is %d.",
-				*want, setID, next)}
+			return &RuleError{Refusal{Rule: RuleNextVersion, Kind: KindDynamicBehaviorSet, ID: setID, Next: next, Want: *want}, nil}
 		}
 		now := s.now()
 		v.OrgID, v.SetID, v.Version = orgID, setID, next

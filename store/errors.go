@@ -1,6 +1,9 @@
 package store
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors, for errors.Is. The store never returns them bare: a
 // missing record is always a *NotFoundError, a collision a *ConflictError.
@@ -11,12 +14,62 @@ var (
 	ErrConflict = errors.New("conflict")
 )
 
+// Rule names a rule a refused write broke.
+type Rule string
+
+// The rules the store enforces. Each says which fields of a Refusal it
+// fills.
+const (
+	// RuleLimit: Of names what is counted (e.g. "API keys"), Limit the most allowed.
+	RuleLimit Rule = "limit"
+	// RuleUnfinishedConversation: the user already has an unfinished
+	// conversation with the service.
+	RuleUnfinishedConversation Rule = "unfinished conversation"
+	// RuleFinished: the conversation ID is already finished.
+	RuleFinished Rule = "finished"
+	// RuleNameTaken: a live record of Kind is already named Name.
+	RuleNameTaken Rule = "name taken"
+	// RuleNextVersion: Kind ID's next version is Next, not Want.
+	RuleNextVersion Rule = "next version"
+	// RuleFixedVersionSet: version set Name cannot be changed.
+	RuleFixedVersionSet Rule = "fixed version set"
+	// RulePermanentVersionSet: version set Name cannot be deleted.
+	RulePermanentVersionSet Rule = "permanent version set"
+	// RuleVariableRequired: variable Name is required by a live version.
+	RuleVariableRequired Rule = "variable required"
+	// RuleNoVariable: variable Name (of Kind) does not exist.
+	RuleNoVariable Rule = "no variable"
+	// RuleVariableExists: variable Name already exists.
+	RuleVariableExists Rule = "variable exists"
+	// RuleNameResting: variable Name was deleted less than Wait ago.
+	RuleNameResting Rule = "name resting"
+	// RuleDeleted: Kind ID is already deleted.
+	RuleDeleted Rule = "deleted"
+	// RuleInUse: Kind ID is used by the active services Others.
+	RuleInUse Rule = "in use"
+)
+
+// Refusal says what rule a write broke and about what, as facts; http/
+// words it for the client.
+type Refusal struct {
+	Rule   Rule
+	Kind   Kind
+	ID     string
+	Name   string
+	Of     string
+	Limit  int
+	Next   int
+	Want   int
+	Wait   string
+	Others []string
+}
+
 // RuleError is a write refused by a business rule (a limit reached, a name
-// that does not exist). Reason is safe to show to the caller; a rule broken
-// by a record the request refers to only indirectly (a pinned version that
-// does not exist) carries that record in Missing instead.
+// that does not exist): 400. A rule broken by a record the request refers
+// to only indirectly (a pinned version that does not exist) carries that
+// record in Missing instead.
 type RuleError struct {
-	Reason  string
+	Refusal
 	Missing *NotFoundError
 }
 
@@ -24,16 +77,21 @@ func (e *RuleError) Error() string {
 	if e.Missing != nil {
 		return e.Missing.Error()
 	}
-	return e.Reason
+	return e.Refusal.String()
 }
 
-// ConflictError is ErrConflict with a reason safe to show to the caller.
-type ConflictError struct{ Reason string }
+// ConflictError is a write that collides with the state of a record: 409.
+type ConflictError struct{ Refusal }
 
-func (e *ConflictError) Error() string { return e.Reason }
+func (e *ConflictError) Error() string { return e.Refusal.String() }
 
 // Is makes errors.Is(err, ErrConflict) hold for a *ConflictError.
 func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// String is for logs, not clients.
+func (r Refusal) String() string {
+	return fmt.Sprintf("store: refused (%s) %s %s%s", r.Rule, r.Kind, r.ID, r.Name)
+}
 
 // Kind names a kind of record in a *NotFoundError.
 type Kind string
@@ -52,6 +110,8 @@ const (
 	KindConversation       Kind = "conversation"
 	KindDynamicBehaviorSet Kind = "dynamic behavior set"
 	KindSetting            Kind = "setting"
+	KindToolVariable       Kind = "environment variable"
+	KindUserVariable       Kind = "variable"
 )
 
 // NotFoundError is the one form "not found" takes: which record is

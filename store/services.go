@@ -105,7 +105,7 @@ func (s *Store) CreateService(ctx context.Context, svc Service, release *Version
 }
 
 func activeNameTaken(name string) error {
-	return &ConflictError{Reason: fmt.Sprintf("An active service named %q already exists.", name)}
+	return &ConflictError{Refusal{Rule: RuleNameTaken, Kind: KindService, Name: name}}
 }
 
 // normalized gives a version set's preferences and their params empty
@@ -384,7 +384,7 @@ func (s *Store) UpsertVersionSet(ctx context.Context, orgID, serviceID, name str
 			return err
 		}
 		if name == EdgeVersionSet {
-			return &RuleError{Reason: "The edge version set always uses the newest agent and state machine versions and cannot be changed."}
+			return &RuleError{Refusal{Rule: RuleFixedVersionSet, Kind: KindVersionSet, Name: name}, nil}
 		}
 		if err := checkPinned(ctx, tx, svc, vs); err != nil {
 			return err
@@ -411,7 +411,7 @@ func (s *Store) DeleteVersionSet(ctx context.Context, orgID, serviceID, name str
 			return err
 		}
 		if name == EdgeVersionSet || name == ReleaseVersionSet {
-			return &RuleError{Reason: fmt.Sprintf("The %s version set cannot be deleted.", name)}
+			return &RuleError{Refusal{Rule: RulePermanentVersionSet, Kind: KindVersionSet, Name: name}, nil}
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM service_version_sets WHERE service_id = ? AND name = ?`, serviceID, name)
 		if err != nil {

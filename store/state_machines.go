@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
-	"strings"
 )
 
 // StateMachine is a service hierarchical state machine (a context graph):
@@ -17,19 +15,10 @@ type StateMachineVersion = RecordVersion
 // StateMachineFilter selects state machines for ListStateMachines.
 type StateMachineFilter = RecordFilter
 
-// stateMachineKind keeps the wording state machines' messages have always
-// had, which differs from agents' in more than the noun.
+// stateMachineKind names state machines' tables.
 var stateMachineKind = versionedKind{
-	kind: KindStateMachine, what: "service hierarchical state machine", records: "state_machines", versions: "state_machine_versions",
-	key:   "state_machine_id",
-	named: "A state machine named %q already exists.",
-	next: func(_ string, next, want int) string {
-		return fmt.Sprintf("The next version of the state machine is %d, not %d.", next, want)
-	},
-	inUse: func(id string, services []string) string {
-		return fmt.Sprintf("The service hierarchical state machine %s is used by active services (%s); deactivate them first.",
-			id, strings.Join(services, ", "))
-	},
+	kind: KindStateMachine, what: "service hierarchical state machine", records: "state_machines",
+	versions: "state_machine_versions", key: "state_machine_id",
 }
 
 // CreateStateMachine creates a state machine without versions. A live

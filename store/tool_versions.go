@@ -61,8 +61,7 @@ func (s *Store) PublishToolVersion(ctx context.Context, v ToolVersion, files map
 			return fmt.Errorf("store: publish: %w", err)
 		}
 		if active >= MaxActiveToolVersions {
-			return &RuleError{Reason: fmt.Sprintf(
-				"The tool already has %d active versions; deprecate one before publishing another.", active)}
+			return &RuleError{Refusal{Rule: RuleLimit, Kind: KindTool, ID: t.ID, Of: "active versions", Limit: active}, nil}
 		}
 		const ql = `SELECT major, minor, patch FROM tool_versions WHERE tool_id = ?
 			ORDER BY major DESC, minor DESC, patch DESC LIMIT 1`

@@ -76,7 +76,7 @@ func (s *Store) CreateTool(ctx context.Context, t Tool) (Tool, error) {
 		_, err := tx.ExecContext(ctx, q, t.ID, t.OrgID, t.Name, t.Description, string(tags), t.Creator.OrgID,
 			t.Creator.UserID, t.Creator.OrgID, t.Creator.UserID, formatTime(now), formatTime(now))
 		if isUniqueViolation(err) {
-			return &ConflictError{Reason: fmt.Sprintf("A tool named %q already exists.", t.Name)}
+			return &ConflictError{Refusal{Rule: RuleNameTaken, Kind: KindTool, Name: t.Name}}
 		}
 		return err
 	})
@@ -296,7 +296,7 @@ func (s *Store) ModifyToolEnvVars(ctx context.Context, orgID, toolID string, by 
 		}
 		for _, name := range c.Deletes {
 			if slices.Contains(required, name) {
-				return &RuleError{Reason: fmt.Sprintf("Environment variable %q is required by a non-deprecated version of the tool.", name)}
+				return &RuleError{Refusal{Rule: RuleVariableRequired, Kind: KindToolVariable, Name: name}, nil}
 			}
 			const q = `UPDATE tool_envvars SET value = NULL, deleted_at = ? WHERE tool_id = ? AND name = ? AND deleted_at IS NULL`
 			res, err := tx.ExecContext(ctx, q, formatTime(now), toolID, name)
@@ -304,7 +304,7 @@ func (s *Store) ModifyToolEnvVars(ctx context.Context, orgID, toolID string, by 
 				return fmt.Errorf("store: delete tool variable %s: %w", name, err)
 			}
 			if n, _ := res.RowsAffected(); n == 0 {
-				return &RuleError{Reason: fmt.Sprintf("Environment variable %q does not exist.", name)}
+				return &RuleError{Refusal{Rule: RuleNoVariable, Kind: KindToolVariable, Name: name}, nil}
 			}
 		}
 		for _, v := range c.Updates {
@@ -314,7 +314,7 @@ func (s *Store) ModifyToolEnvVars(ctx context.Context, orgID, toolID string, by 
 				return fmt.Errorf("store: update tool variable %s: %w", v.Name, err)
 			}
 			if n, _ := res.RowsAffected(); n == 0 {
-				return &RuleError{Reason: fmt.Sprintf("Environment variable %q does not exist.", v.Name)}
+				return &RuleError{Refusal{Rule: RuleNoVariable, Kind: KindToolVariable, Name: v.Name}, nil}
 			}
 		}
 		for _, v := range c.Inserts {
@@ -326,16 +326,14 @@ func (s *Store) ModifyToolEnvVars(ctx context.Context, orgID, toolID string, by 
 			case err != nil:
 				return fmt.Errorf("store: insert tool variable %s: %w", v.Name, err)
 			case !deletedAt.Valid:
-				return &ConflictError{Reason: fmt.Sprintf("Environment variable %q already exists.", v.Name)}
+				return &ConflictError{Refusal{Rule: RuleVariableExists, Kind: KindToolVariable, Name: v.Name}}
 			default:
 				deleted, err := parseTime(deletedAt.String)
 				if err != nil {
 					return err
 				}
 				if now.Sub(deleted) < c.ReuseAfter {
-					return &ConflictError{Reason: fmt.Sprintf(
-						"Environment variable %q was deleted less than %s ago; its name can be used again after that.",
-						v.Name, c.ReuseAfter)}
+					return &ConflictError{Refusal{Rule: RuleNameResting, Kind: KindToolVariable, Name: v.Name, Wait: c.ReuseAfter.String()}}
 				}
 			}
 			const q = `INSERT INTO tool_envvars (tool_id, name, is_secret, value) VALUES (?, ?, ?, ?)

@@ -345,7 +345,7 @@ func (s *Store) ModifyUserVariables(ctx context.Context, orgID, userID string, u
 				return fmt.Errorf("store: delete variable %s: %w", name, err)
 			}
 			if n, _ := res.RowsAffected(); n == 0 {
-				return &RuleError{Reason: fmt.Sprintf("Variable %q does not exist.", name)}
+				return &RuleError{Refusal{Rule: RuleNoVariable, Kind: KindUserVariable, Name: name}, nil}
 			}
 		}
 		for _, v := range upserts {
@@ -359,10 +359,10 @@ func (s *Store) ModifyUserVariables(ctx context.Context, orgID, userID string, u
 			return fmt.Errorf("store: count variables: %w", err)
 		}
 		if plain > MaxNonsensitiveVariables {
-			return &RuleError{Reason: fmt.Sprintf("A user may have at most %d nonsensitive variables besides user_id.", MaxNonsensitiveVariables)}
+			return &RuleError{Refusal{Rule: RuleLimit, Kind: KindUser, Of: "nonsensitive variables besides user_id", Limit: MaxNonsensitiveVariables}, nil}
 		}
 		if secret > MaxSensitiveVariables {
-			return &RuleError{Reason: fmt.Sprintf("A user may have at most %d sensitive variables.", MaxSensitiveVariables)}
+			return &RuleError{Refusal{Rule: RuleLimit, Kind: KindUser, Of: "sensitive variables", Limit: MaxSensitiveVariables}, nil}
 		}
 		return nil
 	})

@@ -16,20 +16,14 @@ import (
 // versions, kept in a pair of tables of the same shape. One implementation
 // serves both, told apart by a versionedKind.
 
-// versionedKind names a kind's tables and holds the wording of its messages
-// where the API has always worded them differently. The table and column
-// names are constants, never input.
+// versionedKind names a kind's tables. The table and column names are
+// constants, never input.
 type versionedKind struct {
 	kind     Kind
-	what     string // the record in messages: "The <what> X is deprecated."
+	what     string // the record in log messages
 	records  string // the records' table
 	versions string // the versions' table
 	key      string // the column naming the record in versions and services
-	named    string // the format of a name conflict, given the name
-	// next refuses a version number that is not the next; inUse refuses to
-	// deprecate a record the active services listed use.
-	next  func(id string, next, want int) string
-	inUse func(id string, services []string) string
 }
 
 // VersionedRecord is an agent or a state machine.
@@ -85,7 +79,7 @@ func (s *Store) createRecord(ctx context.Context, k versionedKind, r VersionedRe
 		_, err := tx.ExecContext(ctx, q, r.ID, r.OrgID, r.Name, r.Creator.OrgID, r.Creator.UserID,
 			formatTime(now), formatTime(now))
 		if isUniqueViolation(err) {
-			return &ConflictError{Reason: fmt.Sprintf(k.named, r.Name)}
+			return &ConflictError{Refusal{Rule: RuleNameTaken, Kind: k.kind, Name: r.Name}}
 		}
 		return err
 	})
@@ -196,7 +190,7 @@ func (s *Store) createVersion(ctx context.Context, k versionedKind, v RecordVers
 			v.Version = *r.LatestVersion + 1
 		}
 		if want != nil && *want != v.Version {
-			return &ConflictError{Reason: k.next(r.ID, v.Version, *want)}
+			return &ConflictError{Refusal{Rule: RuleNextVersion, Kind: k.kind, ID: r.ID, Next: v.Version, Want: *want}}
 		}
 		if build != nil {
 			var prev *RecordVersion
@@ -324,7 +318,7 @@ func (s *Store) deprecate(ctx context.Context, k versionedKind, orgID, id string
 			return err
 		}
 		if r.Deprecated {
-			return &ConflictError{Reason: fmt.Sprintf("The %s %s is already deleted.", k.what, id)}
+			return &ConflictError{Refusal{Rule: RuleDeleted, Kind: k.kind, ID: id}}
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT id FROM services WHERE org_id = ? AND `+k.key+` = ? AND is_active = 1
 			ORDER BY created_at, id`, orgID, id)
@@ -344,7 +338,7 @@ func (s *Store) deprecate(ctx context.Context, k versionedKind, orgID, id string
 			return err
 		}
 		if len(active) > 0 {
-			return &RuleError{Reason: k.inUse(id, active)}
+			return &RuleError{Refusal{Rule: RuleInUse, Kind: k.kind, ID: id, Others: active}, nil}
 		}
 		q := `UPDATE ` + k.records + ` SET deprecated = 1, updated_at = ? WHERE org_id = ? AND id = ?`
 		_, err = tx.ExecContext(ctx, q, formatTime(s.now()), orgID, id)
