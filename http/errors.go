@@ -11,6 +11,7 @@ import (
 
 	"github.com/compadre-dev/compadre/auth"
 	"github.com/compadre-dev/compadre/store"
+	"github.com/compadre-dev/compadre/tools"
 )
 
 // apiError is an error with the status and detail a client should see. The
@@ -64,6 +65,8 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	var re *store.RuleError
 	var ce *store.ConflictError
 	var ne *store.NotFoundError
+	var problems *tools.Problems
+	var source *tools.SourceError
 	switch {
 	case errors.As(err, &ae):
 	case errors.As(err, &re) && re.Missing != nil:
@@ -76,6 +79,16 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		ae = notFound(missingDetail(ne))
 	case errors.Is(err, store.ErrConflict):
 		ae = conflict("Conflict")
+	case errors.As(err, &problems):
+		ae = badRequest(problems.Summary + " " + strings.Join(problems.List, " "))
+	case errors.As(err, &source):
+		ae = sourceError(source)
+	case errors.Is(err, tools.ErrBusy):
+		ae = conflict("A related operation on this tool is in progress.")
+	case errors.Is(err, tools.ErrSandboxUnavailable):
+		ae = errorf(http.StatusServiceUnavailable, "The Python sandbox is not running; tools cannot be built or run.")
+	case errors.Is(err, tools.ErrDeprecated):
+		ae = badRequest("The tool version is deprecated and cannot be invoked.")
 	case errors.Is(err, auth.ErrUnauthenticated):
 		ae = unauthorized("Invalid authorization credentials.")
 	default:
@@ -86,6 +99,36 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		w.Header()[k] = v
 	}
 	writeJSON(w, ae.status, map[string]any{"detail": ae.detail})
+}
+
+// sourceError words what a publish could not use from the repository.
+func sourceError(e *tools.SourceError) *apiError {
+	short := func(hash string) string { return hash[:min(12, len(hash))] }
+	switch e.Fault {
+	case tools.BranchMissing:
+		return notFound(fmt.Sprintf("Branch %q not found in the tools repository.", e.Branch))
+	case tools.BranchInvalid:
+		return notFound(fmt.Sprintf("Branch %q is not a valid branch name.", e.Branch))
+	case tools.CommitMissing:
+		return notFound(fmt.Sprintf("Commit %s not found in the tools repository.", e.Commit))
+	case tools.CommitMalformed:
+		return notFound(fmt.Sprintf("Commit %q is not 40 hex digits.", e.Commit))
+	case tools.DirNotRelative:
+		return notFound(fmt.Sprintf("Directory %q is not a relative path such as tools/weather.", e.Dir))
+	case tools.DirMissing:
+		return notFound(fmt.Sprintf("Directory %q not found at commit %s.", e.Dir, short(e.Commit)))
+	case tools.DirNotDirectory:
+		return notFound(fmt.Sprintf("%q at commit %s is not a directory.", e.Dir, short(e.Commit)))
+	case tools.DirBadEntry:
+		return badRequest(fmt.Sprintf("Directory %q at commit %s holds an entry named %q, which is not a valid file name.",
+			e.Dir, short(e.Commit), e.Name))
+	case tools.TooManyFiles:
+		return badRequest(fmt.Sprintf("The project %q at commit %s has more than %d files.", e.Dir, short(e.Commit), e.Limit))
+	case tools.TooManyBytes:
+		return badRequest(fmt.Sprintf("The project %q at commit %s has more than %d MiB of files.", e.Dir, short(e.Commit), e.Limit))
+	}
+	return badRequest(fmt.Sprintf("Branch %s is at %s, an ancestor of %s, from which the tool was last published.",
+		e.Branch, short(e.Commit), short(e.Since)))
 }
 
 // missingDetail words a missing record for the client: the one place the

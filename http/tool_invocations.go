@@ -87,7 +87,7 @@ func (s *Server) invokeToolVersion(w http.ResponseWriter, r *http.Request) error
 	}
 	results, err := svc.Invoke(ctx, tools.InvokeRequest{OrgID: t.OrgID, Tool: t, Version: v, Inputs: inputsIn(req.Inputs), By: actor(r)})
 	if err != nil {
-		return toolError(err)
+		return err
 	}
 	writeJSON(w, http.StatusOK, resultsOut(results))
 	return nil
@@ -117,7 +117,7 @@ func (s *Server) testTool(w http.ResponseWriter, r *http.Request) error {
 		EnvVars: req.RequiredEnvVars, SecretVars: req.RequiredSecretEnvVars, Inputs: inputsIn(req.Inputs),
 	})
 	if err != nil {
-		return toolError(err)
+		return err
 	}
 	writeJSON(w, http.StatusOK, resultsOut(results))
 	return nil

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"slices"
 	"sort"
@@ -86,40 +85,9 @@ func (s *Server) loadTool(r *http.Request, perm auth.Permission) (store.Tool, er
 // one.
 func (s *Server) toolsService() (*tools.Service, error) {
 	if s.tools == nil {
-		return nil, errorf(http.StatusServiceUnavailable, tools.ErrSandboxUnavailable.Error()+".")
+		return nil, tools.ErrSandboxUnavailable
 	}
 	return s.tools, nil
-}
-
-// toolError maps the tool service's errors to responses.
-func toolError(err error) error {
-	var problems *tools.Problems
-	switch {
-	case errors.As(err, &problems):
-		return badRequest(problems.Error())
-	case errors.Is(err, tools.ErrBusy):
-		return conflict("A related operation on this tool is in progress.")
-	case errors.Is(err, tools.ErrSandboxUnavailable):
-		return errorf(http.StatusServiceUnavailable, "The Python sandbox is not running; tools cannot be built or run.")
-	case errors.Is(err, tools.ErrStaleCommit), errors.Is(err, tools.ErrProjectTooLarge):
-		return badRequest(sentence(err))
-	case errors.Is(err, tools.ErrDeprecated):
-		return badRequest("The tool version is deprecated and cannot be invoked.")
-	case errors.Is(err, tools.ErrBranchNotFound), errors.Is(err, tools.ErrCommitNotFound),
-		errors.Is(err, tools.ErrProjectNotFound):
-		return notFound(sentence(err))
-	}
-	return err
-}
-
-// sentence turns a tool service error into a message for the client,
-// without the package's prefix.
-func sentence(err error) string {
-	msg := strings.TrimPrefix(err.Error(), "tools: ")
-	if msg == "" {
-		return msg
-	}
-	return strings.ToUpper(msg[:1]) + msg[1:] + "."
 }
 
 func (s *Server) getToolScaffold(w http.ResponseWriter, r *http.Request) error {
@@ -304,11 +272,11 @@ func (s *Server) deprecateTool(w http.ResponseWriter, r *http.Request) error {
 	}
 	unlock, err := svc.Lock(t.ID)
 	if err != nil {
-		return toolError(err)
+		return err
 	}
 	defer unlock()
 	if err := s.store.DeprecateTool(r.Context(), t.OrgID, t.ID, actor(r)); err != nil {
-		return toolError(err)
+		return err
 	}
 	writeNoContent(w)
 	return nil
@@ -330,7 +298,7 @@ func (s *Server) deprecateToolVersions(w http.ResponseWriter, r *http.Request) e
 	}
 	unlock, err := svc.Lock(t.ID)
 	if err != nil {
-		return toolError(err)
+		return err
 	}
 	defer unlock()
 	versions, err := s.store.ListToolVersions(ctx, t.OrgID, t.ID)
@@ -344,7 +312,7 @@ func (s *Server) deprecateToolVersions(w http.ResponseWriter, r *http.Request) e
 		}
 	}
 	if err := s.store.DeprecateToolVersions(ctx, t.OrgID, t.ID, ids, actor(r)); err != nil {
-		return toolError(err)
+		return err
 	}
 	writeNoContent(w)
 	return nil
@@ -460,7 +428,7 @@ func (s *Server) publishToolVersion(w http.ResponseWriter, r *http.Request) erro
 		OrgID: t.OrgID, ToolID: t.ID, Repo: req.Repo, ProjectPath: req.ProjectPath, Bump: req.BumpType, By: actor(r),
 	})
 	if err != nil {
-		return toolError(err)
+		return err
 	}
 	writeJSON(w, http.StatusCreated, map[string]string{"new_version": versionString(v)})
 	return nil

@@ -65,8 +65,7 @@ func (s *Service) Publish(ctx context.Context, req PublishRequest) (store.ToolVe
 			return store.ToolVersion{}, err
 		}
 		if older {
-			return store.ToolVersion{}, fmt.Errorf("branch %s is at %s, an ancestor of %s, from which the tool was last published: %w",
-				branch, commit.Hash[:12], tool.LastCommit[:12], ErrStaleCommit)
+			return store.ToolVersion{}, &SourceError{Fault: StaleCommit, Branch: branch, Commit: commit.Hash, Since: tool.LastCommit}
 		}
 	}
 	files, err := s.cfg.Repo.Files(commit.Hash, req.ProjectPath)

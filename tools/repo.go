@@ -30,6 +30,63 @@ var (
 	ErrProjectTooLarge = errors.New("project too large")
 )
 
+// Fault names what a publish found wrong with its source.
+type Fault int
+
+// The faults of a SourceError, each with the sentinel errors.Is matches.
+const (
+	BranchMissing   Fault = iota // ErrBranchNotFound
+	BranchInvalid                // ErrBranchNotFound: not a valid branch name
+	CommitMissing                // ErrCommitNotFound
+	CommitMalformed              // ErrCommitNotFound: not 40 hex digits
+	DirNotRelative               // ErrProjectNotFound
+	DirMissing                   // ErrProjectNotFound
+	DirNotDirectory              // ErrProjectNotFound
+	DirBadEntry                  // ErrProjectNotFound: Name is not a valid file name
+	TooManyFiles                 // ErrProjectTooLarge: Limit files
+	TooManyBytes                 // ErrProjectTooLarge: Limit MiB
+	StaleCommit                  // ErrStaleCommit: Commit is an ancestor of Since
+)
+
+// SourceError says what a publish could not use from the repository, as
+// facts: http/ words it for the client.
+type SourceError struct {
+	Fault  Fault
+	Branch string
+	Commit string
+	Dir    string
+	Name   string
+	Since  string
+	Limit  int
+}
+
+var faultSentinels = map[Fault]error{
+	BranchMissing: ErrBranchNotFound, BranchInvalid: ErrBranchNotFound,
+	CommitMissing: ErrCommitNotFound, CommitMalformed: ErrCommitNotFound,
+	DirNotRelative: ErrProjectNotFound, DirMissing: ErrProjectNotFound, DirNotDirectory: ErrProjectNotFound,
+	DirBadEntry:  ErrProjectNotFound,
+	TooManyFiles: ErrProjectTooLarge, TooManyBytes: ErrProjectTooLarge,
+	StaleCommit: ErrStaleCommit,
+}
+
+// Unwrap makes errors.Is match the fault's sentinel.
+func (e *SourceError) Unwrap() error { return faultSentinels[e.Fault] }
+
+func (e *SourceError) Error() string {
+	s := fmt.Sprintf("tools: %v (branch %q, commit %q, dir %q", e.Unwrap(), e.Branch, e.Commit, e.Dir)
+	switch e.Fault {
+	case TooManyFiles:
+		s += fmt.Sprintf(", more than %d files", e.Limit)
+	case TooManyBytes:
+		s += fmt.Sprintf(", more than %d MiB in all", e.Limit)
+	case DirBadEntry:
+		s += fmt.Sprintf(", entry %q", e.Name)
+	case StaleCommit:
+		s += ", ancestor of " + e.Since
+	}
+	return s + ")"
+}
+
 // Limits on what Files reads, so that one pushed project cannot make the
 // server read or hold an unbounded amount of data.
 const (
@@ -102,7 +159,7 @@ func (r *Repo) Resolve(branch string) (Commit, error) {
 	// Validating first keeps names such as "../../HEAD" from reaching the
 	// ref store, which keeps refs as files.
 	if branch == "" || name.Validate() != nil {
-		return Commit{}, fmt.Errorf("tools: branch %q is not a valid branch name: %w", branch, ErrBranchNotFound)
+		return Commit{}, &SourceError{Fault: BranchInvalid, Branch: branch}
 	}
 	repo, err := r.open()
 	if err != nil {
@@ -110,7 +167,7 @@ func (r *Repo) Resolve(branch string) (Commit, error) {
 	}
 	ref, err := repo.Reference(name, true)
 	if errors.Is(err, plumbing.ErrReferenceNotFound) {
-		return Commit{}, fmt.Errorf("tools: branch %q: %w", branch, ErrBranchNotFound)
+		return Commit{}, &SourceError{Fault: BranchMissing, Branch: branch}
 	}
 	if err != nil {
 		return Commit{}, fmt.Errorf("tools: resolve branch %q: %w", branch, err)
@@ -127,11 +184,11 @@ func commit(repo *git.Repository, hash string) (*object.Commit, error) {
 	// plumbing.NewHash turns anything that is not hex into a hash of zeros,
 	// so a malformed hash has to be refused before the lookup.
 	if !plumbing.IsHash(hash) {
-		return nil, fmt.Errorf("tools: commit %q is not 40 hex digits: %w", hash, ErrCommitNotFound)
+		return nil, &SourceError{Fault: CommitMalformed, Commit: hash}
 	}
 	c, err := repo.CommitObject(plumbing.NewHash(hash))
 	if errors.Is(err, plumbing.ErrObjectNotFound) {
-		return nil, fmt.Errorf("tools: commit %s: %w", hash, ErrCommitNotFound)
+		return nil, &SourceError{Fault: CommitMissing, Commit: hash}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("tools: read commit %s: %w", hash, err)
@@ -153,7 +210,7 @@ func (r *Repo) Files(hash, dir string) (map[string][]byte, error) {
 		dir = "."
 	}
 	if !fs.ValidPath(dir) {
-		return nil, fmt.Errorf("tools: directory %q is not a relative path such as tools/weather: %w", dir, ErrProjectNotFound)
+		return nil, &SourceError{Fault: DirNotRelative, Dir: dir}
 	}
 	repo, err := r.open()
 	if err != nil {
@@ -173,13 +230,13 @@ func (r *Repo) Files(hash, dir string) (map[string][]byte, error) {
 		for part := range strings.SplitSeq(dir, "/") {
 			entry, err := tree.FindEntry(part)
 			if errors.Is(err, object.ErrEntryNotFound) {
-				return nil, fmt.Errorf("tools: %s at commit %s: %w", dir, hash, ErrProjectNotFound)
+				return nil, &SourceError{Fault: DirMissing, Dir: dir, Commit: hash}
 			}
 			if err != nil {
 				return nil, fmt.Errorf("tools: find %s at commit %s: %w", dir, hash, err)
 			}
 			if entry.Mode != filemode.Dir {
-				return nil, fmt.Errorf("tools: %s at commit %s is not a directory: %w", dir, hash, ErrProjectNotFound)
+				return nil, &SourceError{Fault: DirNotDirectory, Dir: dir, Commit: hash}
 			}
 			if tree, err = repo.TreeObject(entry.Hash); err != nil {
 				return nil, fmt.Errorf("tools: read tree %s at commit %s: %w", dir, hash, err)
@@ -204,7 +261,7 @@ func (r *Repo) Files(hash, dir string) (map[string][]byte, error) {
 			// guaranteed to have run them, and a key like "../x" would
 			// escape the project wherever the files are written or mounted.
 			if e.Name == "" || e.Name == "." || e.Name == ".." || strings.Contains(e.Name, "/") {
-				return nil, fmt.Errorf("tools: %s at commit %s holds an entry named %q, which is not a valid file name", dir, hash, e.Name)
+				return nil, &SourceError{Fault: DirBadEntry, Dir: dir, Commit: hash, Name: e.Name}
 			}
 			name := p.prefix + e.Name
 			switch e.Mode {
@@ -220,7 +277,7 @@ func (r *Repo) Files(hash, dir string) (map[string][]byte, error) {
 				continue
 			}
 			if len(files) == MaxProjectFiles {
-				return nil, fmt.Errorf("tools: %s at commit %s: %w: more than %d files", dir, hash, ErrProjectTooLarge, MaxProjectFiles)
+				return nil, &SourceError{Fault: TooManyFiles, Dir: dir, Commit: hash, Limit: MaxProjectFiles}
 			}
 			// The size comes from the object's header, so an oversized
 			// blob is refused before its content is read.
@@ -229,7 +286,7 @@ func (r *Repo) Files(hash, dir string) (map[string][]byte, error) {
 				return nil, fmt.Errorf("tools: size of %s at commit %s: %w", name, hash, err)
 			}
 			if total += size; total > MaxProjectBytes {
-				return nil, fmt.Errorf("tools: %s at commit %s: %w: more than %d MiB in all", dir, hash, ErrProjectTooLarge, MaxProjectBytes>>20)
+				return nil, &SourceError{Fault: TooManyBytes, Dir: dir, Commit: hash, Limit: MaxProjectBytes >> 20}
 			}
 			content, err := readBlob(repo, e.Hash)
 			if err != nil {

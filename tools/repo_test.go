@@ -539,8 +539,9 @@ func TestFilesRefusesEscapingNames(t *testing.T) {
 				TreeHash:  tree,
 			})
 			files, err := r.Files(hash.String(), "")
-			if err == nil || !strings.Contains(err.Error(), "not a valid file name") {
-				t.Fatalf("Files = %v, %v; want an error about the name %q", slices.Sorted(maps.Keys(files)), err, name)
+			var se *SourceError
+			if !errors.As(err, &se) || se.Fault != DirBadEntry || se.Name != name {
+				t.Fatalf("Files = %v, %v; want a DirBadEntry fault naming %q", slices.Sorted(maps.Keys(files)), err, name)
 			}
 		})
 	}
