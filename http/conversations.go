@@ -19,34 +19,6 @@ func conversationAttrs(c store.Conversation) a.Attributes {
 	return a.Attributes{a.AttrOrgID: c.OrgID, a.AttrConversationID: c.ID, a.AttrServiceID: c.ServiceID, a.AttrUserID: c.UserID}
 }
 
-// strippedTags trims the keys and values of a tag map, as the reference's
-// stripped strings are, and refuses what trimming leaves empty or makes
-// collide. loc is where the map sits in the request.
-func strippedTags(in map[string]*string, loc ...any) (map[string]*string, error) {
-	out := make(map[string]*string, len(in))
-	for _, k := range slices.Sorted(maps.Keys(in)) {
-		at := append(slices.Clip(loc), k)
-		key := strings.TrimSpace(k)
-		if key == "" {
-			return nil, validationFailed(fieldError{Loc: at, Msg: "A tag key must not be only whitespace", Type: "value_error", Input: k})
-		}
-		if _, dup := out[key]; dup {
-			return nil, validationFailed(fieldError{Loc: at, Msg: "Tag key " + strconv.Quote(key) + " is given twice",
-				Type: "value_error", Input: k})
-		}
-		v := in[k]
-		if v != nil {
-			t, err := strippedNonEmpty(*v, at...)
-			if err != nil {
-				return nil, err
-			}
-			v = &t
-		}
-		out[key] = v
-	}
-	return out, nil
-}
-
 type createConversationRequest struct {
 	ServiceID             string             `json:"service_id"`
 	ServiceVersionSetName *string            `json:"service_version_set_name"`

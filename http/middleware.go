@@ -261,3 +261,9 @@ func rateLimitSubject(r *http.Request, st *requestState) string {
 	}
 	return "addr/" + host
 }
+
+// actor is the caller, as records name their creators and editors.
+func actor(r *http.Request) store.Actor {
+	p := state(r.Context()).principal
+	return store.Actor{OrgID: p.OrgID, UserID: p.UserID}
+}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -58,12 +57,6 @@ func toolAttrs(t store.Tool) auth.Attributes {
 	return auth.Attributes{"org_id": t.OrgID, "tool_id": t.ID, "name": t.Name}
 }
 
-// actor is the caller, as records name their creators and editors.
-func actor(r *http.Request) store.Actor {
-	p := state(r.Context()).principal
-	return store.Actor{OrgID: p.OrgID, UserID: p.UserID}
-}
-
 // loadTool finds the tool named in the path and checks the caller may act
 // on it with perm ("" for none).
 func (s *Server) loadTool(r *http.Request, perm auth.Permission) (store.Tool, error) {
@@ -103,16 +96,6 @@ func (s *Server) getToolScaffold(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// tagsIn turns the API's tag map into tags sorted by key.
-func tagsIn(m map[string]*string) []store.Tag {
-	tags := make([]store.Tag, 0, len(m))
-	for k, v := range m {
-		tags = append(tags, store.Tag{Key: k, Value: v})
-	}
-	sort.Slice(tags, func(i, j int) bool { return tags[i].Key < tags[j].Key })
-	return tags
-}
-
 type createToolRequest struct {
 	Name        string             `json:"name"`
 	Description string             `json:"description"`
@@ -136,38 +119,6 @@ func (s *Server) createTool(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusCreated, map[string]string{"id": t.ID})
 	return nil
-}
-
-// tagFilters parses key:value filters; a value of * matches any value and
-// an empty one matches a null value.
-func tagFilters(r *http.Request, name string) ([]store.TagFilter, error) {
-	var out []store.TagFilter
-	for i, raw := range queryStrings(r, name) {
-		key, value, ok := strings.Cut(raw, ":")
-		if !ok || key == "" {
-			return nil, validationFailed(fieldError{Loc: []any{"query", name, i},
-				Msg: "A tag filter must be key:value", Type: "value_error", Input: raw})
-		}
-		f := store.TagFilter{Key: key}
-		switch value {
-		case "*":
-			f.Any = true
-		case "":
-		default:
-			f.Value = &value
-		}
-		out = append(out, f)
-	}
-	return out, nil
-}
-
-// queryBool reads an optional boolean query parameter.
-func queryBool(r *http.Request, name string) *bool {
-	b, ok := state(r.Context()).query[name].(bool)
-	if !ok {
-		return nil
-	}
-	return &b
 }
 
 type toolsPage struct {
@@ -206,27 +157,6 @@ func (s *Server) getTools(w http.ResponseWriter, r *http.Request) error {
 	resp.FilterValues.Tags = tagValues(all, func(t store.Tool) []store.Tag { return t.Tags })
 	writeJSON(w, http.StatusOK, resp)
 	return nil
-}
-
-// tagValues lists the distinct tags of the records as key:value filters
-// would name them (a null value as key:).
-func tagValues[T any](records []T, tagsOf func(T) []store.Tag) []string {
-	seen := map[string]bool{}
-	out := []string{}
-	for _, rec := range records {
-		for _, tag := range tagsOf(rec) {
-			v := tag.Key + ":"
-			if tag.Value != nil {
-				v += *tag.Value
-			}
-			if !seen[v] {
-				seen[v] = true
-				out = append(out, v)
-			}
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 type modifyToolRequest struct {

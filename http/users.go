@@ -197,24 +197,6 @@ func (s *Server) getUsers(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// nextToken is a page's continuation token: where the next page starts, or
-// nil when none follows.
-func nextToken(offset, n int, more bool) *int {
-	if !more {
-		return nil
-	}
-	next := offset + n
-	return &next
-}
-
-func page[T any](all []T, offset, limit int) ([]T, bool) {
-	if offset >= len(all) {
-		return []T{}, false
-	}
-	end := min(len(all), offset+limit)
-	return all[offset:end], end < len(all)
-}
-
 func (s *Server) searchUsers(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	st := state(ctx)
