@@ -84,6 +84,7 @@ type serveFlags struct {
 	addr, data, org, rateLimits, logFormat, logLevel, tokenTTL string
 	sandbox, sandboxTimeout, sandboxMemory                     string
 	toolsRepo, teamBranch                                      string
+	durability, idleTimeout, bodyTimeout, maxConns             string
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -102,8 +103,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.StringVar(&f.sandboxMemory, "sandbox-memory", env(getenv, "sandbox-memory", "256MiB"), "memory limit of one tool run (COMPADRE_SANDBOX_MEMORY)")
 	fs.StringVar(&f.toolsRepo, "tools-repo", env(getenv, "tools-repo", ""), "git repository tools are published from (default <data>/tools.git, created bare) (COMPADRE_TOOLS_REPO)")
 	fs.StringVar(&f.teamBranch, "team-branch", env(getenv, "team-branch", "releases/{org}"), "branch repo \"team\" publishes from; {org} is the organization ID (COMPADRE_TEAM_BRANCH)")
+	fs.StringVar(&f.durability, "durability", env(getenv, "durability", "full"), "full, or normal to risk the last commits on a power loss for faster writes (COMPADRE_DURABILITY)")
+	fs.StringVar(&f.idleTimeout, "idle-timeout", env(getenv, "idle-timeout", app.DefaultIdleTimeout.String()), "close a keep-alive connection idle this long (COMPADRE_IDLE_TIMEOUT)")
+	fs.StringVar(&f.bodyTimeout, "body-timeout", env(getenv, "body-timeout", app.DefaultBodyTimeout.String()), "time a request body has to arrive; later is 408 (COMPADRE_BODY_TIMEOUT)")
+	fs.StringVar(&f.maxConns, "max-connections", env(getenv, "max-connections", strconv.Itoa(app.DefaultMaxConns)), "connections open at once; more wait to be accepted (COMPADRE_MAX_CONNECTIONS)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	conns, err := parseConnLimits(f.idleTimeout, f.bodyTimeout, f.maxConns)
+	if err != nil {
+		return err
+	}
+	durability, err := store.ParseDurability(f.durability)
+	if err != nil {
+		return fmt.Errorf("--durability: want full or normal, got %q", f.durability)
 	}
 	limits, err := parseSandboxLimits(f.sandboxTimeout, f.sandboxMemory)
 	if err != nil {
@@ -132,6 +145,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	a, err := app.Open(ctx, app.Config{
 		DataDir: f.data, Org: f.org, RateLimitScale: scale, TokenTTL: ttl, Logger: log, Stdout: stdout,
 		Sandbox: f.sandbox == "on", SandboxLimits: limits, ToolsRepo: f.toolsRepo, TeamBranch: f.teamBranch,
+		Durability: durability, IdleTimeout: conns.IdleTimeout, BodyTimeout: conns.BodyTimeout, MaxConns: conns.MaxConns,
 	}, baseURL)
 	if err != nil {
 		l.Close()
@@ -143,6 +157,23 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log.Info("serving", "url", baseURL, "data", f.data, "rate_limits", f.rateLimits, "version", app.Version, "python", python)
 	return a.Serve(ctx, l, 30*time.Second)
+}
+
+// parseConnLimits reads --idle-timeout, --body-timeout (Go durations) and
+// --max-connections into the connection fields of an app.Config.
+func parseConnLimits(idle, body, maxConns string) (app.Config, error) {
+	var c app.Config
+	var err error
+	if c.IdleTimeout, err = time.ParseDuration(idle); err != nil || c.IdleTimeout <= 0 {
+		return c, fmt.Errorf("--idle-timeout: want a positive duration such as 2m, got %q", idle)
+	}
+	if c.BodyTimeout, err = time.ParseDuration(body); err != nil || c.BodyTimeout <= 0 {
+		return c, fmt.Errorf("--body-timeout: want a positive duration such as 1m, got %q", body)
+	}
+	if c.MaxConns, err = strconv.Atoi(maxConns); err != nil || c.MaxConns < 1 {
+		return c, fmt.Errorf("--max-connections: want a positive number, got %q", maxConns)
+	}
+	return c, nil
 }
 
 // parseRateLimits reads --rate-limits: "faithful" is the hosted API's

@@ -159,3 +159,66 @@ func TestParseRateLimits(t *testing.T) {
 		}
 	}
 }
+
+func TestParseConnLimits(t *testing.T) {
+	tests := []struct {
+		name, idle, body, conns string
+		want                    app.Config
+		wantErr                 string
+	}{
+		{name: "defaults", idle: "2m0s", body: "1m0s", conns: "4096",
+			want: app.Config{IdleTimeout: 2 * time.Minute, BodyTimeout: time.Minute, MaxConns: 4096}},
+		{name: "one connection", idle: "1s", body: "500ms", conns: "1",
+			want: app.Config{IdleTimeout: time.Second, BodyTimeout: 500 * time.Millisecond, MaxConns: 1}},
+		{name: "idle not a duration", idle: "2", body: "1m", conns: "10", wantErr: "--idle-timeout"},
+		{name: "idle zero", idle: "0s", body: "1m", conns: "10", wantErr: "--idle-timeout"},
+		{name: "body negative", idle: "1m", body: "-1s", conns: "10", wantErr: "--body-timeout"},
+		{name: "no connections", idle: "1m", body: "1m", conns: "0", wantErr: "--max-connections"},
+		{name: "connections not a number", idle: "1m", body: "1m", conns: "many", wantErr: "--max-connections"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseConnLimits(tt.idle, tt.body, tt.conns)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got %v, want an error naming %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got.IdleTimeout != tt.want.IdleTimeout || got.BodyTimeout != tt.want.BodyTimeout || got.MaxConns != tt.want.MaxConns {
+				t.Errorf("got %+v, %v; want %+v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestServeRefusesBadLimits checks that a bad durability or connection
+// limit, from a flag or the environment, stops the server before it
+// touches the data directory.
+func TestServeRefusesBadLimits(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantErr string
+	}{
+		{name: "durability flag", args: []string{"--durability", "off"}, wantErr: "--durability"},
+		{name: "durability environment", env: map[string]string{"COMPADRE_DURABILITY": "OFF"}, wantErr: "--durability"},
+		{name: "body timeout environment", env: map[string]string{"COMPADRE_BODY_TIMEOUT": "soon"}, wantErr: "--body-timeout"},
+		{name: "max connections flag", args: []string{"--max-connections", "-1"}, wantErr: "--max-connections"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			args := append([]string{"--addr", "127.0.0.1:0", "--data", dir, "--sandbox", "off"}, tt.args...)
+			var out, errOut bytes.Buffer
+			err := run(context.Background(), args, func(k string) string { return tt.env[k] }, &out, &errOut)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("got %v, want an error naming %s", err, tt.wantErr)
+			}
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Errorf("data directory: got %v, want it not created", err)
+			}
+		})
+	}
+}

@@ -20,6 +20,7 @@ import (
 	httpapi "github.com/compadre-dev/compadre/http"
 	"github.com/compadre-dev/compadre/store"
 	"github.com/compadre-dev/compadre/wasmrt"
+	"golang.org/x/net/netutil"
 )
 
 // Version is the server's version, reported by /readyz and `compadre version`.
@@ -55,7 +56,30 @@ type Config struct {
 	// TeamBranch is the branch repo "team" publishes from, with {org}
 	// standing for the organization's ID; empty means releases/{org}.
 	TeamBranch string
+	// Durability is how hard a commit tries to survive a power loss;
+	// empty means store.DurabilityFull.
+	Durability store.Durability
+	// IdleTimeout closes a keep-alive connection that has waited this long
+	// for its next request; 0 means DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// BodyTimeout is how long a request's body may take to arrive, counted
+	// from the end of its headers; 0 means DefaultBodyTimeout. A body still
+	// arriving then is answered 408 and its connection closed.
+	BodyTimeout time.Duration
+	// MaxConns caps the connections open at once; further clients wait to
+	// be accepted. 0 means DefaultMaxConns.
+	MaxConns int
 }
+
+// Defaults of the connection limits. See DECISIONS.md, "Why these
+// connection limits?".
+const (
+	DefaultIdleTimeout = 2 * time.Minute
+	DefaultBodyTimeout = time.Minute
+	DefaultMaxConns    = 4096
+	// headerTimeout bounds how long a request's headers may take.
+	headerTimeout = 10 * time.Second
+)
 
 // Credentials are what a client needs to sign in: the contents of
 // <data>/credentials.json.
@@ -107,6 +131,18 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 	if cfg.Stdout == nil {
 		cfg.Stdout = io.Discard
 	}
+	if cfg.Durability == "" {
+		cfg.Durability = store.DurabilityFull
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("app: data directory: %w", err)
 	}
@@ -122,7 +158,8 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile), store.WithClock(cfg.Now))
+	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile), store.WithClock(cfg.Now),
+		store.WithDurability(cfg.Durability))
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +170,7 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 	}
 	apiCfg := httpapi.Config{
 		Store: st, Tokens: auth.NewTokens(signing, cfg.TokenTTL, cfg.Now), Sealer: sealer, Logger: cfg.Logger,
-		RateLimitScale: cfg.RateLimitScale, Now: cfg.Now, Version: Version,
+		RateLimitScale: cfg.RateLimitScale, Now: cfg.Now, Version: Version, BodyTimeout: cfg.BodyTimeout,
 	}
 	if cfg.Sandbox {
 		cacheDir := cfg.SandboxCacheDir
@@ -236,10 +273,19 @@ func refreshBaseURL(path, baseURL string) error {
 
 // Serve serves the API on l until ctx is done, then stops accepting, lets
 // in-flight requests finish (up to grace) and closes the database.
+//
+// Connections are bounded so that no client can hoard them: headers must
+// arrive within headerTimeout, a body within Config.BodyTimeout (set per
+// request by the API, so that a streamed answer is never cut), an idle
+// keep-alive connection is closed after Config.IdleTimeout, and at most
+// Config.MaxConns are open at once. There is deliberately no WriteTimeout:
+// it would cut streamed answers.
 func (a *App) Serve(ctx context.Context, l net.Listener, grace time.Duration) error {
+	l = netutil.LimitListener(l, a.cfg.MaxConns)
 	srv := &http.Server{
 		Handler:           a.API,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: headerTimeout,
+		IdleTimeout:       a.cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)

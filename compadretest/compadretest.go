@@ -1,6 +1,7 @@
 // Package compadretest runs a real Compadre server inside a test: a
 // temporary data directory, a fresh organization with an administrator and
-// an API key, rate limits off, on a loopback port, stopped when the test ends.
+// an API key, rate limits off, store durability normal, on a loopback port,
+// stopped when the test ends.
 //
 //	func TestMyClient(t *testing.T) {
 //		srv := compadretest.Start(t)
@@ -66,7 +67,9 @@ func WithTeamBranch(template string) Option { return func(c *app.Config) { c.Tea
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := app.Config{DataDir: dir}
+	// A test's data dies with it, so syncing every commit against a power
+	// loss would only slow the suite down.
+	cfg := app.Config{DataDir: dir, Durability: store.DurabilityNormal}
 	for _, o := range opts {
 		o(&cfg)
 	}

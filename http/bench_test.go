@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/compadre-dev/compadre/app"
 	"github.com/compadre-dev/compadre/compadretest"
 	"github.com/compadre-dev/compadre/store"
 )
@@ -145,6 +146,30 @@ func BenchmarkGetConversations(b *testing.B) {
 				status, body := c.do("GET", "/conversation/"+q.query, nil)
 				if status != http.StatusOK || len(body["conversations"].([]any)) == 0 {
 					b.Fatalf("status %d: %v", status, body)
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			reportLatency(b, lat, time.Since(start))
+		})
+	}
+}
+
+// BenchmarkDurabilityCreateUser measures POST /v1/{org}/user/ over loopback,
+// one request at a time, under each store durability: what a client sees of
+// the extra sync per commit. See DECISIONS.md, "Why synchronous=FULL by
+// default?".
+func BenchmarkDurabilityCreateUser(b *testing.B) {
+	for _, d := range []store.Durability{store.DurabilityNormal, store.DurabilityFull} {
+		b.Run(string(d), func(b *testing.B) {
+			_, c := newTestServer(b, func(cfg *app.Config) { cfg.Durability = d })
+			var lat []time.Duration
+			start := time.Now()
+			for i := 0; b.Loop(); i++ {
+				t0 := time.Now()
+				status, out := c.do("POST", "/user/", map[string]any{"first_name": "U", "last_name": "V",
+					"email": fmt.Sprintf("u%d@example.com", i), "role_name": "DefaultUserRole"})
+				if status != http.StatusCreated && status != http.StatusOK {
+					b.Fatalf("create-user: status %d: %v", status, out)
 				}
 				lat = append(lat, time.Since(t0))
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 
@@ -91,6 +92,12 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		ae = badRequest("The tool version is deprecated and cannot be invoked.")
 	case errors.Is(err, auth.ErrUnauthenticated):
 		ae = unauthorized("Invalid authorization credentials.")
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// The body did not arrive within the server's body timeout; what is
+		// left of it on the wire cannot be told from a next request.
+		log.WarnContext(r.Context(), "request body timed out", "request_id", requestID(r.Context()), "error", err)
+		ae = &apiError{status: http.StatusRequestTimeout, detail: "The request body did not arrive in time.",
+			header: http.Header{"Connection": {"close"}}}
 	default:
 		log.ErrorContext(r.Context(), "request failed", "request_id", requestID(r.Context()), "error", err)
 		ae = errorf(http.StatusInternalServerError, "Internal Server Error")

@@ -159,6 +159,7 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 func (s *Server) outer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		s.limitBody(w, r)
 		st := &requestState{id: incomingRequestID(r), op: "unmatched"}
 		w.Header().Set("X-Request-ID", st.id)
 		rec := &statusRecorder{ResponseWriter: w, st: st, log: s.log}
@@ -193,6 +194,27 @@ func (s *Server) outer(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// limitBody gives a request's body s.bodyTimeout to arrive, so that a
+// client trickling a body, with or without credentials, cannot hold a
+// connection: the deadline is the connection's read deadline, which the
+// server's own draining of an unread body after the handler also obeys. A
+// body read past it fails with os.ErrDeadlineExceeded (answered 408).
+//
+// A streamed answer is not cut: once the body has been read to its end,
+// net/http clears the read deadline and starts its background read (which
+// notices a client leaving). A request without a body gets no deadline,
+// since that background read is already running, and its timing out would
+// cancel the request's context.
+//
+// See DECISIONS.md, "Why these connection limits?".
+func (s *Server) limitBody(w http.ResponseWriter, r *http.Request) {
+	if s.bodyTimeout <= 0 || r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	// A recorder in tests has no connection to bound, hence the ignored error.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.bodyTimeout))
 }
 
 // incomingRequestID keeps a caller's X-Request-ID when it is a short token,

@@ -36,6 +36,9 @@ type Config struct {
 	// Tools publishes, tests and invokes tools; nil answers those
 	// operations with 503.
 	Tools *tools.Service
+	// BodyTimeout is how long a request's body may take to arrive, from
+	// the end of its headers; 0 means no limit.
+	BodyTimeout time.Duration
 }
 
 // Server is the API: its routes and everything the handlers use.
@@ -48,8 +51,10 @@ type Server struct {
 	version string
 	sandbox func() (state, python string)
 	tools   *tools.Service
-	limits  *rateLimiter
-	doc     *apiDocument
+	// bodyTimeout bounds the arrival of a request body; 0 is no bound.
+	bodyTimeout time.Duration
+	limits      *rateLimiter
+	doc         *apiDocument
 	// decoyHash is verified against when a key ID is unknown, so an unknown
 	// key costs as much time as a wrong secret and key IDs cannot be probed
 	// by timing.
@@ -73,6 +78,8 @@ func New(cfg Config) (*Server, error) {
 		version: cfg.Version,
 		sandbox: cfg.Sandbox,
 		tools:   cfg.Tools,
+
+		bodyTimeout: cfg.BodyTimeout,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

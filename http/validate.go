@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -260,6 +261,9 @@ func (s *Server) validateRequest(w http.ResponseWriter, r *http.Request, op *ope
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return errorf(http.StatusRequestEntityTooLarge, "The request body is larger than 1 MiB.")
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("httpapi: read request body: %w", err)
 		}
 		if err != nil {
 			return badRequest("The request body could not be read.")

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -32,6 +33,8 @@ type Store struct {
 	write *sql.DB
 	read  *sql.DB
 	now   func() time.Time
+	// durability is the synchronous pragma's value, read by Open.
+	durability Durability
 	// ready answers readiness probes: a migration provider over the readers.
 	ready *goose.Provider
 }
@@ -45,9 +48,47 @@ func WithClock(now func() time.Time) Option {
 	return func(s *Store) { s.now = now }
 }
 
+// Durability says how hard a commit tries to survive a power loss.
+//
+// See DECISIONS.md, "Why synchronous=FULL by default?".
+type Durability string
+
+const (
+	// DurabilityFull syncs the write-ahead log at every commit: once a
+	// write is answered it survives a crash of the process and a power
+	// loss. It is the default.
+	DurabilityFull Durability = "full"
+	// DurabilityNormal syncs the log only at checkpoints: a crash of the
+	// process loses nothing, but a power loss or an operating system crash
+	// can roll back the last commits (never corrupt the file).
+	DurabilityNormal Durability = "normal"
+)
+
+// ParseDurability reads "full" or "normal".
+func ParseDurability(s string) (Durability, error) {
+	switch d := Durability(s); d {
+	case DurabilityFull, DurabilityNormal:
+		return d, nil
+	}
+	return "", fmt.Errorf("store: durability: want full or normal, got %q", s)
+}
+
+// WithDurability sets how hard commits try to survive a power loss; the
+// default is DurabilityFull.
+func WithDurability(d Durability) Option {
+	return func(s *Store) { s.durability = d }
+}
+
 // Open opens (creating if needed) the database at path, applies pending
 // migrations and returns a ready Store.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	s := &Store{now: time.Now, durability: DurabilityFull}
+	for _, o := range opts {
+		o(s)
+	}
+	if _, err := ParseDurability(string(s.durability)); err != nil {
+		return nil, err
+	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("store: open: %w", err)
@@ -58,7 +99,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
-	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "synchronous("+strings.ToUpper(string(s.durability))+")")
 	q.Add("_txlock", "immediate")
 	dsn := "file:" + abs + "?" + q.Encode()
 
@@ -80,10 +121,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	read.SetMaxIdleConns(n)
 	read.SetConnMaxLifetime(0)
 
-	s := &Store{write: write, read: read, now: time.Now}
-	for _, o := range opts {
-		o(s)
-	}
+	s.write, s.read = write, read
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err

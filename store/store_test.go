@@ -9,9 +9,9 @@ import (
 	"time"
 )
 
-func openTest(t *testing.T) *Store {
+func openTest(t testing.TB, opts ...Option) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "test.db"))
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "test.db"), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,7 +20,7 @@ func openTest(t *testing.T) *Store {
 }
 
 // newOrg creates an organization with one role "Admin" and returns its admin.
-func newOrg(t *testing.T, s *Store, id string) User {
+func newOrg(t testing.TB, s *Store, id string) User {
 	t.Helper()
 	_, admin, err := s.CreateOrganization(context.Background(), NewOrganization{
 		Org:       Organization{ID: id, Name: id, DefaultUserPreferences: DefaultPreferences()},
