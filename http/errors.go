@@ -78,8 +78,6 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		ae = conflict(refusalDetail(ce.Refusal))
 	case errors.As(err, &ne):
 		ae = notFound(missingDetail(ne))
-	case errors.Is(err, store.ErrConflict):
-		ae = conflict("Conflict")
 	case errors.As(err, &problems):
 		ae = badRequest(problems.Summary + " " + strings.Join(problems.List, " "))
 	case errors.As(err, &source):
@@ -191,8 +189,14 @@ func refusalDetail(r store.Refusal) string {
 			return fmt.Sprintf("A state machine named %q already exists.", r.Name)
 		case store.KindTool:
 			return fmt.Sprintf("A tool named %q already exists.", r.Name)
+		case store.KindRole:
+			return fmt.Sprintf("A role named %q already exists in this organization.", r.Name)
+		case store.KindUser:
+			return fmt.Sprintf("A user with email %s already exists in this organization.", r.Name)
 		}
 		return fmt.Sprintf("An active %s named %q already exists.", r.Kind, r.Name)
+	case store.RuleIDTaken:
+		return fmt.Sprintf("An %s with ID %s already exists.", r.Kind, r.ID)
 	case store.RuleNextVersion:
 		switch r.Kind {
 		case store.KindAgent:

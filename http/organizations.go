@@ -103,9 +103,6 @@ func (s *Server) createOrganization(w http.ResponseWriter, r *http.Request) erro
 		Admin:     store.User{FirstName: creator.FirstName, LastName: creator.LastName, Email: creator.Email, Preferences: prefs},
 		AdminRole: auth.DefaultSuperAdministratorRole,
 	})
-	if errors.Is(err, store.ErrConflict) {
-		return conflict("An organization with ID " + orgID + " already exists.")
-	}
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -114,9 +113,6 @@ func (s *Server) createRole(w http.ResponseWriter, r *http.Request) error {
 	role, err := s.store.CreateRole(ctx, store.Role{
 		OrgID: st.org.ID, Name: name, Description: desc, FrontendView: req.FrontendView, PermissionGrants: grants,
 	})
-	if errors.Is(err, store.ErrConflict) {
-		return conflict("A role named " + strconv.Quote(name) + " already exists in this organization.")
-	}
 	if err != nil {
 		return err
 	}

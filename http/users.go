@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 
@@ -123,9 +122,6 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 		ID: id, OrgID: st.org.ID, FirstName: req.FirstName, LastName: req.LastName, Email: req.Email,
 		RoleID: role.ID, Preferences: prefs, Variables: vars,
 	})
-	if errors.Is(err, store.ErrConflict) {
-		return conflict("A user with email " + req.Email + " already exists in this organization.")
-	}
 	if err != nil {
 		return err
 	}

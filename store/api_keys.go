@@ -57,7 +57,7 @@ func (s *Store) createAPIKey(ctx context.Context, tx *sql.Tx, k APIKey) (APIKey,
 	_, err := tx.ExecContext(ctx, q, k.ID, k.KeyID, k.OrgID, k.Name, k.SecretHash, k.RoleID, k.CreatorUserID,
 		k.CreatorOrgID, formatTime(now), formatTime(now), formatTime(k.ExpiresAt))
 	if isUniqueViolation(err) {
-		return APIKey{}, fmt.Errorf("store: create api key: %w", ErrConflict)
+		return APIKey{}, &ConflictError{Refusal{Rule: RuleIDTaken, Kind: KindAPIKey, ID: k.KeyID}}
 	}
 	if err != nil {
 		return APIKey{}, fmt.Errorf("store: create api key: %w", err)

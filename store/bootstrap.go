@@ -24,7 +24,7 @@ func (s *Store) Bootstrap(ctx context.Context, n NewOrganization, key APIKey,
 		var done string
 		err := tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, bootstrappedSetting).Scan(&done)
 		if err == nil {
-			return ErrConflict
+			return &ConflictError{Refusal{Rule: RuleIDTaken, Kind: KindSetting, ID: bootstrappedSetting}}
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err

@@ -27,8 +27,11 @@ const (
 	RuleUnfinishedConversation Rule = "unfinished conversation"
 	// RuleFinished: the conversation ID is already finished.
 	RuleFinished Rule = "finished"
-	// RuleNameTaken: a live record of Kind is already named Name.
+	// RuleNameTaken: a live record of Kind is already named Name (a
+	// user's name is its email).
 	RuleNameTaken Rule = "name taken"
+	// RuleIDTaken: a record of Kind with ID already exists.
+	RuleIDTaken Rule = "ID taken"
 	// RuleNextVersion: Kind ID's next version is Next, not Want.
 	RuleNextVersion Rule = "next version"
 	// RuleFixedVersionSet: version set Name cannot be changed.

@@ -56,7 +56,7 @@ type NewOrganization struct {
 }
 
 // CreateOrganization creates an organization with its roles and first user in
-// one transaction. An existing organization with the same ID is ErrConflict.
+// one transaction. An existing organization with the same ID is a *ConflictError.
 func (s *Store) CreateOrganization(ctx context.Context, n NewOrganization) (Organization, User, error) {
 	var org Organization
 	var admin User
@@ -89,7 +89,7 @@ func (s *Store) createOrganization(ctx context.Context, tx *sql.Tx, n NewOrganiz
 	_, err = tx.ExecContext(ctx, q, org.ID, org.Name, org.TenantID, string(prefs), string(dims),
 		org.Logo, org.SquareLogo, org.Favicon, org.AzureDevopsTeamName, formatTime(now), formatTime(now))
 	if isUniqueViolation(err) {
-		return Organization{}, User{}, fmt.Errorf("store: create organization %s: %w", org.ID, ErrConflict)
+		return Organization{}, User{}, &ConflictError{Refusal{Rule: RuleIDTaken, Kind: KindOrganization, ID: org.ID}}
 	}
 	if err != nil {
 		return Organization{}, User{}, fmt.Errorf("store: create organization %s: %w", org.ID, err)

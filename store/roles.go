@@ -53,7 +53,7 @@ func (s *Store) createRole(ctx context.Context, tx *sql.Tx, r Role) (Role, error
 	_, err = tx.ExecContext(ctx, q, r.ID, r.OrgID, r.Name, r.Description, r.FrontendView, string(grants),
 		r.Builtin, formatTime(now), formatTime(now))
 	if isUniqueViolation(err) {
-		return Role{}, fmt.Errorf("store: create role %s: %w", r.Name, ErrConflict)
+		return Role{}, &ConflictError{Refusal{Rule: RuleNameTaken, Kind: KindRole, Name: r.Name}}
 	}
 	if err != nil {
 		return Role{}, fmt.Errorf("store: create role %s: %w", r.Name, err)
@@ -148,7 +148,7 @@ func (s *Store) ListRoles(ctx context.Context, orgID string) ([]Role, error) {
 	return out, rows.Err()
 }
 
-// CreateRole creates a role. A role of the same name is ErrConflict.
+// CreateRole creates a role. A role of the same name is a *ConflictError.
 func (s *Store) CreateRole(ctx context.Context, r Role) (Role, error) {
 	var created Role
 	err := s.inTx(ctx, func(tx *sql.Tx) error {

@@ -57,7 +57,7 @@ type Tool struct {
 	UpdatedAt  time.Time
 }
 
-// CreateTool creates a tool. A live tool with the same name is ErrConflict.
+// CreateTool creates a tool. A live tool with the same name is a *ConflictError.
 func (s *Store) CreateTool(ctx context.Context, t Tool) (Tool, error) {
 	now := s.now()
 	t.ID = NewID()

@@ -44,7 +44,7 @@ const (
 )
 
 // CreateUser creates a user with its variables. A user with the same email in
-// the organization is ErrConflict.
+// the organization is a *ConflictError.
 func (s *Store) CreateUser(ctx context.Context, u User) (User, error) {
 	var out User
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -81,7 +81,7 @@ func (s *Store) createUser(ctx context.Context, tx *sql.Tx, u User, vars []Varia
 	_, err = tx.ExecContext(ctx, q, u.ID, u.OrgID, u.FirstName, u.LastName, u.Email, u.RoleID, string(prefs),
 		string(extra), u.EnableActionsAccess, formatTime(now), formatTime(now))
 	if isUniqueViolation(err) {
-		return User{}, fmt.Errorf("store: create user %s: %w", u.Email, ErrConflict)
+		return User{}, &ConflictError{Refusal{Rule: RuleNameTaken, Kind: KindUser, Name: u.Email}}
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("store: create user: %w", err)
