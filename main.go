@@ -82,7 +82,7 @@ func env(getenv func(string) string, name, def string) string {
 
 type serveFlags struct {
 	addr, data, org, rateLimits, logFormat, logLevel, tokenTTL string
-	sandbox, sandboxTimeout, sandboxMemory                     string
+	sandbox, sandboxTimeout, sandboxMemory, sandboxWait        string
 	toolsRepo, teamBranch                                      string
 }
 
@@ -100,6 +100,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.StringVar(&f.sandbox, "sandbox", env(getenv, "sandbox", "on"), "on, or off to run without the Python sandbox (no tool runs; faster start) (COMPADRE_SANDBOX)")
 	fs.StringVar(&f.sandboxTimeout, "sandbox-timeout", env(getenv, "sandbox-timeout", "30s"), "wall-clock limit of one tool run (COMPADRE_SANDBOX_TIMEOUT)")
 	fs.StringVar(&f.sandboxMemory, "sandbox-memory", env(getenv, "sandbox-memory", "256MiB"), "memory limit of one tool run (COMPADRE_SANDBOX_MEMORY)")
+	fs.StringVar(&f.sandboxWait, "sandbox-wait", env(getenv, "sandbox-wait", "60s"), "how long a request that runs a tool waits for a starting sandbox before a 503 (COMPADRE_SANDBOX_WAIT)")
 	fs.StringVar(&f.toolsRepo, "tools-repo", env(getenv, "tools-repo", ""), "git repository tools are published from (default <data>/tools.git, created bare) (COMPADRE_TOOLS_REPO)")
 	fs.StringVar(&f.teamBranch, "team-branch", env(getenv, "team-branch", "releases/{org}"), "branch repo \"team\" publishes from; {org} is the organization ID (COMPADRE_TEAM_BRANCH)")
 	if err := fs.Parse(args); err != nil {
@@ -111,6 +112,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	if f.sandbox != "on" && f.sandbox != "off" {
 		return fmt.Errorf("--sandbox: want on or off, got %q", f.sandbox)
+	}
+	sandboxWait, err := time.ParseDuration(f.sandboxWait)
+	if err != nil || sandboxWait <= 0 {
+		return fmt.Errorf("--sandbox-wait: want a positive duration such as 60s, got %q", f.sandboxWait)
 	}
 	scale, err := parseRateLimits(f.rateLimits)
 	if err != nil {
@@ -131,7 +136,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	baseURL := "http://" + l.Addr().String()
 	a, err := app.Open(ctx, app.Config{
 		DataDir: f.data, Org: f.org, RateLimitScale: scale, TokenTTL: ttl, Logger: log, Stdout: stdout,
-		Sandbox: f.sandbox == "on", SandboxLimits: limits, ToolsRepo: f.toolsRepo, TeamBranch: f.teamBranch,
+		Sandbox: f.sandbox == "on", SandboxLimits: limits, SandboxWait: sandboxWait, ToolsRepo: f.toolsRepo, TeamBranch: f.teamBranch,
 	}, baseURL)
 	if err != nil {
 		l.Close()

@@ -46,6 +46,9 @@ type Config struct {
 	// SandboxLimits are the default limits of a tool run; zero fields mean
 	// wasmrt's defaults.
 	SandboxLimits wasmrt.Limits
+	// SandboxWait is how long a request that needs the sandbox waits for
+	// it to finish starting before a 503; 0 means DefaultSandboxWait.
+	SandboxWait time.Duration
 	// SandboxCacheDir keeps the compiled interpreter between starts;
 	// empty means <data>/cache/wazero. Test fixtures share one.
 	SandboxCacheDir string
@@ -55,6 +58,10 @@ type Config struct {
 	// TeamBranch is the branch repo "team" publishes from, with {org}
 	// standing for the organization's ID; empty means releases/{org}.
 	TeamBranch string
+
+	// openSandbox opens the sandbox; nil means OpenSandbox. Tests set it
+	// to hold the sandbox in its starting state.
+	openSandbox openSandboxFunc
 }
 
 // Credentials are what a client needs to sign in: the contents of
@@ -140,7 +147,15 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 		if cacheDir == "" {
 			cacheDir = filepath.Join(cfg.DataDir, SandboxCacheDir)
 		}
-		a.sandbox = startSandbox(cacheDir, cfg.SandboxLimits, cfg.Logger)
+		open := cfg.openSandbox
+		if open == nil {
+			open = openSandbox
+		}
+		wait := cfg.SandboxWait
+		if wait <= 0 {
+			wait = DefaultSandboxWait
+		}
+		a.sandbox = startSandbox(open, cacheDir, cfg.SandboxLimits, wait, cfg.Logger)
 		apiCfg.Sandbox = a.sandbox.status
 	}
 	if apiCfg.Tools, err = a.openTools(cfg, sealer); err != nil {

@@ -100,6 +100,10 @@ func toolError(err error) error {
 		return badRequest(problems.Error())
 	case errors.Is(err, tools.ErrBusy):
 		return conflict("A related operation on this tool is in progress.")
+	case errors.Is(err, tools.ErrSandboxStarting):
+		e := errorf(http.StatusServiceUnavailable, "The Python sandbox is still starting; retry in a few seconds.")
+		e.header = http.Header{"Retry-After": {"5"}}
+		return e
 	case errors.Is(err, tools.ErrSandboxUnavailable):
 		return errorf(http.StatusServiceUnavailable, "The Python sandbox is not running; tools cannot be built or run.")
 	case errors.Is(err, tools.ErrStaleCommit), errors.Is(err, tools.ErrProjectTooLarge):

@@ -121,7 +121,7 @@ type runnable struct {
 // runAll runs every input, already checked against the schema, at once;
 // the sandbox queues what it cannot run yet. Results keep the inputs' order.
 func (s *Service) runAll(ctx context.Context, run runnable, inputs []Input) ([]Result, error) {
-	rt, err := s.sandbox()
+	rt, err := s.sandbox(ctx)
 	if err != nil {
 		return nil, err
 	}
