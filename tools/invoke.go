@@ -159,10 +159,7 @@ func resultOf(res wasmrt.ToolResult, err error) (Result, error) {
 		out.StackTrace = strings.Split(strings.TrimRight(exc.Traceback, "\n"), "\n")
 	case errors.As(err, &re):
 		out.ExceptionType, out.ExceptionMessage = limitException(re), re.Error()
-		out.StackTrace = []string{}
-		if tail := strings.TrimSpace(string(re.StderrTail)); tail != "" {
-			out.StackTrace = strings.Split(tail, "\n")
-		}
+		out.StackTrace = limitStackTrace(re, out.ExceptionType)
 	case errors.Is(err, context.Canceled):
 		return out, err
 	default:
@@ -187,6 +184,26 @@ func limitException(re *wasmrt.RunError) string {
 	default:
 		return "SandboxError"
 	}
+}
+
+// limitStackTrace is the stack trace of a run that broke a limit: the
+// Python traceback if the tool raised as it ended (a MemoryError at the
+// memory cap), else what the interpreter itself wrote below Python (the
+// harness's own JSON records left out), ending with the exception's line
+// as a traceback would.
+func limitStackTrace(re *wasmrt.RunError, excType string) []string {
+	if tb := strings.TrimRight(re.Traceback, "\n"); tb != "" {
+		return strings.Split(tb, "\n")
+	}
+	var lines []string
+	for line := range strings.Lines(re.StderrTail) {
+		line = strings.TrimRight(line, "\n")
+		if strings.TrimSpace(line) == "" || json.Valid([]byte(line)) {
+			continue
+		}
+		lines = append(lines, line)
+	}
+	return append(lines, excType+": "+re.Error())
 }
 
 // logLines renders the tool's log records as the API's log strings:
