@@ -38,6 +38,9 @@ type Config struct {
 	Logger   *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Retention is how long tool invocation records are kept; 0 means
+	// DefaultRetention, and a negative value keeps them for ever.
+	Retention time.Duration
 	// Stdout receives the first start's one-time printout of the credentials.
 	Stdout io.Writer
 	// Sandbox starts the Python sandbox with the server. Off, tools cannot
@@ -82,6 +85,8 @@ type App struct {
 	log   *slog.Logger
 	// sandbox is nil unless Config.Sandbox.
 	sandbox *sandbox
+	// stopSweep stops the retention sweeper and waits for it.
+	stopSweep func()
 }
 
 // File names inside the data directory.
@@ -167,6 +172,7 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 		a.Close()
 		return nil, err
 	}
+	a.startSweeper()
 	return a, nil
 }
 
@@ -275,8 +281,12 @@ func (a *App) Serve(ctx context.Context, l net.Listener, grace time.Duration) er
 	return errors.Join(serveErr, a.Close())
 }
 
-// Close stops the sandbox and closes the database. Serve calls it.
+// Close stops the sandbox and the retention sweeper and closes the
+// database. Serve calls it.
 func (a *App) Close() error {
+	if a.stopSweep != nil {
+		a.stopSweep()
+	}
 	var err error
 	if a.sandbox != nil {
 		err = a.sandbox.close()

@@ -238,12 +238,19 @@ func compileSchema(raw json.RawMessage) (*jsonschema.Schema, error) {
 	return c.Compile("input_schema.json")
 }
 
-// validateInputs checks every input against the schema and lists every
-// violation of every input.
+// validateInputs checks every input's size and then its parameters
+// against the schema, and lists every violation of every input.
 func validateInputs(schema *jsonschema.Schema, inputs []Input) error {
 	var problems []string
 	for i, in := range inputs {
 		raw := in.Parameters
+		// A record keeps its inputs, so they count toward the worst case
+		// of a page of the invocation listing.
+		if written, err := json.Marshal(raw); err == nil && len(written) > store.MaxInvocationInputBytes {
+			problems = append(problems, fmt.Sprintf("inputs[%d].input_parameters: %d bytes as JSON, more than the %d an invocation takes",
+				i, len(written), store.MaxInvocationInputBytes))
+			continue
+		}
 		if len(raw) == 0 {
 			raw = json.RawMessage("{}")
 		}

@@ -1,9 +1,13 @@
 package tools
 
 import (
+	"encoding/json"
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/compadre-dev/compadre/store"
 	"github.com/compadre-dev/compadre/wasmrt"
 )
 
@@ -42,6 +46,39 @@ func TestResultOfLimit(t *testing.T) {
 			}
 			if !slices.Equal(res.StackTrace, tt.wantTrace) {
 				t.Errorf("got stack trace %q, want %q", res.StackTrace, tt.wantTrace)
+			}
+		})
+	}
+}
+
+// TestInputSizeCap: input_parameters are refused past the size a record
+// keeps, measured as the API writes them back.
+func TestInputSizeCap(t *testing.T) {
+	schema, err := compileSchema(json.RawMessage(`{"type": "object"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// {"a":"…"} is 8 bytes around the value.
+	room := store.MaxInvocationInputBytes - 8
+	tests := []struct {
+		name, value string
+		ok          bool
+	}{
+		{"plain text at the cap", strings.Repeat("x", room), true},
+		{"plain text a byte past it", strings.Repeat("x", room+1), false},
+		{"escaped text at the cap", strings.Repeat("<", room/6), true},
+		{"escaped text a character past it", strings.Repeat("<", room/6+1), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw := json.RawMessage(`{"a":"` + tt.value + `"}`)
+			err := validateInputs(schema, []Input{{Parameters: raw}})
+			var p *Problems
+			switch {
+			case tt.ok && err != nil:
+				t.Errorf("got %v, want it accepted", err)
+			case !tt.ok && (!errors.As(err, &p) || !strings.Contains(p.Error(), "inputs[0].input_parameters")):
+				t.Errorf("got %v, want a problem with inputs[0].input_parameters", err)
 			}
 		})
 	}
