@@ -63,19 +63,45 @@ func capLines(lines []string, budget int, what string) []string {
 		used += cost(cut[head])
 		head++
 	}
+	if head == 0 {
+		// The first line alone is past its half: keep its start.
+		cut[0] = fitLine(cut[0], half, cost)
+		head = 1
+	}
 	tail, used := len(cut), 0
 	for tail > head && used+cost(cut[tail-1]) <= half {
 		used += cost(cut[tail-1])
 		tail--
 	}
-	dropped := 0
-	for _, l := range cut[head:tail] {
-		dropped += len(l)
+	if tail == len(cut) && tail > head {
+		// Likewise the last line, often the one that says what failed.
+		cut[tail-1] = fitLine(cut[tail-1], half, cost)
+		tail--
 	}
 	out := make([]string, 0, head+1+len(cut)-tail)
 	out = append(out, cut[:head]...)
-	out = append(out, fmt.Sprintf("WARNING compadre: %d %s (%d bytes) left out", tail-head, what, dropped))
+	if tail > head {
+		dropped := 0
+		for _, l := range cut[head:tail] {
+			dropped += len(l)
+		}
+		out = append(out, fmt.Sprintf("WARNING compadre: %d %s (%d bytes) left out", tail-head, what, dropped))
+	}
 	return append(out, cut[tail:]...)
+}
+
+// fitLine cuts line to the most characters whose cost fits room.
+func fitLine(line string, room int, cost func(string) int) string {
+	lo, hi := 1, utf8.RuneCountInString(line) // cutChars(line, 1) is "…", which always fits
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if cost(cutChars(line, mid)) <= room {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return cutChars(line, lo)
 }
 
 // cutChars cuts s to at most n characters, marking the cut.

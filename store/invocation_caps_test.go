@@ -17,6 +17,8 @@ func jsonSize(v any) int {
 	return len(b)
 }
 
+func control(n int) string { return strings.Repeat("\x01", n) }
+
 func TestInvocationCaps(t *testing.T) {
 	many := make([]string, 100_000)
 	for i := range many {
@@ -37,6 +39,9 @@ func TestInvocationCaps(t *testing.T) {
 		{"a hundred thousand log lines", ToolInvocation{Logs: many}, false},
 		{"one megabyte line of control characters", ToolInvocation{Logs: huge}, false},
 		{"a long stack trace and message", ToolInvocation{StackTrace: trace, ExceptionMessage: strings.Repeat("é", 1<<20)}, false},
+		{"a stack trace whose last line is long", ToolInvocation{StackTrace: []string{"Traceback (most recent call last):",
+			`  File "/tool/t/main.py", line 3, in f`, "ValueError: " + control(50_000)}}, false},
+		{"one line of logs past the cap", ToolInvocation{Logs: []string{control(1 << 20)}}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,8 +74,10 @@ func TestInvocationCaps(t *testing.T) {
 				if len(orig) == 0 {
 					orig = tt.inv.StackTrace
 				}
-				if lines[0] != cutChars(orig[0], MaxInvocationLineChars) || lines[len(lines)-1] != orig[len(orig)-1] {
-					t.Errorf("first and last lines %q … %q, want the original's head and tail kept", lines[0], lines[len(lines)-1])
+				first, last := lines[0], lines[len(lines)-1]
+				if !strings.HasPrefix(orig[0], strings.TrimSuffix(first, "…")) || !strings.HasPrefix(orig[len(orig)-1], strings.TrimSuffix(last, "…")) ||
+					len(last) < min(100, len(orig[len(orig)-1])) {
+					t.Errorf("first and last lines %.40q … %.40q, want the start of the original's first and last lines", first, last)
 				}
 				marked := false
 				for _, l := range lines {
