@@ -82,8 +82,8 @@ func env(getenv func(string) string, name, def string) string {
 
 type serveFlags struct {
 	addr, data, org, rateLimits, logFormat, logLevel, tokenTTL string
-	sandbox, sandboxTimeout, sandboxMemory                     string
-	toolsRepo, teamBranch                                      string
+	sandbox, sandboxTimeout, sandboxMemory, sandboxWait        string
+	toolsRepo, teamBranch, retention                           string
 	durability, idleTimeout, bodyTimeout, maxConns             string
 }
 
@@ -101,6 +101,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.StringVar(&f.sandbox, "sandbox", env(getenv, "sandbox", "on"), "on, or off to run without the Python sandbox (no tool runs; faster start) (COMPADRE_SANDBOX)")
 	fs.StringVar(&f.sandboxTimeout, "sandbox-timeout", env(getenv, "sandbox-timeout", "30s"), "wall-clock limit of one tool run (COMPADRE_SANDBOX_TIMEOUT)")
 	fs.StringVar(&f.sandboxMemory, "sandbox-memory", env(getenv, "sandbox-memory", "256MiB"), "memory limit of one tool run (COMPADRE_SANDBOX_MEMORY)")
+	fs.StringVar(&f.sandboxWait, "sandbox-wait", env(getenv, "sandbox-wait", "60s"), "how long a request that runs a tool waits for a starting sandbox before a 503 (COMPADRE_SANDBOX_WAIT)")
+	fs.StringVar(&f.retention, "retention", env(getenv, "retention", "30d"), "how long tool invocation records are kept: a duration such as 720h or 30d, or off to keep them for ever (COMPADRE_RETENTION)")
 	fs.StringVar(&f.toolsRepo, "tools-repo", env(getenv, "tools-repo", ""), "git repository tools are published from (default <data>/tools.git, created bare) (COMPADRE_TOOLS_REPO)")
 	fs.StringVar(&f.teamBranch, "team-branch", env(getenv, "team-branch", "releases/{org}"), "branch repo \"team\" publishes from; {org} is the organization ID (COMPADRE_TEAM_BRANCH)")
 	fs.StringVar(&f.durability, "durability", env(getenv, "durability", "full"), "full, or normal to risk the last commits on a power loss for faster writes (COMPADRE_DURABILITY)")
@@ -125,6 +127,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if f.sandbox != "on" && f.sandbox != "off" {
 		return fmt.Errorf("--sandbox: want on or off, got %q", f.sandbox)
 	}
+	sandboxWait, err := time.ParseDuration(f.sandboxWait)
+	if err != nil || sandboxWait <= 0 {
+		return fmt.Errorf("--sandbox-wait: want a positive duration such as 60s, got %q", f.sandboxWait)
+	}
+	retention, err := parseRetention(f.retention)
+	if err != nil {
+		return err
+	}
 	scale, err := parseRateLimits(f.rateLimits)
 	if err != nil {
 		return err
@@ -144,7 +154,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	baseURL := "http://" + l.Addr().String()
 	a, err := app.Open(ctx, app.Config{
 		DataDir: f.data, Org: f.org, RateLimitScale: scale, TokenTTL: ttl, Logger: log, Stdout: stdout,
-		Sandbox: f.sandbox == "on", SandboxLimits: limits, ToolsRepo: f.toolsRepo, TeamBranch: f.teamBranch,
+		Sandbox: f.sandbox == "on", SandboxLimits: limits, SandboxWait: sandboxWait, Retention: retention,
+		ToolsRepo: f.toolsRepo, TeamBranch: f.teamBranch,
 		Durability: durability, IdleTimeout: conns.IdleTimeout, BodyTimeout: conns.BodyTimeout, MaxConns: conns.MaxConns,
 	}, baseURL)
 	if err != nil {
@@ -174,6 +185,22 @@ func parseConnLimits(idle, body, maxConns string) (app.Config, error) {
 		return c, fmt.Errorf("--max-connections: want a positive number, got %q", maxConns)
 	}
 	return c, nil
+}
+
+// parseRetention reads --retention: a Go duration or a number of days
+// ("30d"); "off" or "0" keeps records for ever (a negative Retention).
+func parseRetention(s string) (time.Duration, error) {
+	if s == "off" || s == "0" {
+		return -1, nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n > 0 && n <= 100*365 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	} else if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return d, nil
+	}
+	return 0, fmt.Errorf("--retention: want a positive duration such as 720h or 30d, or off, got %q", s)
 }
 
 // parseRateLimits reads --rate-limits: "faithful" is the hosted API's

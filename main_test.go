@@ -222,3 +222,23 @@ func TestServeRefusesBadLimits(t *testing.T) {
 		})
 	}
 }
+
+func TestParseRetention(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"30d", 30 * 24 * time.Hour, true}, {"720h", 720 * time.Hour, true}, {"90m", 90 * time.Minute, true},
+		{"off", -1, true}, {"0", -1, true},
+		{"0d", 0, false}, {"-1h", 0, false}, {"1.5d", 0, false}, {"forever", 0, false}, {"", 0, false}, {"99999d", 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := parseRetention(tc.in)
+			if (err == nil) != tc.ok || got != tc.want {
+				t.Errorf("parseRetention(%q) = %v, %v; want %v, ok %v", tc.in, got, err, tc.want, tc.ok)
+			}
+		})
+	}
+}

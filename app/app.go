@@ -39,6 +39,9 @@ type Config struct {
 	Logger   *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Retention is how long tool invocation records are kept; 0 means
+	// DefaultRetention, and a negative value keeps them for ever.
+	Retention time.Duration
 	// Stdout receives the first start's one-time printout of the credentials.
 	Stdout io.Writer
 	// Sandbox starts the Python sandbox with the server. Off, tools cannot
@@ -47,6 +50,9 @@ type Config struct {
 	// SandboxLimits are the default limits of a tool run; zero fields mean
 	// wasmrt's defaults.
 	SandboxLimits wasmrt.Limits
+	// SandboxWait is how long a request that needs the sandbox waits for
+	// it to finish starting before a 503; 0 means DefaultSandboxWait.
+	SandboxWait time.Duration
 	// SandboxCacheDir keeps the compiled interpreter between starts;
 	// empty means <data>/cache/wazero. Test fixtures share one.
 	SandboxCacheDir string
@@ -69,6 +75,10 @@ type Config struct {
 	// MaxConns caps the connections open at once; further clients wait to
 	// be accepted. 0 means DefaultMaxConns.
 	MaxConns int
+
+	// openSandbox opens the sandbox; nil means OpenSandbox. Tests set it
+	// to hold the sandbox in its starting state.
+	openSandbox openSandboxFunc
 }
 
 // Defaults of the connection limits. See DECISIONS.md, "Why these
@@ -99,6 +109,8 @@ type App struct {
 	log   *slog.Logger
 	// sandbox is nil unless Config.Sandbox.
 	sandbox *sandbox
+	// stopSweep stops the retention sweeper and waits for it.
+	stopSweep func()
 }
 
 // File names inside the data directory.
@@ -177,7 +189,15 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 		if cacheDir == "" {
 			cacheDir = filepath.Join(cfg.DataDir, SandboxCacheDir)
 		}
-		a.sandbox = startSandbox(cacheDir, cfg.SandboxLimits, cfg.Logger)
+		open := cfg.openSandbox
+		if open == nil {
+			open = openSandbox
+		}
+		wait := cfg.SandboxWait
+		if wait <= 0 {
+			wait = DefaultSandboxWait
+		}
+		a.sandbox = startSandbox(open, cacheDir, cfg.SandboxLimits, wait, cfg.Logger)
 		apiCfg.Sandbox = a.sandbox.status
 	}
 	if apiCfg.Tools, err = a.openTools(cfg, sealer); err != nil {
@@ -189,6 +209,7 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 		a.Close()
 		return nil, err
 	}
+	a.startSweeper()
 	return a, nil
 }
 
@@ -306,8 +327,12 @@ func (a *App) Serve(ctx context.Context, l net.Listener, grace time.Duration) er
 	return errors.Join(serveErr, a.Close())
 }
 
-// Close stops the sandbox and closes the database. Serve calls it.
+// Close stops the sandbox and the retention sweeper and closes the
+// database. Serve calls it.
 func (a *App) Close() error {
+	if a.stopSweep != nil {
+		a.stopSweep()
+	}
 	var err error
 	if a.sandbox != nil {
 		err = a.sandbox.close()

@@ -3,12 +3,14 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"runtime/debug"
 	"sync"
 	"time"
 
 	assets "github.com/compadre-dev/compadre/embed"
+	"github.com/compadre-dev/compadre/tools"
 	"github.com/compadre-dev/compadre/wasmrt"
 )
 
@@ -51,10 +53,26 @@ type sandbox struct {
 	rt      *wasmrt.Runtime
 	done    chan struct{}
 	closing context.CancelFunc
+	// maxWait bounds how long a request waits for a starting sandbox.
+	maxWait time.Duration
 }
 
-func startSandbox(cacheDir string, limits wasmrt.Limits, log *slog.Logger) *sandbox {
-	s := &sandbox{state: "starting", done: make(chan struct{})}
+// openSandboxFunc opens the sandbox; Config.openSandbox replaces it in
+// tests that need the start to take as long as they say.
+type openSandboxFunc func(ctx context.Context, cacheDir string, limits wasmrt.Limits) (*wasmrt.Runtime, error)
+
+func openSandbox(ctx context.Context, cacheDir string, limits wasmrt.Limits) (*wasmrt.Runtime, error) {
+	rt, _, err := OpenSandbox(ctx, cacheDir, limits)
+	return rt, err
+}
+
+// DefaultSandboxWait is how long a request that needs the sandbox waits
+// for it to finish starting. See DECISIONS.md, "Why do requests wait for a
+// starting sandbox?".
+const DefaultSandboxWait = 60 * time.Second
+
+func startSandbox(open openSandboxFunc, cacheDir string, limits wasmrt.Limits, maxWait time.Duration, log *slog.Logger) *sandbox {
+	s := &sandbox{state: "starting", done: make(chan struct{}), maxWait: maxWait}
 	if prov, err := assets.PythonProvenance(); err == nil {
 		s.python = prov.Interpreter()
 	}
@@ -63,7 +81,7 @@ func startSandbox(cacheDir string, limits wasmrt.Limits, log *slog.Logger) *sand
 	go func() {
 		defer close(s.done)
 		start := time.Now()
-		rt, _, err := OpenSandbox(ctx, cacheDir, limits)
+		rt, err := open(ctx, cacheDir, limits)
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if err != nil {
@@ -84,12 +102,23 @@ func (s *sandbox) status() (state, python string) {
 	return s.state, s.python
 }
 
-// runtime returns the sandbox once it runs.
-func (s *sandbox) runtime() (*wasmrt.Runtime, error) {
+// runtime returns the sandbox once it runs. While it starts, it waits for
+// it, up to maxWait or ctx's end, whichever comes first; past maxWait it
+// is tools.ErrSandboxStarting, so the client can be told to come back.
+func (s *sandbox) runtime(ctx context.Context) (*wasmrt.Runtime, error) {
+	t := time.NewTimer(s.maxWait)
+	defer t.Stop()
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-t.C:
+		return nil, tools.ErrSandboxStarting
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.rt == nil {
-		return nil, errors.New("app: the sandbox is " + s.state)
+		return nil, fmt.Errorf("app: the sandbox is %s: %w", s.state, tools.ErrSandboxUnavailable)
 	}
 	return s.rt, nil
 }
@@ -98,7 +127,7 @@ func (s *sandbox) runtime() (*wasmrt.Runtime, error) {
 func (s *sandbox) wait(ctx context.Context) error {
 	select {
 	case <-s.done:
-		_, err := s.runtime()
+		_, err := s.runtime(ctx)
 		return err
 	case <-ctx.Done():
 		return ctx.Err()

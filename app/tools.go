@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"path/filepath"
 
 	"github.com/compadre-dev/compadre/auth"
@@ -25,7 +26,7 @@ func (a *App) openTools(cfg Config, sealer *auth.Sealer) (*tools.Service, error)
 	if err != nil {
 		return nil, err
 	}
-	sandbox := func() (*wasmrt.Runtime, error) { return nil, tools.ErrSandboxUnavailable }
+	sandbox := func(context.Context) (*wasmrt.Runtime, error) { return nil, tools.ErrSandboxUnavailable }
 	if a.sandbox != nil {
 		sandbox = a.sandbox.runtime
 	}

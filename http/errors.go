@@ -84,6 +84,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		ae = sourceError(source)
 	case errors.Is(err, tools.ErrBusy):
 		ae = conflict("A related operation on this tool is in progress.")
+	case errors.Is(err, tools.ErrSandboxStarting):
+		ae = errorf(http.StatusServiceUnavailable, "The Python sandbox is still starting; retry in a few seconds.")
+		ae.header = http.Header{"Retry-After": {"5"}}
 	case errors.Is(err, tools.ErrSandboxUnavailable):
 		ae = errorf(http.StatusServiceUnavailable, "The Python sandbox is not running; tools cannot be built or run.")
 	case errors.Is(err, tools.ErrDeprecated):

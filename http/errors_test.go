@@ -44,6 +44,8 @@ func TestWriteErrorWordsNeutralErrors(t *testing.T) {
 		{"stale commit", &tools.SourceError{Fault: tools.StaleCommit, Branch: "b", Commit: "aaaaaaaaaaaaaaaa", Since: "bbbbbbbbbbbbbbbb"},
 			400, "Branch b is at aaaaaaaaaaaa, an ancestor of bbbbbbbbbbbb, from which the tool was last published."},
 		{"busy", fmt.Errorf("publish: %w", tools.ErrBusy), 409, "A related operation on this tool is in progress."},
+		{"sandbox starting", fmt.Errorf("publish: %w", tools.ErrSandboxStarting), 503,
+			"The Python sandbox is still starting; retry in a few seconds."},
 		{"anything else", errors.New("disk on fire"), 500, "Internal Server Error"},
 	}
 	for _, tt := range tests {
@@ -58,6 +60,9 @@ func TestWriteErrorWordsNeutralErrors(t *testing.T) {
 			}
 			if w.Code != tt.wantStatus || body.Detail != tt.wantDetail {
 				t.Errorf("got %d %q, want %d %q", w.Code, body.Detail, tt.wantStatus, tt.wantDetail)
+			}
+			if got := w.Header().Get("Retry-After"); (tt.wantStatus == 503) != (got != "") {
+				t.Errorf("got Retry-After %q with status %d", got, w.Code)
 			}
 		})
 	}

@@ -14,8 +14,12 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 }
 
 // readyz reports ready when the database answers and every migration is
-// applied. The Python sandbox's state is reported beside it, but does not
-// make the server unready: everything but running tools works without it.
+// applied, and the Python sandbox, if the server runs one, is no longer
+// starting: while it starts the answer is 503 "starting", so whatever
+// waits for a 200 waits until tools can run. A sandbox that failed to
+// start does not make the server unready (everything but running tools
+// works without it); its state is reported beside. See DECISIONS.md, "What
+// does /readyz say while the sandbox starts?".
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -28,7 +32,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	}
 	body := map[string]any{"status": status, "version": s.version, "checks": checks}
 	if s.sandbox != nil {
-		checks["sandbox"], body["python"] = s.sandbox()
+		var state string
+		state, body["python"] = s.sandbox()
+		checks["sandbox"] = state
+		if state == "starting" && code == http.StatusOK {
+			body["status"], code = "starting", http.StatusServiceUnavailable
+			w.Header().Set("Retry-After", "1")
+		}
 	}
 	writeJSON(w, code, body)
 	return nil

@@ -48,13 +48,15 @@ type ToolInvocation struct {
 }
 
 // RecordToolInvocations stores the records in one transaction, stamping
-// each with an ID and the current time.
+// each with an ID and the current time, and cutting its logs, stack trace
+// and message to their caps (MaxInvocationLogBytes and its siblings).
 func (s *Store) RecordToolInvocations(ctx context.Context, invs []ToolInvocation) ([]ToolInvocation, error) {
 	now := s.now()
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		for i := range invs {
 			inv := &invs[i]
 			inv.ID, inv.CreatedAt = NewID(), now
+			capInvocation(inv)
 			if inv.Logs == nil {
 				inv.Logs = []string{}
 			}
@@ -284,4 +286,32 @@ func (s *Store) queryInvocations(ctx context.Context, q string, args ...any) ([]
 		invs = append(invs, inv)
 	}
 	return invs, rows.Err()
+}
+
+// invocationDeleteBatch is how many records DeleteToolInvocationsBefore
+// deletes per statement, so the one writer connection is never held for
+// long by a sweep.
+const invocationDeleteBatch = 1000
+
+// DeleteToolInvocationsBefore deletes every organization's invocation
+// records created before t, with their full-text index entries (a trigger
+// keeps the index in step), and returns how many it deleted.
+func (s *Store) DeleteToolInvocationsBefore(ctx context.Context, t time.Time) (int64, error) {
+	var total int64
+	for {
+		const q = `DELETE FROM tool_invocations WHERE rowid IN
+			(SELECT rowid FROM tool_invocations WHERE created_at < ? LIMIT ?)`
+		res, err := s.write.ExecContext(ctx, q, formatTime(t), invocationDeleteBatch)
+		if err != nil {
+			return total, fmt.Errorf("store: delete invocations: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("store: delete invocations: %w", err)
+		}
+		total += n
+		if n < invocationDeleteBatch {
+			return total, nil
+		}
+	}
 }

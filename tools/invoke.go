@@ -121,7 +121,7 @@ type runnable struct {
 // runAll runs every input, already checked against the schema, at once;
 // the sandbox queues what it cannot run yet. Results keep the inputs' order.
 func (s *Service) runAll(ctx context.Context, run runnable, inputs []Input) ([]Result, error) {
-	rt, err := s.sandbox()
+	rt, err := s.sandbox(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -159,10 +159,7 @@ func resultOf(res wasmrt.ToolResult, err error) (Result, error) {
 		out.StackTrace = strings.Split(strings.TrimRight(exc.Traceback, "\n"), "\n")
 	case errors.As(err, &re):
 		out.ExceptionType, out.ExceptionMessage = limitException(re), re.Error()
-		out.StackTrace = []string{}
-		if tail := strings.TrimSpace(string(re.StderrTail)); tail != "" {
-			out.StackTrace = strings.Split(tail, "\n")
-		}
+		out.StackTrace = limitStackTrace(re, out.ExceptionType)
 	case errors.Is(err, context.Canceled):
 		return out, err
 	default:
@@ -187,6 +184,26 @@ func limitException(re *wasmrt.RunError) string {
 	default:
 		return "SandboxError"
 	}
+}
+
+// limitStackTrace is the stack trace of a run that broke a limit: the
+// Python traceback if the tool raised as it ended (a MemoryError at the
+// memory cap), else what the interpreter itself wrote below Python (the
+// harness's own JSON records left out), ending with the exception's line
+// as a traceback would.
+func limitStackTrace(re *wasmrt.RunError, excType string) []string {
+	if tb := strings.TrimRight(re.Traceback, "\n"); tb != "" {
+		return strings.Split(tb, "\n")
+	}
+	var lines []string
+	for line := range strings.Lines(re.StderrTail) {
+		line = strings.TrimRight(line, "\n")
+		if strings.TrimSpace(line) == "" || json.Valid([]byte(line)) {
+			continue
+		}
+		lines = append(lines, line)
+	}
+	return append(lines, excType+": "+re.Error())
 }
 
 // logLines renders the tool's log records as the API's log strings:
@@ -221,12 +238,19 @@ func compileSchema(raw json.RawMessage) (*jsonschema.Schema, error) {
 	return c.Compile("input_schema.json")
 }
 
-// validateInputs checks every input against the schema and lists every
-// violation of every input.
+// validateInputs checks every input's size and then its parameters
+// against the schema, and lists every violation of every input.
 func validateInputs(schema *jsonschema.Schema, inputs []Input) error {
 	var problems []string
 	for i, in := range inputs {
 		raw := in.Parameters
+		// A record keeps its inputs, so they count toward the worst case
+		// of a page of the invocation listing.
+		if written, err := json.Marshal(raw); err == nil && len(written) > store.MaxInvocationInputBytes {
+			problems = append(problems, fmt.Sprintf("inputs[%d].input_parameters: %d bytes as JSON, more than the %d an invocation takes",
+				i, len(written), store.MaxInvocationInputBytes))
+			continue
+		}
 		if len(raw) == 0 {
 			raw = json.RawMessage("{}")
 		}

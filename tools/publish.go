@@ -153,7 +153,7 @@ func envFor(p Project, env map[string]store.EnvVar, mode string) map[string]stri
 // it has one, else the one derived from the function's type hints, and
 // that schema compiled.
 func (s *Service) build(ctx context.Context, files map[string][]byte, p Project, env map[string]string) (json.RawMessage, *jsonschema.Schema, error) {
-	rt, err := s.sandbox()
+	rt, err := s.sandbox(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -23,6 +23,9 @@ var (
 	// ErrSandboxUnavailable means the Python sandbox is off, still
 	// starting, or failed to start.
 	ErrSandboxUnavailable = errors.New("the Python sandbox is not running")
+	// ErrSandboxStarting means the Python sandbox is still starting and
+	// did not finish within the time a request waits for it.
+	ErrSandboxStarting = errors.New("the Python sandbox is still starting")
 )
 
 // Problems is a request refused for reasons the caller can fix, each a
@@ -45,8 +48,10 @@ type Config struct {
 	// by the organization's ID.
 	TeamBranch string
 	Sealer     *auth.Sealer
-	// Sandbox returns the running sandbox, or ErrSandboxUnavailable.
-	Sandbox func() (*wasmrt.Runtime, error)
+	// Sandbox returns the running sandbox, waiting (as long as it sees fit
+	// and ctx allows) while it starts; else ErrSandboxStarting or
+	// ErrSandboxUnavailable.
+	Sandbox func(ctx context.Context) (*wasmrt.Runtime, error)
 	// ScaffoldHash is recorded on every version as the scaffold it was
 	// published against.
 	ScaffoldHash string
@@ -104,9 +109,12 @@ func (s *Service) Lock(toolID string) (unlock func(), err error) {
 	return mu.Unlock, nil
 }
 
-func (s *Service) sandbox() (*wasmrt.Runtime, error) {
-	rt, err := s.cfg.Sandbox()
-	if err != nil || rt == nil {
+func (s *Service) sandbox(ctx context.Context) (*wasmrt.Runtime, error) {
+	rt, err := s.cfg.Sandbox(ctx)
+	switch {
+	case errors.Is(err, ErrSandboxStarting), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return nil, err
+	case err != nil || rt == nil:
 		return nil, ErrSandboxUnavailable
 	}
 	return rt, nil

@@ -57,6 +57,10 @@ type RunError struct {
 	Detail string
 	// StderrTail is the end of what the guest wrote to standard error.
 	StderrTail string
+	// Traceback is the Python traceback a tool call's harness reported as
+	// the run ended (RunTool only): the MemoryError of a tool that passed
+	// its memory cap. Empty if none was reported.
+	Traceback string
 }
 
 func (e *RunError) Error() string {

@@ -192,6 +192,10 @@ type Result struct {
 	Duration time.Duration
 	// LogTruncated says standard error passed Limits.LogBytes.
 	LogTruncated bool
+
+	// result is what a tool harness wrote to guestResultFile, for a
+	// request with toolResult set.
+	result []byte
 }
 
 // Run runs inv.Entrypoint as a Python script. The error is a *RunError if
@@ -218,6 +222,10 @@ type request struct {
 	env    map[string]string
 	stdin  []byte
 	limits Limits
+	// toolResult says the program writes its output to guestResultFile:
+	// the output limit applies there, and standard output is a log stream
+	// capped like standard error.
+	toolResult bool
 }
 
 func (r *Runtime) run(ctx context.Context, req request) (Result, error) {
@@ -256,7 +264,12 @@ func (r *Runtime) run(ctx context.Context, req request) (Result, error) {
 	var timedOut, outputOver atomic.Bool
 	// Any string of more than 4n bytes of UTF-8 has more than n characters,
 	// so a byte cap of 4n stops a flood early without cutting a legal one.
-	io.stdout.setLimit(4*limits.OutputChars, func() {
+	output := &io.stdout
+	if req.toolResult {
+		output = &io.result
+		io.stdout.setLimit(limits.LogBytes, nil)
+	}
+	output.setLimit(4*limits.OutputChars, func() {
 		outputOver.Store(true)
 		inst.cancel()
 	})
@@ -274,8 +287,15 @@ func (r *Runtime) run(ctx context.Context, req request) (Result, error) {
 	stopAfter()
 
 	res := Result{Duration: time.Since(start)}
-	res.Stdout, _ = io.stdout.bytes()
+	var stdoutOver bool
+	res.Stdout, stdoutOver = io.stdout.bytes()
 	res.Stderr, res.LogTruncated = io.stderr.bytes()
+	res.result, _ = io.result.bytes()
+	outputBytes := res.Stdout
+	if req.toolResult {
+		outputBytes = res.result
+		res.LogTruncated = res.LogTruncated || stdoutOver
+	}
 	callErr := inst.callErr
 	var exitErr *sys.ExitError
 	switch {
@@ -285,6 +305,12 @@ func (r *Runtime) run(ctx context.Context, req request) (Result, error) {
 		res.ExitCode = int(int32(inst.results[0]))
 	}
 	tail := string(res.Stderr[max(0, len(res.Stderr)-stderrTailSize):])
+	if len(tail) < len(res.Stderr) {
+		// Start at a whole line, so that a record cut in two is left out.
+		if _, rest, ok := strings.Cut(tail, "\n"); ok {
+			tail = rest
+		}
+	}
 	switch {
 	case outputOver.Load():
 		return res, &RunError{Kind: KindOutputLimit, Detail: "output passed its limit", StderrTail: tail}
@@ -295,7 +321,7 @@ func (r *Runtime) run(ctx context.Context, req request) (Result, error) {
 	case r.isClosed():
 		return res, errors.New("wasmrt: runtime closed during the run")
 	case callErr == nil && res.ExitCode == 0, exitErr != nil && exitErr.ExitCode() == 0:
-		if utf8.RuneCount(res.Stdout) > limits.OutputChars {
+		if utf8.RuneCount(outputBytes) > limits.OutputChars {
 			return res, &RunError{Kind: KindOutputLimit, Detail: "more than " + strconv.Itoa(limits.OutputChars) + " characters of output"}
 		}
 		return res, nil

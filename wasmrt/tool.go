@@ -103,16 +103,22 @@ func (r *Runtime) RunTool(ctx context.Context, call ToolCall) (ToolResult, error
 		return ToolResult{}, fmt.Errorf("wasmrt: tool input: %w", err)
 	}
 	res, runErr := r.run(ctx, request{
-		argv:   []string{guestHarnessDir + "/" + harnessFile, call.Entrypoint},
-		files:  call.Files,
-		env:    call.Env,
-		stdin:  stdin,
-		limits: call.Limits,
+		argv:       []string{guestHarnessDir + "/" + harnessFile, call.Entrypoint},
+		files:      call.Files,
+		env:        call.Env,
+		stdin:      stdin,
+		limits:     call.Limits,
+		toolResult: true,
 	})
-	out := ToolResult{Output: string(res.Stdout), Duration: res.Duration, LogTruncated: res.LogTruncated}
+	out := ToolResult{Output: string(res.result), Duration: res.Duration, LogTruncated: res.LogTruncated}
 	logs, exc := parseHarnessLog(res.Stderr)
-	out.Logs = logs
+	out.Logs = append(logs, stdoutLines(res.Stdout)...)
 	var re *RunError
+	if errors.As(runErr, &re) && exc != nil && re.Kind != KindExit {
+		// The tool raised as the run ended: most often the MemoryError
+		// the interpreter raises when the memory cap refuses it more.
+		re.Traceback = exc.Traceback
+	}
 	if errors.As(runErr, &re) && re.Kind == KindExit {
 		switch {
 		case re.ExitCode == harnessRaised && exc != nil:
@@ -123,6 +129,21 @@ func (r *Runtime) RunTool(ctx context.Context, call ToolCall) (ToolResult, error
 		}
 	}
 	return out, runErr
+}
+
+// stdoutLines turns what the tool wrote to file descriptor 1 itself
+// (print to sys.__stdout__, os.write(1, ...), C code) into log lines. They
+// come after the harness's own log lines: the two streams are kept apart,
+// so their interleaving is not known.
+func stdoutLines(stdout []byte) []LogLine {
+	var logs []LogLine
+	for line := range bytes.Lines(stdout) {
+		line = bytes.TrimRight(line, "\n")
+		if len(line) > 0 {
+			logs = append(logs, LogLine{Level: "INFO", Source: "stdout", Message: string(line)})
+		}
+	}
+	return logs
 }
 
 // parseHarnessLog reads the harness's JSON lines from standard error.

@@ -68,6 +68,24 @@ def plain_variables(text: str, nonsensitive_user_variables: dict[str, str]):
 
 def catch_all(**kwargs):
     return sorted(kwargs)
+
+
+def fd_writer(text: str):
+    os.write(1, b"raw " + text.encode() + b"\n")
+    print("printed", text)
+    print("dunder", text, file=sys.__stdout__, flush=True)
+    os.write(1, b"no newline")
+    return text
+
+
+def hog_list():
+    blocks = []
+    while True:
+        blocks.append(bytearray(1 << 20))
+
+
+def hog_once():
+    return len(b"x" * (1 << 30))
 `)},
 	"mytool/shapes.py": {Data: []byte(`from dataclasses import dataclass, field
 from typing import Annotated, Optional
@@ -325,5 +343,70 @@ func TestToolDataclassMismatch(t *testing.T) {
 	var exc *wasmrt.Exception
 	if !errors.As(err, &exc) || exc.Type != "TypeError" || !strings.Contains(exc.Message, "'z'") {
 		t.Errorf("got %v, want a TypeError naming the unexpected field", err)
+	}
+}
+
+// TestToolStdoutIsNotOutput: what a tool writes to file descriptor 1 itself
+// never reaches its output; it is logged.
+func TestToolStdoutIsNotOutput(t *testing.T) {
+	tests := []struct {
+		name, input, want string
+		wantLogs          []string
+	}{
+		{"os.write(1), print and sys.__stdout__", `{"text": "x1"}`, "x1", []string{"raw x1", "printed x1", "dunder x1", "no newline"}},
+		{"an output that looks like a log line", `{"text": "raw y"}`, "raw y", []string{"raw raw y", "dunder raw y"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			res, err := callTool(t, "mytool.main:fd_writer", tt.input, "regular", nil)
+			if err != nil {
+				t.Fatalf("got error %v, logs %+v", err, res.Logs)
+			}
+			if res.Output != tt.want {
+				t.Errorf("got output %q, want exactly %q", res.Output, tt.want)
+			}
+			for _, want := range tt.wantLogs {
+				found := false
+				for _, l := range res.Logs {
+					found = found || (l.Source == "stdout" && l.Message == want)
+				}
+				if !found {
+					t.Errorf("logs %+v lack stdout line %q", res.Logs, want)
+				}
+			}
+		})
+	}
+}
+
+// TestToolMemoryCap: a tool that allocates past its memory cap ends with a
+// memory-limit RunError carrying the MemoryError's Python traceback.
+func TestToolMemoryCap(t *testing.T) {
+	tests := []struct{ name, entry, frame string }{
+		{"a list grown a megabyte at a time", "mytool.main:hog_list", "in hog_list"},
+		{"one allocation past the cap", "mytool.main:hog_once", "in hog_once"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := sandbox.RunTool(context.Background(), wasmrt.ToolCall{
+				Files: toolFiles, Entrypoint: tt.entry, Input: []byte(`{}`), Mode: "regular",
+				Limits: wasmrt.Limits{MemoryBytes: 128 << 20},
+			})
+			var re *wasmrt.RunError
+			if !errors.As(err, &re) || re.Kind != wasmrt.KindMemoryLimit {
+				t.Fatalf("got %v, want a memory-limit RunError", err)
+			}
+			for _, want := range []string{"Traceback (most recent call last)", "/tool/mytool/main.py", tt.frame, "MemoryError"} {
+				if !strings.Contains(re.Traceback, want) {
+					t.Errorf("traceback %q lacks %q", re.Traceback, want)
+				}
+			}
+			if strings.Contains(re.Traceback, `"kind"`) {
+				t.Errorf("traceback %q holds a harness record", re.Traceback)
+			}
+			if res.Output != "" {
+				t.Errorf("got output %q", res.Output)
+			}
+		})
 	}
 }

@@ -138,7 +138,7 @@ func (r *Runtime) precompile(ctx context.Context, programs map[string][]byte) (f
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	mod, err := r.instantiate(ctx, compileProgram, bytes.NewReader(nil), &stdout, &stderr,
-		map[string]fs.FS{guestStdlibDir: r.stdlib, "/src": src}, &limit, &refused)
+		map[string]fs.FS{guestStdlibDir: r.stdlib, "/src": src}, nil, &limit, &refused)
 	if err != nil {
 		return nil, fmt.Errorf("wasmrt: precompile: %w", err)
 	}
@@ -188,6 +188,7 @@ type runIO struct {
 	in      *bytes.Reader
 	stdout  cappedBuffer
 	stderr  cappedBuffer
+	result  cappedBuffer // the tool harness's return value, at guestResultFile
 	files   switchFS
 	limit   atomic.Uint64
 	refused atomic.Bool
@@ -271,7 +272,7 @@ func (r *Runtime) start(ctx context.Context) *instance {
 		guestStdlibDir:  r.stdlib,
 		guestHarnessDir: r.harness,
 		guestToolDir:    &s.files,
-	}, &s.limit, &s.refused)
+	}, &s.result, &s.limit, &s.refused)
 	if err != nil {
 		cancel()
 		inst.err = fmt.Errorf("wasmrt: instantiate: %w", err)
@@ -301,14 +302,18 @@ func (r *Runtime) start(ctx context.Context) *instance {
 
 // instantiate makes one instance of the interpreter that will run the -c
 // program given, with these streams and read-only mounts, and memory
-// capped at *limit (refused records a growth past it).
+// capped at *limit (refused records a growth past it). If result is not
+// nil, what the guest writes to guestResultFile goes to it.
 func (r *Runtime) instantiate(ctx context.Context, program string, stdin io.Reader, stdout, stderr io.Writer,
-	mounts map[string]fs.FS, limit *atomic.Uint64, refused *atomic.Bool) (api.Module, error) {
+	mounts map[string]fs.FS, result io.Writer, limit *atomic.Uint64, refused *atomic.Bool) (api.Module, error) {
 	// Mounted so that opening a file for writing fails at open with EROFS,
 	// as a read-only folder does, rather than at the first write.
 	var fsc wazero.FSConfig = wazero.NewFSConfig()
 	for _, guest := range slices.Sorted(maps.Keys(mounts)) {
 		fsc = fsc.(sysfs.FSConfig).WithSysFSMount(&sysfs.ReadFS{FS: &sysfs.AdaptFS{FS: mounts[guest]}}, guest)
+	}
+	if result != nil {
+		fsc = fsc.(sysfs.FSConfig).WithSysFSMount(resultFS{w: result}, guestResultDir)
 	}
 	mc := wazero.NewModuleConfig().
 		WithName(""). // anonymous: any number may run at once

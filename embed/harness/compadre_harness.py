@@ -10,9 +10,12 @@
 #   the function declares a parameter of that name;
 # - turns a parameter's JSON object into an instance where the parameter
 #   is annotated with a dataclass (also inside Optional, list or dict);
-# - writes the return value to standard output: a str as it is, anything
-#   else as JSON;
+# - writes the return value to /result/output (a write-only file the host
+#   keeps apart from standard output): a str as it is, anything else as
+#   JSON;
 # - turns logging records, print() and writes to sys.stderr into log lines;
+#   whatever reaches file descriptor 1 itself (os.write(1, ...),
+#   sys.__stdout__, C code) the host turns into log lines too;
 # - reports an exception as a structured error, so the exception's message
 #   and its stack trace are kept apart.
 #
@@ -31,6 +34,7 @@ import sys
 
 _real_stdout = sys.stdout
 _real_stderr = sys.stderr
+_RESULT_PATH = "/result/output"
 
 
 def _emit(record):
@@ -144,7 +148,22 @@ def _finish(code):
     os._exit(code)
 
 
+def _release(tb):
+    """Frees the locals of the frames a traceback holds, keeping their code
+    and line numbers. A tool that ran out of memory still holds what it
+    allocated through its frames, and formatting the traceback needs memory
+    of its own."""
+    while tb is not None:
+        try:
+            tb.tb_frame.clear()
+        except RuntimeError:
+            pass  # a frame still executing: the harness's own
+        tb = tb.tb_next
+
+
 def _report(exc):
+    if isinstance(exc, MemoryError):
+        _release(exc.__traceback__)
     import traceback
 
     _emit({
@@ -273,6 +292,12 @@ def _main():
         _report(exc)
         _finish(2)
 
+    try:
+        result = os.open(_RESULT_PATH, os.O_WRONLY)
+    except OSError as exc:
+        _report(exc)
+        _finish(2)
+
     _install_logging()
     sys.stdout = _LineLog("stdout", "INFO")
     sys.stderr = _LineLog("stderr", "WARNING")
@@ -295,12 +320,15 @@ def _main():
                 kwargs[name] = value
         value = func(**kwargs)
         output = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        # Encoded as standard output would have encoded it.
+        data = output.encode("utf-8", getattr(_real_stdout, "errors", None) or "strict")
     except BaseException as exc:
         if isinstance(exc, SystemExit) and exc.code in (None, 0):
             exc = RuntimeError("the tool called sys.exit() instead of returning")
         _report(exc)
         _finish(1)
-    _real_stdout.write(output)
+    while data:
+        data = data[os.write(result, data):]
     _finish(0)
 
 

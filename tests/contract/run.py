@@ -32,7 +32,9 @@ def start(binary: str, data: Path) -> tuple[subprocess.Popen, dict]:
         [binary, "serve", "--addr", "127.0.0.1:0", "--data", str(data),
          "--rate-limits", "off", "--log-level", "warn"],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
+    # /readyz answers 200 only once the sandbox runs, which on a fresh data
+    # directory means compiling the interpreter: minutes on a slow machine.
+    deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             sys.exit(f"server exited with {proc.returncode}; see {log.name}")

@@ -1,0 +1,58 @@
+package app
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// DefaultRetention is how long tool invocation records are kept. See
+// DECISIONS.md, "How long are tool invocations kept?".
+const DefaultRetention = 30 * 24 * time.Hour
+
+// sweepEvery is how often records past the retention are deleted: often
+// enough that none outlives it by much, rarely enough to cost nothing.
+func sweepEvery(retention time.Duration) time.Duration {
+	return min(max(retention/10, time.Minute), time.Hour)
+}
+
+// startSweeper deletes invocation records older than the retention now
+// and then every sweepEvery, until Close.
+func (a *App) startSweeper() {
+	retention := a.cfg.Retention
+	if retention == 0 {
+		retention = DefaultRetention
+	}
+	if retention < 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(sweepEvery(retention))
+		defer t.Stop()
+		for {
+			a.sweep(ctx, retention)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+	a.stopSweep = func() {
+		cancel()
+		wg.Wait()
+	}
+}
+
+// sweep deletes the invocation records created more than retention ago.
+func (a *App) sweep(ctx context.Context, retention time.Duration) {
+	n, err := a.Store.DeleteToolInvocationsBefore(ctx, a.cfg.Now().Add(-retention))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		a.log.Error("deleting old tool invocations failed", "error", err)
+	case n > 0:
+		a.log.Info("deleted old tool invocations", "count", n, "retention", retention)
+	}
+}
