@@ -55,6 +55,10 @@ type Config struct {
 	// TeamBranch is the branch repo "team" publishes from, with {org}
 	// standing for the organization's ID; empty means releases/{org}.
 	TeamBranch string
+	// KeyHashCost is the argon2id cost of new API keys' secrets. No flag
+	// sets it: only test fixtures lower it. See DECISIONS.md, "Why may
+	// test servers hash keys cheaply?".
+	KeyHashCost auth.HashCost
 }
 
 // Credentials are what a client needs to sign in: the contents of
@@ -133,7 +137,7 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 	}
 	apiCfg := httpapi.Config{
 		Store: st, Tokens: auth.NewTokens(signing, cfg.TokenTTL, cfg.Now), Sealer: sealer, Logger: cfg.Logger,
-		RateLimitScale: cfg.RateLimitScale, Now: cfg.Now, Version: Version,
+		RateLimitScale: cfg.RateLimitScale, Now: cfg.Now, Version: Version, KeyHashCost: cfg.KeyHashCost,
 	}
 	if cfg.Sandbox {
 		cacheDir := cfg.SandboxCacheDir
@@ -169,7 +173,7 @@ func (a *App) firstStart(ctx context.Context, baseURL string) error {
 		return err
 	}
 	keyID, secret := auth.NewAPIKey()
-	hash, err := auth.HashSecret(secret)
+	hash, err := a.cfg.KeyHashCost.Hash(secret)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/compadre-dev/compadre/app"
+	"github.com/compadre-dev/compadre/auth"
 	"github.com/compadre-dev/compadre/store"
 )
 
@@ -66,7 +67,9 @@ func WithTeamBranch(template string) Option { return func(c *app.Config) { c.Tea
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := app.Config{DataDir: dir}
+	// Keys hashed at the fixture cost sign in in microseconds instead of
+	// tens of milliseconds; their hashes still verify like any other.
+	cfg := app.Config{DataDir: dir, KeyHashCost: auth.FixtureHashCost}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -128,7 +131,7 @@ func (s *Server) NewAPIKey(t testing.TB, org, userID string) app.Credentials {
 		}
 		userID = users[0].ID
 	}
-	creds, err := app.MintAPIKey(ctx, s.app.Store, org, userID, "", "compadretest", time.Now().AddDate(1, 0, 0))
+	creds, err := s.app.MintAPIKey(ctx, org, userID, "", "compadretest", time.Now().AddDate(1, 0, 0))
 	if err != nil {
 		t.Fatalf("compadretest: new API key: %v", err)
 	}

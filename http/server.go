@@ -36,6 +36,9 @@ type Config struct {
 	// Tools publishes, tests and invokes tools; nil answers those
 	// operations with 503.
 	Tools *tools.Service
+	// KeyHashCost is the argon2id cost of new API-key secrets; test
+	// fixtures lower it. See DECISIONS.md, "Why may test servers hash keys cheaply?".
+	KeyHashCost auth.HashCost
 }
 
 // Server is the API: its routes and everything the handlers use.
@@ -50,6 +53,8 @@ type Server struct {
 	tools   *tools.Service
 	limits  *rateLimiter
 	doc     *apiDocument
+	// keyHashCost hashes new API keys' secrets.
+	keyHashCost auth.HashCost
 	// decoyHash is verified against when a key ID is unknown, so an unknown
 	// key costs as much time as a wrong secret and key IDs cannot be probed
 	// by timing.
@@ -81,12 +86,8 @@ func New(cfg Config) (*Server, error) {
 		s.now = time.Now
 	}
 	s.limits = newRateLimiter(cfg.RateLimitScale, s.now)
-	decoy, err := auth.HashSecret("decoy")
-	if err != nil {
-		return nil, err
-	}
-	s.decoyHash = decoy
-	doc, err := loadAPIDocument()
+	s.keyHashCost, s.decoyHash = cfg.KeyHashCost, cfg.KeyHashCost.Decoy()
+	doc, err := compiledAPIDocument()
 	if err != nil {
 		return nil, err
 	}
