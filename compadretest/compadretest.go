@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -63,6 +64,30 @@ func WithSandbox() Option {
 // (default releases/{org}).
 func WithTeamBranch(template string) Option { return func(c *app.Config) { c.TeamBranch = template } }
 
+// migratedDatabase is an empty database with every migration applied, made
+// once per process: copying it into a test's data directory takes a
+// fraction of the time migrating a new file does. It depends only on the
+// embedded migrations and is never changed. See DECISIONS.md, "Why is the
+// OpenAPI document compiled once per process?".
+var migratedDatabase = sync.OnceValues(func() ([]byte, error) {
+	dir, err := os.MkdirTemp("", "compadretest")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, app.DatabaseFile)
+	st, err := store.Open(context.Background(), path)
+	if err != nil {
+		return nil, err
+	}
+	// Closing the last connection checkpoints the WAL into the file, so
+	// the file alone is the whole database.
+	if err := st.Close(); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(path)
+})
+
 // Start starts a server for the test and stops it when the test ends.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
@@ -70,6 +95,13 @@ func Start(t testing.TB, opts ...Option) *Server {
 	// Keys hashed at the fixture cost sign in in microseconds instead of
 	// tens of milliseconds; their hashes still verify like any other.
 	cfg := app.Config{DataDir: dir, KeyHashCost: auth.FixtureHashCost}
+	db, err := migratedDatabase()
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, app.DatabaseFile), db, 0o600)
+	}
+	if err != nil {
+		t.Fatalf("compadretest: database: %v", err)
+	}
 	for _, o := range opts {
 		o(&cfg)
 	}

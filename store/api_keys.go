@@ -150,24 +150,27 @@ type Principal struct {
 	KeyExpiresAt time.Time
 }
 
+// principalQuery reads a request's user, key and grants in one indexed
+// query; the statement is prepared once (see hotStatements).
+const principalQuery = `SELECT u.email, k.expires_at,
+	r.id, r.org_id, r.name, r.description, r.frontend_view, r.permission_grants, r.builtin, r.created_at, r.updated_at,
+	(SELECT json_group_array(json_object('permission_name', g.permission_name, 'conditions', json(g.conditions)))
+		FROM temporary_permission_grants g
+		WHERE g.org_id = u.org_id AND g.user_id = u.id AND g.expires_at > ?)
+	FROM users u
+	JOIN roles r ON r.id = u.role_id
+	JOIN api_keys k ON k.org_id = u.org_id AND k.key_id = ?
+	WHERE u.org_id = ? AND u.id = ?`
+
 // Principal looks up the user, its role, its unexpired temporary grants
 // and the API key a token names, in one query: it runs on every request. A
 // user or key that no longer exists in the organization is ErrNotFound.
 func (s *Store) Principal(ctx context.Context, orgID, userID, keyID string) (Principal, error) {
-	const q = `SELECT u.email, k.expires_at,
-		r.id, r.org_id, r.name, r.description, r.frontend_view, r.permission_grants, r.builtin, r.created_at, r.updated_at,
-		(SELECT json_group_array(json_object('permission_name', g.permission_name, 'conditions', json(g.conditions)))
-			FROM temporary_permission_grants g
-			WHERE g.org_id = u.org_id AND g.user_id = u.id AND g.expires_at > ?)
-		FROM users u
-		JOIN roles r ON r.id = u.role_id
-		JOIN api_keys k ON k.org_id = u.org_id AND k.key_id = ?
-		WHERE u.org_id = ? AND u.id = ?`
 	p := Principal{OrgID: orgID, UserID: userID}
 	var expires, temporary string
 	var rs roleScan
 	dest := append(append([]any{&p.Email, &expires}, rs.dest()...), &temporary)
-	err := s.read.QueryRowContext(ctx, q, formatTime(s.now()), keyID, orgID, userID).Scan(dest...)
+	err := s.hot.principal.QueryRowContext(ctx, formatTime(s.now()), keyID, orgID, userID).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Principal{}, fmt.Errorf("store: principal: %w", ErrNotFound)
 	}
