@@ -37,6 +37,8 @@ type Store struct {
 	// hot holds the statements every authenticated request runs, prepared
 	// once per reader connection rather than parsed per request.
 	hot hotStatements
+	// grants caches parsed role grants for Principal.
+	grants grantCache
 }
 
 // hotStatements are the two lookups of every authenticated request: its
