@@ -64,6 +64,11 @@ var printer = message.NewPrinter(language.English)
 // once per process?".
 var compiledAPIDocument = sync.OnceValues(loadAPIDocument)
 
+// CompileDocument compiles the OpenAPI document now, if this process has
+// not yet, so that a caller can overlap it with other start-up work; New
+// then finds it done. Its error, if any, is New's.
+func CompileDocument() { _, _ = compiledAPIDocument() }
+
 func loadAPIDocument() (*apiDocument, error) {
 	raw, err := mergedDocument(assets.OpenAPI, assets.OpenAPIParts)
 	if err != nil {
