@@ -55,10 +55,18 @@ type Config struct {
 	// TeamBranch is the branch repo "team" publishes from, with {org}
 	// standing for the organization's ID; empty means releases/{org}.
 	TeamBranch string
-	// KeyHashCost is the argon2id cost of new API keys' secrets. No flag
-	// sets it: only test fixtures lower it. See DECISIONS.md, "Why may
-	// test servers hash keys cheaply?".
-	KeyHashCost auth.HashCost
+	// CheapKeyHashes hashes new API keys' secrets at argon2id's smallest
+	// cost (auth.FixtureHashCost). No flag sets it: only test fixtures do.
+	// See DECISIONS.md, "Why may test servers hash keys cheaply?".
+	CheapKeyHashes bool
+}
+
+// keyHashCost is the argon2id cost of the keys this server mints.
+func (c Config) keyHashCost() auth.HashCost {
+	if c.CheapKeyHashes {
+		return auth.FixtureHashCost
+	}
+	return auth.StandardHashCost
 }
 
 // Credentials are what a client needs to sign in: the contents of
@@ -140,7 +148,7 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 	}
 	apiCfg := httpapi.Config{
 		Store: st, Tokens: auth.NewTokens(signing, cfg.TokenTTL, cfg.Now), Sealer: sealer, Logger: cfg.Logger,
-		RateLimitScale: cfg.RateLimitScale, Now: cfg.Now, Version: Version, KeyHashCost: cfg.KeyHashCost,
+		RateLimitScale: cfg.RateLimitScale, Now: cfg.Now, Version: Version, KeyHashCost: cfg.keyHashCost(),
 	}
 	if cfg.Sandbox {
 		cacheDir := cfg.SandboxCacheDir
@@ -176,7 +184,7 @@ func (a *App) firstStart(ctx context.Context, baseURL string) error {
 		return err
 	}
 	keyID, secret := auth.NewAPIKey()
-	hash, err := a.cfg.KeyHashCost.Hash(secret)
+	hash, err := a.cfg.keyHashCost().Hash(secret)
 	if err != nil {
 		return err
 	}

@@ -17,10 +17,10 @@ func MintAPIKey(ctx context.Context, st *store.Store, org, userID, roleName, nam
 	return mintAPIKey(ctx, st, auth.StandardHashCost, org, userID, roleName, name, expires)
 }
 
-// MintAPIKey is the package's MintAPIKey on a's store, hashing at a's
-// KeyHashCost.
+// MintAPIKey is the package's MintAPIKey on a's store, hashing as a's
+// configuration says (cheaply for test fixtures).
 func (a *App) MintAPIKey(ctx context.Context, org, userID, roleName, name string, expires time.Time) (Credentials, error) {
-	return mintAPIKey(ctx, a.Store, a.cfg.KeyHashCost, org, userID, roleName, name, expires)
+	return mintAPIKey(ctx, a.Store, a.cfg.keyHashCost(), org, userID, roleName, name, expires)
 }
 
 func mintAPIKey(ctx context.Context, st *store.Store, cost auth.HashCost, org, userID, roleName, name string, expires time.Time) (Credentials, error) {

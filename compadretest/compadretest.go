@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/compadre-dev/compadre/app"
-	"github.com/compadre-dev/compadre/auth"
 	"github.com/compadre-dev/compadre/store"
 )
 
@@ -94,7 +93,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	dir := t.TempDir()
 	// Keys hashed at the fixture cost sign in in microseconds instead of
 	// tens of milliseconds; their hashes still verify like any other.
-	cfg := app.Config{DataDir: dir, KeyHashCost: auth.FixtureHashCost}
+	cfg := app.Config{DataDir: dir, CheapKeyHashes: true}
 	db, err := migratedDatabase()
 	if err == nil {
 		err = os.WriteFile(filepath.Join(dir, app.DatabaseFile), db, 0o600)
