@@ -36,8 +36,11 @@ unit:
 contract: build $(VENV)/.installed
 	$(VENV)/bin/python tests/contract/run.py --binary $(BIN)/compadre
 
+# A restart of serve waits for the sandbox it started to finish loading
+# before the next one, so it runs a fixed ten restarts per count.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./http/ ./wasmrt/ | tee bench.txt
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./http/ ./wasmrt/ ./compadretest/ | tee bench.txt
+	$(GO) test -run '^$$' -bench ServeRestart -benchtime 10x -count 6 . | tee -a bench.txt
 
 $(BIN)/staticcheck:
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

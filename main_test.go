@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/compadre-dev/compadre/app"
+	"github.com/compadre-dev/compadre/store"
 )
 
 // syncBuffer is a bytes.Buffer safe to read while the server writes to it.
@@ -240,5 +241,28 @@ func TestParseRetention(t *testing.T) {
 				t.Errorf("parseRetention(%q) = %v, %v; want %v, ok %v", tc.in, got, err, tc.want, tc.ok)
 			}
 		})
+	}
+}
+
+// TestServeHashesKeysAtStandardCost checks that `serve` hashes its keys at
+// the standard argon2id cost: only test fixtures may lower it, and no flag
+// or variable reaches it.
+func TestServeHashesKeysAtStandardCost(t *testing.T) {
+	dir := t.TempDir()
+	creds, _, stop := start(t, dir, map[string]string{"COMPADRE_KEY_HASH_COST": "1"})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(context.Background(), filepath.Join(dir, app.DatabaseFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	k, err := st.GetAPIKey(context.Background(), creds.Organization, creds.APIKeyID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Split(k.SecretHash, "$")[3], "m=19456,t=2,p=1"; got != want {
+		t.Errorf("hash settings %s, want %s", got, want)
 	}
 }

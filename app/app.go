@@ -79,6 +79,18 @@ type Config struct {
 	// openSandbox opens the sandbox; nil means OpenSandbox. Tests set it
 	// to hold the sandbox in its starting state.
 	openSandbox openSandboxFunc
+	// CheapKeyHashes hashes new API keys' secrets at argon2id's smallest
+	// cost (auth.FixtureHashCost). No flag sets it: only test fixtures do.
+	// See DECISIONS.md, "Why may test servers hash keys cheaply?".
+	CheapKeyHashes bool
+}
+
+// keyHashCost is the argon2id cost of the keys this server mints.
+func (c Config) keyHashCost() auth.HashCost {
+	if c.CheapKeyHashes {
+		return auth.FixtureHashCost
+	}
+	return auth.StandardHashCost
 }
 
 // Defaults of the connection limits. See DECISIONS.md, "Why these
@@ -128,6 +140,9 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("app: a data directory is required")
 	}
+	// Compiling the API's document is the longest step of a start; it
+	// needs nothing from the data directory, so it runs beside the rest.
+	go httpapi.CompileDocument()
 	if cfg.Org == "" {
 		cfg.Org = "local"
 	}
@@ -183,6 +198,7 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 	apiCfg := httpapi.Config{
 		Store: st, Tokens: auth.NewTokens(signing, cfg.TokenTTL, cfg.Now), Sealer: sealer, Logger: cfg.Logger,
 		RateLimitScale: cfg.RateLimitScale, Now: cfg.Now, Version: Version, BodyTimeout: cfg.BodyTimeout,
+		KeyHashCost: cfg.keyHashCost(),
 	}
 	if cfg.Sandbox {
 		cacheDir := cfg.SandboxCacheDir
@@ -227,7 +243,7 @@ func (a *App) firstStart(ctx context.Context, baseURL string) error {
 		return err
 	}
 	keyID, secret := auth.NewAPIKey()
-	hash, err := auth.HashSecret(secret)
+	hash, err := a.cfg.keyHashCost().Hash(secret)
 	if err != nil {
 		return err
 	}

@@ -2,8 +2,11 @@ package auth
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/alexedwards/argon2id"
 
 	"github.com/compadre-dev/compadre/store"
 )
@@ -134,6 +137,54 @@ func TestTokens(t *testing.T) {
 			defer func() { now = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC) }()
 			if _, err := tc.tok.Verify(tc.token); !errors.Is(err, ErrUnauthenticated) {
 				t.Errorf("got %v, want ErrUnauthenticated", err)
+			}
+		})
+	}
+}
+
+func TestHashCosts(t *testing.T) {
+	tests := []struct {
+		name       string
+		cost       HashCost
+		wantParams string
+	}{
+		{"standard", StandardHashCost, "m=19456,t=2,p=1"},
+		{"fixture", FixtureHashCost, "m=8,t=1,p=1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, secret := NewAPIKey()
+			hash, err := tc.cost.Hash(secret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The settings travel with the hash, so a server verifies keys
+			// hashed at either cost.
+			if got := strings.Split(hash, "$")[3]; got != tc.wantParams {
+				t.Errorf("hash settings %s, want %s", got, tc.wantParams)
+			}
+			if !VerifySecret(secret, hash) {
+				t.Error("VerifySecret rejects the secret it hashed")
+			}
+			if VerifySecret(secret+"x", hash) {
+				t.Error("VerifySecret accepts a wrong secret")
+			}
+			decoy := tc.cost.Decoy()
+			// A decoy that failed to decode would be rejected at once, and
+			// an unknown key ID would answer faster than a wrong secret.
+			if _, _, _, err := argon2id.DecodeHash(decoy); err != nil {
+				t.Fatalf("decoy %q does not decode: %v", decoy, err)
+			}
+			if got := strings.Split(decoy, "$")[3]; got != tc.wantParams {
+				t.Errorf("decoy settings %s, want %s", got, tc.wantParams)
+			}
+			if len(decoy) != len(hash) {
+				t.Errorf("decoy %q is %d characters, a hash %d", decoy, len(decoy), len(hash))
+			}
+			for _, s := range []string{secret, "", "decoy"} {
+				if VerifySecret(s, decoy) {
+					t.Errorf("the decoy matches %q", s)
+				}
 			}
 		})
 	}

@@ -12,13 +12,53 @@ import (
 	"github.com/alexedwards/argon2id"
 	"github.com/google/uuid"
 	"github.com/sosodev/duration"
+	"golang.org/x/crypto/argon2"
 )
 
-// hashParams are argon2id's settings for API-key secrets: the OWASP minimum
-// (19 MiB, 2 passes). Secrets are 256 random bits, not passwords, so the
-// hash guards a leaked database rather than a guessable secret, and a
-// sign-in stays cheap. See DECISIONS.md, "Why these argon2id settings?".
-var hashParams = &argon2id.Params{Memory: 19 * 1024, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+// HashCost is how much work argon2id does to hash a new API-key secret.
+// Every hash records its own settings, so secrets hashed at any cost verify
+// on any server. The zero value is StandardHashCost.
+type HashCost int
+
+const (
+	// StandardHashCost is the OWASP minimum (19 MiB, 2 passes). Secrets are
+	// 256 random bits, not passwords, so the hash guards a leaked database
+	// rather than a guessable secret, and a sign-in stays cheap. `compadre
+	// serve` always uses it. See DECISIONS.md, "Why these argon2id settings?".
+	StandardHashCost HashCost = iota
+	// FixtureHashCost is argon2id's smallest settings (8 KiB, 1 pass), for
+	// test servers whose keys guard a temporary data directory. See
+	// DECISIONS.md, "Why may test servers hash keys cheaply?".
+	FixtureHashCost
+)
+
+func (c HashCost) params() *argon2id.Params {
+	if c == FixtureHashCost {
+		return &argon2id.Params{Memory: 8, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+	}
+	return &argon2id.Params{Memory: 19 * 1024, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+}
+
+// Hash returns the argon2id hash kept in place of secret.
+func (c HashCost) Hash(secret string) (string, error) {
+	h, err := argon2id.CreateHash(secret, c.params())
+	if err != nil {
+		return "", fmt.Errorf("auth: hash secret: %w", err)
+	}
+	return h, nil
+}
+
+// Decoy returns a hash at this cost that no secret matches (its key is all
+// zeros, which argon2id yields with negligible probability). Verifying a
+// secret against it costs as much as against a real hash, so an unknown key
+// ID cannot be told from a wrong secret by timing; building it hashes
+// nothing.
+func (c HashCost) Decoy() string {
+	p := c.params()
+	enc := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Iterations, p.Parallelism,
+		enc.EncodeToString(make([]byte, p.SaltLength)), enc.EncodeToString(make([]byte, p.KeyLength)))
+}
 
 // NewAPIKey returns a fresh public key ID and secret.
 func NewAPIKey() (keyID, secret string) {
@@ -50,14 +90,9 @@ func KeyLifetime(iso string) (time.Duration, error) {
 	return lifetime, nil
 }
 
-// HashSecret returns the argon2id hash kept in place of secret.
-func HashSecret(secret string) (string, error) {
-	h, err := argon2id.CreateHash(secret, hashParams)
-	if err != nil {
-		return "", fmt.Errorf("auth: hash secret: %w", err)
-	}
-	return h, nil
-}
+// HashSecret returns the argon2id hash kept in place of secret, at
+// StandardHashCost.
+func HashSecret(secret string) (string, error) { return StandardHashCost.Hash(secret) }
 
 // VerifySecret reports, in constant time, whether secret matches hash.
 func VerifySecret(secret, hash string) bool {

@@ -1,8 +1,10 @@
 package compadretest_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/compadre-dev/compadre/compadretest"
@@ -47,5 +49,38 @@ func TestStartSignsInAndServes(t *testing.T) {
 	}
 	if len(users.Users) != 1 || users.Users[0].UserID != srv.UserID {
 		t.Errorf("users %+v, want just the administrator %s", users.Users, srv.UserID)
+	}
+}
+
+// TestStartHashesKeysCheaply checks the fixture's keys, the first one and
+// those NewAPIKey mints, are hashed at the fixture cost and still sign in.
+func TestStartHashesKeysCheaply(t *testing.T) {
+	srv := compadretest.Start(t)
+	minted := srv.NewAPIKey(t, srv.Organization, "")
+	for _, c := range []struct{ name, keyID, secret, userID string }{
+		{"first key", srv.APIKeyID, srv.APIKey, srv.UserID},
+		{"minted key", minted.APIKeyID, minted.APIKey, minted.UserID},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			k, err := srv.Store().GetAPIKey(context.Background(), srv.Organization, c.keyID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := strings.Split(k.SecretHash, "$")[3], "m=8,t=1,p=1"; got != want {
+				t.Errorf("hash settings %s, want %s", got, want)
+			}
+			req, _ := http.NewRequest("POST", srv.BaseURL+"/v1/"+srv.Organization+"/user/signin_with_api_key", nil)
+			req.Header.Set("x-api-key", c.secret)
+			req.Header.Set("x-api-key-id", c.keyID)
+			req.Header.Set("x-user-id", c.userID)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("sign in: status %d, want 200", resp.StatusCode)
+			}
+		})
 	}
 }

@@ -46,6 +46,7 @@ func (c *client) newAgent(t testing.TB, name string) string {
 }
 
 func TestAgentFixture(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	id := c.newAgent(t, "Amy")
 	status, body := c.do("GET", "/organization/agent/"+id+"/version", nil)
@@ -136,6 +137,7 @@ func sameInts(a, b []int) bool {
 }
 
 func TestAgentVoiceConfig(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	id := c.agentCreate(t, "Voice")
 
@@ -197,6 +199,7 @@ func TestAgentVoiceConfig(t *testing.T) {
 }
 
 func TestAgentLanguage(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	id := c.agentCreate(t, "Polyglot")
 	for _, lang := range []string{"arabic", "english", "ar", "ARA", "xyz", "zzz", ""} {
@@ -224,6 +227,7 @@ func TestAgentLanguage(t *testing.T) {
 }
 
 func TestAgentVersionValidation(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	id := c.agentCreate(t, "Strict")
 	rel := agentVersionBody()["identity"].(map[string]any)["relationship_to_developer"].(map[string]any)
@@ -287,6 +291,7 @@ func TestAgentVersionValidation(t *testing.T) {
 }
 
 func TestAgentFirstVersionNeedsEveryField(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	id := c.agentCreate(t, "First")
 	for _, field := range []string{"initials", "identity", "background", "behaviors", "communication_patterns", "voice_config"} {
@@ -311,6 +316,7 @@ func TestAgentFirstVersionNeedsEveryField(t *testing.T) {
 }
 
 func TestAgentVersionNumbering(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	id := c.agentCreate(t, "Counted")
 	status, body := c.do("POST", "/organization/agent/"+id+"/", agentVersionBody())
@@ -367,6 +373,7 @@ func TestAgentVersionNumbering(t *testing.T) {
 }
 
 func TestGetAgentVersions(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	id := c.newAgent(t, "Paged")
 	for range 11 {
@@ -421,6 +428,7 @@ func TestGetAgentVersions(t *testing.T) {
 }
 
 func TestGetAgents(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	bare := c.agentCreate(t, "Bare")
 	full := c.newAgent(t, "Full")
@@ -476,6 +484,7 @@ func TestGetAgents(t *testing.T) {
 }
 
 func TestCreateAgent(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	c.agentCreate(t, "Amy")
 	long := strings.Repeat("n", 256)
@@ -504,6 +513,7 @@ func TestCreateAgent(t *testing.T) {
 }
 
 func TestDeleteAgent(t *testing.T) {
+	t.Parallel()
 	srv, c := newTestServer(t)
 	id := c.newAgent(t, "Gone")
 	keep := c.newAgent(t, "Kept")
@@ -548,6 +558,7 @@ func TestDeleteAgent(t *testing.T) {
 // TestDeleteAgentInUse checks an agent an active service uses cannot be
 // deleted, and one only inactive services use can.
 func TestDeleteAgentInUse(t *testing.T) {
+	t.Parallel()
 	srv, c := newTestServer(t)
 	ctx := context.Background()
 	st := srv.Store()
@@ -585,6 +596,7 @@ func TestDeleteAgentInUse(t *testing.T) {
 }
 
 func TestAgentsOfAnotherOrganization(t *testing.T) {
+	t.Parallel()
 	srv, alpha := newTestServer(t, compadretest.WithOrganization("alpha"))
 	status, body := alpha.createOrg("beta")
 	mustStatus(t, "create beta", status, http.StatusCreated, body)
@@ -618,6 +630,7 @@ func TestAgentsOfAnotherOrganization(t *testing.T) {
 }
 
 func TestAgentPermissions(t *testing.T) {
+	t.Parallel()
 	_, admin := newTestServer(t)
 	amy := admin.newAgent(t, "Amy")
 	bob := admin.newAgent(t, "Bob")

@@ -37,7 +37,7 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	keyID, secret := auth.NewAPIKey()
-	hash, err := auth.HashSecret(secret)
+	hash, err := s.keyHashCost.Hash(secret)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 )
 
 func TestCreateAPIKey(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	tests := []struct {
 		name string
@@ -54,6 +55,7 @@ func TestCreateAPIKey(t *testing.T) {
 }
 
 func TestAPIKeyLimit(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	// The bootstrap key is the first of twenty.
 	for i := 2; i <= 20; i++ {
@@ -68,6 +70,7 @@ func TestAPIKeyLimit(t *testing.T) {
 }
 
 func TestDeleteAPIKey(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	status, body := c.do("POST", "/organization/api_key/", map[string]any{"name": "k", "duration": "P1D"})
 	mustStatus(t, "create", status, http.StatusCreated, body)
@@ -84,6 +87,7 @@ func TestDeleteAPIKey(t *testing.T) {
 // A key signs in only users whose role it covers, and a user cannot mint a
 // key broader than their own role.
 func TestAPIKeyRoleBounds(t *testing.T) {
+	t.Parallel()
 	srv, c := newTestServer(t)
 	userID := c.newUser("plain@example.com", "DefaultUserRole")
 

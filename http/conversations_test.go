@@ -132,6 +132,7 @@ func conversationTags(n int) map[string]any {
 }
 
 func TestConversationCreateStreamsCreatedEvent(t *testing.T) {
+	t.Parallel()
 	w := conversationSetup(t)
 	status, ctype, raw := w.admin.conversationCreate(t, "?response_format=text", map[string]any{"service_id": w.svcID})
 	if status != http.StatusCreated || ctype != "application/x-ndjson" {
@@ -173,6 +174,7 @@ func TestConversationCreateStreamsCreatedEvent(t *testing.T) {
 }
 
 func TestConversationResolvesVersionSet(t *testing.T) {
+	t.Parallel()
 	w := conversationSetup(t)
 	c := w.admin
 	status, body := c.do("POST", "/organization/agent/"+w.agentID+"/", agentVersionBody())
@@ -212,6 +214,7 @@ func TestConversationResolvesVersionSet(t *testing.T) {
 }
 
 func TestConversationCreateRules(t *testing.T) {
+	t.Parallel()
 	w := conversationSetup(t)
 	c := w.admin
 	inactive := c.serviceNew(t, "Dormant", w.agentID, w.stateMachineID, map[string]any{"is_active": false})
@@ -274,6 +277,7 @@ func TestConversationCreateRules(t *testing.T) {
 }
 
 func TestConversationInitialMessage(t *testing.T) {
+	t.Parallel()
 	w := conversationSetup(t)
 	c := w.admin
 	status, body := c.do("POST", "/user/", map[string]any{"first_name": "Ana", "last_name": "Lima", "email": "ana@example.com", "role_name": "DefaultUserRole"})
@@ -304,6 +308,7 @@ func TestConversationInitialMessage(t *testing.T) {
 }
 
 func TestConversationTagLimits(t *testing.T) {
+	t.Parallel()
 	w := conversationSetup(t)
 	c := w.admin
 	users := 0
@@ -351,6 +356,7 @@ func TestConversationTagLimits(t *testing.T) {
 }
 
 func TestConversationModifyTags(t *testing.T) {
+	t.Parallel()
 	w := conversationSetup(t)
 	c := w.admin
 	id := c.conversationStart(t, w.svcID, map[string]any{"tags": map[string]any{"old": "1", "keep": "2", "gone": nil}})
@@ -423,6 +429,7 @@ func TestConversationModifyTags(t *testing.T) {
 }
 
 func TestConversationList(t *testing.T) {
+	t.Parallel()
 	w := conversationSetup(t)
 	c := w.admin
 	sales := c.serviceNew(t, "Sales", w.agentID, w.stateMachineID, nil)
@@ -517,6 +524,7 @@ func TestConversationList(t *testing.T) {
 }
 
 func TestConversationMessages(t *testing.T) {
+	t.Parallel()
 	w := conversationSetup(t)
 	c := w.admin
 	id := c.conversationStart(t, w.svcID, nil)
@@ -592,6 +600,7 @@ func TestConversationMessages(t *testing.T) {
 }
 
 func TestConversationFinish(t *testing.T) {
+	t.Parallel()
 	w := conversationSetup(t)
 	c := w.admin
 	id := c.conversationStart(t, w.svcID, map[string]any{"initial_message": "Hello"})
@@ -654,6 +663,7 @@ func TestConversationFinish(t *testing.T) {
 // voice, Arabic among them since v0.7.0: the user's preferred language, or
 // the agent's default spoken language when the user has none.
 func TestConversationVoiceLanguage(t *testing.T) {
+	t.Parallel()
 	w := conversationSetup(t)
 	c := w.admin
 	speak := func(lang string) {

@@ -142,6 +142,7 @@ func behaviorOtherOrg(t testing.TB, srv *compadretest.Server, admin *client) (*c
 }
 
 func TestBehaviorSetLifecycle(t *testing.T) {
+	t.Parallel()
 	srv, admin := newTestServer(t)
 	svc := behaviorService(t, srv, srv.Organization, srv.UserID, "support")
 	body := behaviorSetBody("Refunds", []string{"  The user asks for a refund  "}, behaviorInject(" Explain the refund policy. "))
@@ -278,6 +279,7 @@ func TestBehaviorSetLifecycle(t *testing.T) {
 }
 
 func TestBehaviorSetValidation(t *testing.T) {
+	t.Parallel()
 	srv, admin := newTestServer(t)
 	svc := behaviorService(t, srv, srv.Organization, srv.UserID, "support")
 	_, betaUser := behaviorOtherOrg(t, srv, admin)
@@ -390,6 +392,7 @@ func TestBehaviorSetValidation(t *testing.T) {
 }
 
 func TestBehaviorToolCandidates(t *testing.T) {
+	t.Parallel()
 	srv, admin := newTestServer(t, compadretest.WithSandbox())
 	echo := publishEchoTool(t, srv, admin, "echo")
 	old := publishEchoTool(t, srv, admin, "old_echo")
@@ -490,6 +493,7 @@ func TestBehaviorToolCandidates(t *testing.T) {
 }
 
 func TestBehaviorSetListing(t *testing.T) {
+	t.Parallel()
 	srv, admin := newTestServer(t)
 	billing := behaviorService(t, srv, srv.Organization, srv.UserID, "billing")
 	support := behaviorService(t, srv, srv.Organization, srv.UserID, "support")
@@ -678,6 +682,7 @@ func TestBehaviorSetListing(t *testing.T) {
 }
 
 func TestBehaviorSearch(t *testing.T) {
+	t.Parallel()
 	_, admin := newTestServer(t)
 	refunds := admin.behaviorCreate(behaviorSetBody("Refund policy", []string{"The customer asks for their money back"}))
 	shipping := admin.behaviorCreate(behaviorSetBody("Shipping", []string{"Where is my parcel", "Delivery is late"}))
@@ -769,6 +774,7 @@ func TestBehaviorSearch(t *testing.T) {
 }
 
 func TestBehaviorInvocations(t *testing.T) {
+	t.Parallel()
 	clock := newTestClock()
 	srv, admin := newTestServer(t, clock.option())
 	ctx := context.Background()

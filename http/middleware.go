@@ -182,6 +182,9 @@ func (s *Server) outer(next http.Handler) http.Handler {
 			}
 			s.metrics.requests.WithLabelValues(st.op, strconv.Itoa(status)).Inc()
 			s.metrics.latency.WithLabelValues(st.op).Observe(elapsed.Seconds())
+			if !s.log.Enabled(r.Context(), slog.LevelInfo) {
+				return
+			}
 			attrs := []any{"request_id", st.id, "method", r.Method, "path", r.URL.Path, "operation", st.op,
 				"status", status, "duration_ms", float64(elapsed.Microseconds()) / 1000}
 			if st.org != nil {

@@ -10,6 +10,7 @@ import (
 )
 
 func TestProtocolErrors(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	auth := map[string]string{"Authorization": "Bearer " + c.token}
 	tests := []struct {
@@ -37,6 +38,7 @@ func TestProtocolErrors(t *testing.T) {
 }
 
 func TestPermissionsAreEnforced(t *testing.T) {
+	t.Parallel()
 	_, admin := newTestServer(t)
 	plainID := admin.newUser("plain@example.com", "DefaultUserRole")
 	otherID := admin.newUser("other@example.com", "DefaultUserRole")
@@ -71,6 +73,7 @@ func TestPermissionsAreEnforced(t *testing.T) {
 }
 
 func TestRateLimits(t *testing.T) {
+	t.Parallel()
 	srv, c := newTestServer(t, compadretest.WithRateLimits(1))
 	headers := map[string]string{"x-api-key": srv.APIKey, "x-api-key-id": srv.APIKeyID, "x-user-id": srv.UserID}
 	// newTestServer signed in once already; the limit is 5 a minute.
@@ -101,6 +104,7 @@ func TestRateLimits(t *testing.T) {
 }
 
 func TestOperationsEndpoints(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	c.do("GET", "/organization/", nil)
 	for _, tc := range []struct{ path, want string }{

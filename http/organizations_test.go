@@ -29,6 +29,7 @@ func icoBase64(size int) string {
 }
 
 func TestGetOrganization(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	anon := c.as("")
 
@@ -61,6 +62,7 @@ func TestGetOrganization(t *testing.T) {
 }
 
 func TestModifyOrganization(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	tests := []struct {
 		name string
@@ -95,6 +97,7 @@ func TestModifyOrganization(t *testing.T) {
 }
 
 func TestCreateAndDeleteOrganization(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	status, body := c.createOrg("second")
 	mustStatus(t, "create", status, http.StatusCreated, body)

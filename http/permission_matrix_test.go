@@ -25,6 +25,7 @@ type matrixEndpoint struct {
 // TestPermissionMatrix runs each endpoint as callers that hold its
 // permission in different ways, over HTTP, and checks who gets through.
 func TestPermissionMatrix(t *testing.T) {
+	t.Parallel()
 	clock := newTestClock()
 	srv, admin := newTestServer(t, clock.option(), compadretest.WithOrganization("alpha"))
 	status, body := admin.createOrg("beta")

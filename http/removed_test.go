@@ -11,6 +11,7 @@ import (
 // release notes removed to their removal: they are neither served nor
 // documented, so a client still calling them learns at once.
 func TestRemovedEndpointsAreAbsent(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	for _, tc := range []struct{ method, path string }{
 		{"GET", "/metric/organization/"},

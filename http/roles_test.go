@@ -57,6 +57,7 @@ func errorText(body map[string]any) string {
 }
 
 func TestGetRolesShowsPermissions(t *testing.T) {
+	t.Parallel()
 	_, admin := newTestServer(t)
 	roles := admin.roles("")
 	for _, name := range []string{"DefaultUserRole", "DefaultAdministratorRole", "DefaultAmigoAdministratorRole", "DefaultSuperAdministratorRole"} {
@@ -92,6 +93,7 @@ func TestGetRolesShowsPermissions(t *testing.T) {
 }
 
 func TestCreateRoleRefusesWhatV07Removed(t *testing.T) {
+	t.Parallel()
 	_, admin := newTestServer(t)
 	before := len(admin.roles(""))
 	role := func(grants ...map[string]any) map[string]any {
@@ -149,6 +151,7 @@ func TestCreateRoleRefusesWhatV07Removed(t *testing.T) {
 }
 
 func TestModifyRole(t *testing.T) {
+	t.Parallel()
 	_, admin := newTestServer(t)
 	id := admin.newRole("Support", grant("User:GetUserInfo", nil))
 
@@ -203,6 +206,7 @@ func TestModifyRole(t *testing.T) {
 }
 
 func TestAssignRole(t *testing.T) {
+	t.Parallel()
 	srv, admin := newTestServer(t)
 	admin.newRole("Support", grant("User:GetUserInfo", nil))
 	userID := admin.newUser("u@example.com", "DefaultUserRole")

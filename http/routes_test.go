@@ -8,6 +8,7 @@ import (
 // TestDocumentMatchesRoutes fails when a served route is missing from the
 // OpenAPI document, or the document names an operation that is not served.
 func TestDocumentMatchesRoutes(t *testing.T) {
+	t.Parallel()
 	doc, err := loadAPIDocument()
 	if err != nil {
 		t.Fatal(err)

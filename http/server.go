@@ -39,6 +39,9 @@ type Config struct {
 	// BodyTimeout is how long a request's body may take to arrive, from
 	// the end of its headers; 0 means no limit.
 	BodyTimeout time.Duration
+	// KeyHashCost is the argon2id cost of new API-key secrets; test
+	// fixtures lower it. See DECISIONS.md, "Why may test servers hash keys cheaply?".
+	KeyHashCost auth.HashCost
 }
 
 // Server is the API: its routes and everything the handlers use.
@@ -55,6 +58,8 @@ type Server struct {
 	bodyTimeout time.Duration
 	limits      *rateLimiter
 	doc         *apiDocument
+	// keyHashCost hashes new API keys' secrets.
+	keyHashCost auth.HashCost
 	// decoyHash is verified against when a key ID is unknown, so an unknown
 	// key costs as much time as a wrong secret and key IDs cannot be probed
 	// by timing.
@@ -88,12 +93,8 @@ func New(cfg Config) (*Server, error) {
 		s.now = time.Now
 	}
 	s.limits = newRateLimiter(cfg.RateLimitScale, s.now)
-	decoy, err := auth.HashSecret("decoy")
-	if err != nil {
-		return nil, err
-	}
-	s.decoyHash = decoy
-	doc, err := loadAPIDocument()
+	s.keyHashCost, s.decoyHash = cfg.KeyHashCost, cfg.KeyHashCost.Decoy()
+	doc, err := compiledAPIDocument()
 	if err != nil {
 		return nil, err
 	}

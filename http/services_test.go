@@ -81,6 +81,7 @@ func serviceOtherOrg(t testing.TB, srv *compadretest.Server, c *client, id strin
 }
 
 func TestServiceCreateAndGet(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	agentID, smID := serviceTargets(t, c)
 	id := c.serviceNew(t, "Support", agentID, smID, map[string]any{
@@ -133,6 +134,7 @@ func TestServiceCreateAndGet(t *testing.T) {
 }
 
 func TestServiceCreateRefusals(t *testing.T) {
+	t.Parallel()
 	srv, c := newTestServer(t)
 	agentID, smID := serviceTargets(t, c)
 	other := serviceOtherOrg(t, srv, c, "beta")
@@ -178,6 +180,7 @@ func TestServiceCreateRefusals(t *testing.T) {
 }
 
 func TestServiceActiveNameIsUnique(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	agentID, smID := serviceTargets(t, c)
 	first := c.serviceNew(t, "Support", agentID, smID, nil)
@@ -211,6 +214,7 @@ func TestServiceActiveNameIsUnique(t *testing.T) {
 }
 
 func TestServiceUpdate(t *testing.T) {
+	t.Parallel()
 	srv, c := newTestServer(t)
 	agentID, smID := serviceTargets(t, c)
 	id := c.serviceNew(t, "Support", agentID, smID, map[string]any{"keyterms": []any{"amigo"}, "tags": map[string]any{"a": "1"}})
@@ -283,6 +287,7 @@ func TestServiceUpdate(t *testing.T) {
 }
 
 func TestServiceVersionSets(t *testing.T) {
+	t.Parallel()
 	srv, c := newTestServer(t)
 	agentID, smID := serviceTargets(t, c)
 	id := c.serviceNew(t, "Support", agentID, smID, nil)
@@ -355,6 +360,7 @@ func TestServiceVersionSets(t *testing.T) {
 }
 
 func TestServiceVersionSetPermissions(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	agentID, smID := serviceTargets(t, c)
 	id := c.serviceNew(t, "Support", agentID, smID, nil)
@@ -406,6 +412,7 @@ func TestServiceVersionSetPermissions(t *testing.T) {
 }
 
 func TestServiceList(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	agentID, smID := serviceTargets(t, c)
 	for _, s := range []struct {

@@ -11,6 +11,7 @@ import (
 )
 
 func TestSignInWithAPIKey(t *testing.T) {
+	t.Parallel()
 	srv, c := newTestServer(t)
 	good := map[string]string{"x-api-key": srv.APIKey, "x-api-key-id": srv.APIKeyID, "x-user-id": srv.UserID}
 	with := func(k, v string) map[string]string {
@@ -66,6 +67,7 @@ func TestSignInWithAPIKey(t *testing.T) {
 }
 
 func TestTokensOnlyWorkWhereIssued(t *testing.T) {
+	t.Parallel()
 	_, a := newTestServer(t, compadretest.WithOrganization("alpha"))
 	// A second organization on the same server, created through the API.
 	status, body := a.createOrg("beta")
@@ -106,6 +108,7 @@ func (c *client) createOrg(id string) (int, map[string]any) {
 }
 
 func TestDeletedOrExpiredKeyStopsWorkingAtOnce(t *testing.T) {
+	t.Parallel()
 	var offset atomic.Int64
 	_, c := newTestServer(t, compadretest.WithClock(func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }))
 

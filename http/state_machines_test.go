@@ -70,6 +70,7 @@ func (c *client) newStateMachine(t testing.TB, name string) string {
 }
 
 func TestStateMachineFixture(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	id := c.newStateMachine(t, "greeter")
 	status, body := c.do("GET", stateMachinePath(id, "version"), nil)
@@ -182,6 +183,7 @@ func stateMachineFiller(n int) string {
 // version is stored as the next one, a refused one (422, located) stores
 // nothing.
 func TestStateMachineVersionShape(t *testing.T) {
+	t.Parallel()
 	srv, c := newTestServer(t, compadretest.WithSandbox())
 	tool := publishEchoTool(t, srv, c, "echo")
 	status, body := c.do("POST", stateMachinePath(), map[string]any{"state_machine_name": "shapes"})
@@ -405,6 +407,7 @@ func TestStateMachineVersionShape(t *testing.T) {
 // TestStateMachineVersionReportsEveryFault checks that one refusal lists
 // every dangling state name, each at its place.
 func TestStateMachineVersionReportsEveryFault(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	status, body := c.do("POST", stateMachinePath(), map[string]any{"state_machine_name": "faults"})
 	mustStatus(t, "create", status, http.StatusCreated, body)
@@ -442,6 +445,7 @@ func TestStateMachineVersionReportsEveryFault(t *testing.T) {
 // live tools of the organization with a live version the constraint
 // matches, and that a refusal stores nothing.
 func TestStateMachineVersionResolvesTools(t *testing.T) {
+	t.Parallel()
 	srv, c := newTestServer(t, compadretest.WithSandbox())
 	live := publishEchoTool(t, srv, c, "echo")
 	gone := publishEchoTool(t, srv, c, "gone")
@@ -514,6 +518,7 @@ func TestStateMachineVersionResolvesTools(t *testing.T) {
 // machines: the reference must name a live state machine's existing
 // version, and the state must be one of that version's.
 func TestStateMachineVersionReferences(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	other := c.newStateMachine(t, "other")
 	retired := c.newStateMachine(t, "retired")
@@ -585,6 +590,7 @@ func (c *client) stateMachineNames(t testing.TB, query string) map[string]map[st
 }
 
 func TestStateMachineLifecycle(t *testing.T) {
+	t.Parallel()
 	srv, c := newTestServer(t)
 	status, body := c.do("POST", stateMachinePath(), map[string]any{"state_machine_name": " support "})
 	mustStatus(t, "create", status, http.StatusCreated, body)
@@ -741,6 +747,7 @@ func normalizedJSON(t testing.TB, v any) any {
 }
 
 func TestStateMachineDeleteRefusedWhileAnActiveServiceUsesIt(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	id := c.newStateMachine(t, "flow")
 	agent := c.newAgent(t, "Amy")
@@ -767,6 +774,7 @@ func TestStateMachineDeleteRefusedWhileAnActiveServiceUsesIt(t *testing.T) {
 }
 
 func TestStateMachinePermissions(t *testing.T) {
+	t.Parallel()
 	srv, admin := newTestServer(t)
 	visible := admin.newStateMachine(t, "visible")
 	hidden := admin.newStateMachine(t, "hidden")

@@ -53,6 +53,7 @@ func (c *client) tempGrants(query string) ([]map[string]any, any) {
 }
 
 func TestTemporaryGrantDurationBounds(t *testing.T) {
+	t.Parallel()
 	clock := newTestClock()
 	_, admin := newTestServer(t, clock.option())
 	userID := admin.newUser("u@example.com", "DefaultUserRole")
@@ -97,6 +98,7 @@ func TestTemporaryGrantDurationBounds(t *testing.T) {
 }
 
 func TestCreateTemporaryGrantRules(t *testing.T) {
+	t.Parallel()
 	srv, admin := newTestServer(t, compadretest.WithOrganization("alpha"))
 	status, body := admin.createOrg("beta")
 	mustStatus(t, "create beta", status, http.StatusCreated, body)
@@ -165,6 +167,7 @@ func TestCreateTemporaryGrantRules(t *testing.T) {
 }
 
 func TestListTemporaryGrants(t *testing.T) {
+	t.Parallel()
 	clock := newTestClock()
 	srv, admin := newTestServer(t, clock.option())
 	ann := admin.newUser("ann@example.com", "DefaultUserRole")
@@ -277,6 +280,7 @@ func TestListTemporaryGrants(t *testing.T) {
 // TestTemporaryGrantExpiry checks a grant works from creation and stops at
 // its expiry, by the server's clock, with nothing run in between.
 func TestTemporaryGrantExpiry(t *testing.T) {
+	t.Parallel()
 	clock := newTestClock()
 	_, admin := newTestServer(t, clock.option())
 	admin.newRole("Nothing")

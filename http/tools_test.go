@@ -163,6 +163,7 @@ func result(t *testing.T, body map[string]any, i int) map[string]any {
 // TestToolLifecycle walks a tool through everything a user does with it,
 // over HTTP, with a real git push and real runs in the sandbox.
 func TestToolLifecycle(t *testing.T) {
+	t.Parallel()
 	srv, c := newTestServer(t, compadretest.WithSandbox())
 	branch := "releases/" + srv.Organization
 	g := newGitRepo(t)
@@ -312,6 +313,7 @@ func TestToolLifecycle(t *testing.T) {
 // TestPublishIsSerializedPerTool sends two publishes of one tool at once:
 // one builds, the other is told a related operation is in progress.
 func TestPublishIsSerializedPerTool(t *testing.T) {
+	t.Parallel()
 	srv, c := newTestServer(t, compadretest.WithSandbox())
 	g := newGitRepo(t)
 	slow := map[string]string{}
@@ -362,6 +364,7 @@ func mustJSON(t testing.TB, v any) []byte {
 // TestToolRecords covers the rules of tools and their variables that need
 // no sandbox: names, tags, filters, pages, permissions and variables.
 func TestToolRecords(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	create := func(name string, tags map[string]any) (int, map[string]any) {
 		return c.do("POST", "/tool/", map[string]any{"name": name, "description": "d", "tags": tags})
@@ -507,6 +510,7 @@ func TestToolRecords(t *testing.T) {
 // TestPublishRules covers what publish, the versions list, deprecation and
 // test-tool check, with real builds in the sandbox.
 func TestPublishRules(t *testing.T) {
+	t.Parallel()
 	srv, c := newTestServer(t, compadretest.WithSandbox())
 	branch := "releases/" + srv.Organization
 	g := newGitRepo(t)

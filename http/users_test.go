@@ -7,6 +7,7 @@ import (
 )
 
 func TestCreateUser(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	base := func(extra map[string]any) map[string]any {
 		b := map[string]any{"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", "role_name": "DefaultUserRole"}
@@ -65,6 +66,7 @@ func TestCreateUser(t *testing.T) {
 }
 
 func TestGetUsersFiltersAndPages(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	ids := map[string]string{}
 	for _, name := range []string{"bea", "cyd", "abe"} {
@@ -112,6 +114,7 @@ func TestGetUsersFiltersAndPages(t *testing.T) {
 }
 
 func TestModifyUser(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	id := c.newUser("m@example.com", "DefaultUserRole")
 	get := func() map[string]any {
@@ -155,6 +158,7 @@ func TestModifyUser(t *testing.T) {
 }
 
 func TestUnknownUserIs404(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	for _, id := range []string{"0123456789abcdef01234567", "not-an-id"} {
 		for _, req := range []struct{ method, path string }{
@@ -176,6 +180,7 @@ func TestUnknownUserIs404(t *testing.T) {
 }
 
 func TestDeleteUser(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	id := c.newUser("gone@example.com", "DefaultUserRole")
 	status, body := c.do("DELETE", "/user/"+id, nil)
@@ -185,6 +190,7 @@ func TestDeleteUser(t *testing.T) {
 }
 
 func TestUserModelMemoriesAndSearch(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	id := c.newUser("grace.hopper@example.com", "DefaultUserRole")
 	status, body := c.do("POST", "/user/"+id, map[string]any{"additional_context": []any{"Prefers short answers."}})
@@ -219,6 +225,7 @@ func TestUserModelMemoriesAndSearch(t *testing.T) {
 }
 
 func TestModifyUserVariables(t *testing.T) {
+	t.Parallel()
 	_, c := newTestServer(t)
 	id := c.newUser("vars@example.com", "DefaultUserRole")
 	steps := []struct {

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
@@ -55,6 +56,19 @@ type parameter struct {
 const docURL = "mem:///openapi.json"
 
 var printer = message.NewPrinter(language.English)
+
+// compiledAPIDocument is the document compiled once per process: it depends
+// only on embedded files, and nothing changes it after compiling (compiled
+// schemas validate concurrently), so every server in a process can share
+// it. Compiling takes tens of milliseconds, which every test server and
+// every start paid. See DECISIONS.md, "Why is the OpenAPI document compiled
+// once per process?".
+var compiledAPIDocument = sync.OnceValues(loadAPIDocument)
+
+// CompileDocument compiles the OpenAPI document now, if this process has
+// not yet, so that a caller can overlap it with other start-up work; New
+// then finds it done. Its error, if any, is New's.
+func CompileDocument() { _, _ = compiledAPIDocument() }
 
 func loadAPIDocument() (*apiDocument, error) {
 	raw, err := mergedDocument(assets.OpenAPI, assets.OpenAPIParts)

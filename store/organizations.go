@@ -118,16 +118,18 @@ func (s *Store) createOrganization(ctx context.Context, tx *sql.Tx, n NewOrganiz
 	return org, admin, nil
 }
 
+// getOrganizationQuery reads an organization without its images (up to a
+// megabyte each, and returned by no operation): every request looks its
+// organization up. It is prepared once (see hotStatements).
+const getOrganizationQuery = `SELECT id, name, tenant_id, default_user_preferences, user_dimensions,
+	azure_devops_team_name, created_at, updated_at
+	FROM organizations WHERE id = ?`
+
 // GetOrganization returns the organization with the given ID, without its images.
 func (s *Store) GetOrganization(ctx context.Context, id string) (Organization, error) {
-	// Every request looks its organization up, so the images (up to a
-	// megabyte each, and returned by no operation) are not read here.
-	const q = `SELECT id, name, tenant_id, default_user_preferences, user_dimensions,
-		azure_devops_team_name, created_at, updated_at
-		FROM organizations WHERE id = ?`
 	var o Organization
 	var prefs, dims, created, updated string
-	err := s.read.QueryRowContext(ctx, q, id).Scan(&o.ID, &o.Name, &o.TenantID, &prefs, &dims,
+	err := s.hot.organization.QueryRowContext(ctx, id).Scan(&o.ID, &o.Name, &o.TenantID, &prefs, &dims,
 		&o.AzureDevopsTeamName, &created, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Organization{}, missing(KindOrganization, id)

@@ -75,10 +75,17 @@ func (rs *roleScan) dest() []any {
 }
 
 func (rs *roleScan) finish() (Role, error) {
-	r := rs.r
-	if err := json.Unmarshal([]byte(rs.grants), &r.PermissionGrants); err != nil {
-		return Role{}, fmt.Errorf("role %s grants: %w", r.ID, err)
+	var grants []PermissionGrant
+	if err := json.Unmarshal([]byte(rs.grants), &grants); err != nil {
+		return Role{}, fmt.Errorf("role %s grants: %w", rs.r.ID, err)
 	}
+	return rs.finishWith(grants)
+}
+
+// finishWith is finish with the grants already parsed.
+func (rs *roleScan) finishWith(grants []PermissionGrant) (Role, error) {
+	r := rs.r
+	r.PermissionGrants = grants
 	var err error
 	if r.CreatedAt, err = parseTime(rs.created); err != nil {
 		return Role{}, err

@@ -37,6 +37,29 @@ type Store struct {
 	durability Durability
 	// ready answers readiness probes: a migration provider over the readers.
 	ready *goose.Provider
+	// hot holds the statements every authenticated request runs, prepared
+	// once per reader connection rather than parsed per request.
+	hot hotStatements
+	// grants caches parsed role grants for Principal.
+	grants grantCache
+}
+
+// hotStatements are the two lookups of every authenticated request: its
+// organization and its principal. SQLite spends about as long parsing
+// them as running them.
+type hotStatements struct {
+	organization, principal *sql.Stmt
+}
+
+func (s *Store) prepareHot(ctx context.Context) error {
+	var err error
+	if s.hot.organization, err = s.read.PrepareContext(ctx, getOrganizationQuery); err != nil {
+		return fmt.Errorf("store: prepare: %w", err)
+	}
+	if s.hot.principal, err = s.read.PrepareContext(ctx, principalQuery); err != nil {
+		return fmt.Errorf("store: prepare: %w", err)
+	}
+	return nil
 }
 
 // Option changes how Open builds a Store.
@@ -126,6 +149,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if err := s.prepareHot(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -162,7 +189,13 @@ func (s *Store) Ready(ctx context.Context) error {
 // Close closes both connection pools. The WAL is checkpointed by SQLite when
 // the last connection closes.
 func (s *Store) Close() error {
-	return errors.Join(s.read.Close(), s.write.Close())
+	var err error
+	for _, st := range []*sql.Stmt{s.hot.organization, s.hot.principal} {
+		if st != nil {
+			err = errors.Join(err, st.Close())
+		}
+	}
+	return errors.Join(err, s.read.Close(), s.write.Close())
 }
 
 // inTx runs fn in a write transaction: committed if fn returns nil, rolled

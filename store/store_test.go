@@ -225,3 +225,48 @@ func TestListUsersPagesAndSorts(t *testing.T) {
 		t.Errorf("search %%: got %d users (%v), want none: %% is not a wildcard", len(found), err)
 	}
 }
+
+// TestPrincipalSeesChangesAtOnce checks that the principal lookup, with its
+// prepared statement and parsed-grants cache, reflects a changed role and
+// a deleted key on the very next call.
+func TestPrincipalSeesChangesAtOnce(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	admin := newOrg(t, s, "a")
+	key, err := s.CreateAPIKey(ctx, APIKey{KeyID: "k1", OrgID: "a", SecretHash: "h", RoleID: admin.RoleID,
+		CreatorUserID: admin.ID, CreatorOrgID: "a", ExpiresAt: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func() []string {
+		t.Helper()
+		p, err := s.Principal(ctx, "a", admin.ID, key.KeyID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, g := range p.Grants {
+			out = append(out, g.PermissionName)
+		}
+		return out
+	}
+	if got := names(); len(got) != 1 || got[0] != "User:GetUserInfo" {
+		t.Fatalf("grants %v, want [User:GetUserInfo]", got)
+	}
+	_, err = s.UpdateRole(ctx, "a", "Admin", func(r *Role) error {
+		r.PermissionGrants = []PermissionGrant{{PermissionName: "User:GetUserInfo"}, {PermissionName: "User:UpdateUserInfo"}}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(); len(got) != 2 || got[1] != "User:UpdateUserInfo" {
+		t.Errorf("grants after the role changed %v, want [User:GetUserInfo User:UpdateUserInfo]", got)
+	}
+	if err := s.DeleteAPIKey(ctx, "a", key.KeyID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Principal(ctx, "a", admin.ID, key.KeyID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("principal after deleting its key: got %v, want ErrNotFound", err)
+	}
+}

@@ -102,7 +102,10 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	compileCtx := experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0))
 	rt := wazero.NewRuntimeWithConfig(compileCtx, rc)
+	// The module (tens of megabytes) is not needed once compiled; keeping
+	// it in cfg would hold it for the runtime's life.
 	r := &Runtime{cfg: cfg, rt: rt}
+	r.cfg.Module = nil
 	fail := func(err error) (*Runtime, error) {
 		_ = rt.Close(context.Background())
 		return nil, err
