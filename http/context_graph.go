@@ -334,7 +334,7 @@ func (c *graphCheck) add(err error) {
 			return
 		}
 	}
-	c.errs = append(c.errs, fieldError{Loc: []any{"body"}, Type: "value_error", Msg: err.Error()})
+	c.errs = append(c.errs, decodeFailure(err, "body"))
 }
 
 // text trims *s in place and reports it if nothing is left.
@@ -436,7 +436,7 @@ func checkGraph(g graphContent) (checkedGraph, error) {
 			continue
 		}
 		if err := json.Unmarshal(raw, st); err != nil {
-			c.fail(loc, "model_type", "Not a valid "+head.Type+" state: "+err.Error())
+			c.errs = append(c.errs, decodeFailure(err, loc...))
 			continue
 		}
 		states[i] = st

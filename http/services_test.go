@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -471,5 +472,44 @@ func TestServiceList(t *testing.T) {
 	nobody := c.keyFor(c.newUser("nobody@example.com", "NoServices"), "NoServices")
 	if got, _ := nobody.serviceList(t, ""); len(got) != 0 {
 		t.Errorf("a caller without Service:GetService sees %q", serviceNames(got))
+	}
+}
+
+// A body the schema accepts but Go cannot hold (an integer beyond int64) and
+// a body that is not JSON are refused in the API's own words, never Go's.
+func TestDecodeErrorsShowNoGoInternals(t *testing.T) {
+	_, c := newTestServer(t)
+	agentID, smID := serviceTargets(t, c)
+	huge, err := json.Marshal(serviceBody("S", agentID, smID, map[string]any{"release_version_set": map[string]any{
+		"agent_version_number": json.Number("100000000000000000000000000000"), "service_hierarchical_state_machine_version_number": nil,
+		"llm_model_preferences": map[string]any{}}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, path, body, wantLoc string
+	}{
+		{"an integer beyond int64", "/service/", string(huge), `["body","release_version_set","agent_version_number"]`},
+		{"a body cut short", "/service/", `{"name": "S",`, `["body"]`},
+		{"a body that is not JSON", "/organization/api_key/", `{"name": x}`, `["body",10]`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := c.raw("POST", "/v1/"+c.org+tc.path, tc.body, map[string]string{"Authorization": "Bearer " + c.token})
+			if status != http.StatusUnprocessableEntity {
+				t.Fatalf("got status %d, want 422: %s", status, body)
+			}
+			for _, leak := range []string{"Go ", "struct", "json:", "unmarshal", "invalid character", "int64", "httpapi"} {
+				if strings.Contains(string(body), leak) {
+					t.Errorf("body %s shows %q", body, leak)
+				}
+			}
+			if !strings.Contains(string(body), tc.wantLoc) {
+				t.Errorf("body %s does not locate the fault at %s", body, tc.wantLoc)
+			}
+		})
+	}
+	if got, _ := c.serviceList(t, ""); len(got) != 0 {
+		t.Errorf("refused requests stored services: %v", serviceNames(got))
 	}
 }

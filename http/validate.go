@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -272,7 +273,11 @@ func (s *Server) validateRequest(w http.ResponseWriter, r *http.Request, op *ope
 		default:
 			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
 			if err != nil {
-				errs = append(errs, fieldError{Loc: []any{"body"}, Msg: "JSON decode error: " + err.Error(), Type: "json_invalid"})
+				fe := fieldError{Loc: []any{"body"}, Msg: "JSON decode error", Type: "json_invalid"}
+				if se := (*json.SyntaxError)(nil); errors.As(err, &se) {
+					fe.Loc = append(fe.Loc, int(se.Offset))
+				}
+				errs = append(errs, fe)
 				break
 			}
 			if err := op.body.Validate(doc); err != nil {
@@ -454,7 +459,37 @@ func decodeBody(r *http.Request, v any) error {
 		body = []byte("{}")
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		return validationFailed(fieldError{Loc: []any{"body"}, Msg: err.Error(), Type: "value_error"})
+		return validationFailed(decodeFailure(err, "body"))
 	}
 	return nil
+}
+
+// decodeFailure describes why a validated body still did not decode into
+// its Go type (a number beyond int64, say) the way FastAPI would, naming the
+// field by its JSON path and never the Go type or struct it was bound for.
+func decodeFailure(err error, prefix ...any) fieldError {
+	var ute *json.UnmarshalTypeError
+	if errors.As(err, &ute) {
+		loc := slices.Clone(prefix)
+		if ute.Field != "" {
+			loc = append(loc, instanceLoc(strings.Split(ute.Field, "."))...)
+		}
+		switch ute.Type.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			return fieldError{Loc: loc, Type: "int_type", Msg: "Input should be a whole number within the range this field allows"}
+		case reflect.Float32, reflect.Float64:
+			return fieldError{Loc: loc, Type: "float_type", Msg: "Input should be a valid number"}
+		case reflect.String:
+			return fieldError{Loc: loc, Type: "string_type", Msg: "Input should be a valid string"}
+		case reflect.Bool:
+			return fieldError{Loc: loc, Type: "bool_type", Msg: "Input should be a valid boolean"}
+		case reflect.Slice, reflect.Array:
+			return fieldError{Loc: loc, Type: "list_type", Msg: "Input should be a valid list"}
+		case reflect.Map, reflect.Struct:
+			return fieldError{Loc: loc, Type: "dict_type", Msg: "Input should be a valid dictionary or object"}
+		}
+		return fieldError{Loc: loc, Type: "value_error", Msg: "Input is not valid for this field"}
+	}
+	return fieldError{Loc: slices.Clone(prefix), Type: "value_error", Msg: "Input is not valid"}
 }
