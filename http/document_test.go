@@ -2,12 +2,14 @@ package httpapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	assets "github.com/compadre-dev/compadre/embed"
+	"github.com/compadre-dev/compadre/store"
 )
 
 // servedDocument is the merged OpenAPI document as the server serves it.
@@ -27,6 +29,11 @@ func servedDocument(t *testing.T) map[string]any {
 // boundedPattern matches a pattern that fixes its own length: anchored at
 // both ends, with no repetition other than an exact {n}.
 var boundedPattern = regexp.MustCompile(`^\^[^*+?]*\$$`)
+
+func anyOf(s map[string]any) []any {
+	alts, _ := s["anyOf"].([]any)
+	return alts
+}
 
 func patternBoundsLength(p string) bool {
 	return boundedPattern.MatchString(p) && !regexp.MustCompile(`\{\d*,\d*\}`).MatchString(p)
@@ -92,6 +99,9 @@ func (w *requestSchemaWalker) walk(n any, where string, bounds ...map[string]any
 	if slices.Contains(types, "string") && !hasMax && !hasEnum && !hasConst && !patternBoundsLength(pattern) {
 		w.problems[where+": a string without maxLength"] = true
 	}
+	if _, ok := s["maximum"]; (slices.Contains(types, "integer") || slices.Contains(types, "number")) && !ok && !hasEnum && !hasConst {
+		w.problems[where+": a number without maximum"] = true
+	}
 	if _, ok := inherited["maxItems"]; slices.Contains(types, "array") && !ok {
 		w.problems[where+": an array without maxItems"] = true
 	}
@@ -133,6 +143,24 @@ func TestRequestBodiesAreBounded(t *testing.T) {
 			}
 			w.seen = map[string]bool{}
 			w.walk(media["schema"], op["operationId"].(string))
+		}
+	}
+	// A query integer beyond int64 would be refused by the parser while the
+	// document allowed it.
+	for _, item := range paths {
+		for _, o := range item.(map[string]any) {
+			op, _ := o.(map[string]any)
+			params, _ := op["parameters"].([]any)
+			for _, p := range params {
+				pm, _ := p.(map[string]any)
+				schema, _ := pm["schema"].(map[string]any)
+				for _, alt := range append([]any{schema}, anyOf(schema)...) {
+					am, _ := alt.(map[string]any)
+					if _, ok := am["maximum"]; am["type"] == "integer" && !ok {
+						w.problems[fmt.Sprintf("%s ?%s: an integer without maximum", op["operationId"], pm["name"])] = true
+					}
+				}
+			}
 		}
 	}
 	for _, p := range slices.Sorted(func(yield func(string) bool) {
@@ -195,4 +223,61 @@ func TestPatternsReadTheSameInEveryDialect(t *testing.T) {
 		}
 	}
 	walk(servedDocument(t), "#")
+}
+
+// Every sort field the document names is one the handler accepts; the
+// document's pattern refuses the rest before the handler runs.
+func TestDocumentedSortFieldsAreAccepted(t *testing.T) {
+	validators := map[string]func(string) bool{
+		"get-users":                       store.ValidUserSortField,
+		"get-memories":                    func(f string) bool { return f == "conversation_id" || f == "created_at" },
+		"get-temporary-permission-grants": store.ValidTemporaryGrantSortField,
+		"get-tools":                       store.ValidToolSortField,
+		"get-tool-versions":               func(f string) bool { _, ok := versionSortFields[f]; return ok },
+		"get-tool-invocations":            store.ValidInvocationSortField,
+		"get-services":                    store.ValidServiceSortField,
+		"get-service-hierarchical-state-machine-versions": store.ValidStateMachineVersionSortField,
+		"get-agent-versions":                              store.ValidAgentVersionSortField,
+		"get-conversations":                               store.ValidConversationSortField,
+		"get-conversation-messages":                       store.ValidMessageSortField,
+		"get-dynamic-behavior-sets":                       store.ValidDynamicBehaviorSetSortField,
+		"get-dynamic-behavior-set-versions":               store.ValidDynamicBehaviorVersionSortField,
+		"get-dynamic-behavior-invocations":                store.ValidDynamicBehaviorInvocationSortField,
+	}
+	sortPattern := regexp.MustCompile(`^\^\[\+-\]\?\(?([^()$]*)\)?\$$`)
+	paths, _ := servedDocument(t)["paths"].(map[string]any)
+	seen := map[string]bool{}
+	for _, item := range paths {
+		for _, o := range item.(map[string]any) {
+			op, _ := o.(map[string]any)
+			id, _ := op["operationId"].(string)
+			params, _ := op["parameters"].([]any)
+			for _, p := range params {
+				pm, _ := p.(map[string]any)
+				if pm["name"] != "sort_by" {
+					continue
+				}
+				seen[id] = true
+				schema, _ := pm["schema"].(map[string]any)
+				items, _ := schema["items"].(map[string]any)
+				pattern, _ := items["pattern"].(string)
+				m := sortPattern.FindStringSubmatch(pattern)
+				valid, ok := validators[id]
+				if m == nil || !ok {
+					t.Errorf("%s: sort_by pattern %q is not ^[+-]?(field|…)$ or the operation has no validator here", id, pattern)
+					continue
+				}
+				for _, f := range strings.Split(m[1], "|") {
+					if f = strings.ReplaceAll(f, `\.`, "."); !valid(f) {
+						t.Errorf("%s: the document names sort field %q, which the handler refuses", id, f)
+					}
+				}
+			}
+		}
+	}
+	for id := range validators {
+		if !seen[id] {
+			t.Errorf("%s: no sort_by parameter in the document", id)
+		}
+	}
 }
