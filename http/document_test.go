@@ -281,3 +281,41 @@ func TestDocumentedSortFieldsAreAccepted(t *testing.T) {
 		}
 	}
 }
+
+// The document's "not only whitespace" pattern matches a one-character
+// string exactly when trimming leaves it non-empty, so the schema and the
+// handlers' trimming agree on every character, and the document uses that
+// very pattern.
+func TestNotBlankPatternMatchesTrimming(t *testing.T) {
+	re := regexp.MustCompile(notBlankPattern)
+	for r := rune(0); r <= 0x10FFFF; r++ {
+		if r >= 0xD800 && r <= 0xDFFF {
+			continue
+		}
+		s := string(r)
+		if got, want := re.MatchString(s), strings.TrimSpace(s) != ""; got != want {
+			t.Errorf("U+%04X: pattern matches %v, want %v", r, got, want)
+		}
+	}
+	uses := 0
+	var walk func(n any)
+	walk = func(n any) {
+		switch n := n.(type) {
+		case map[string]any:
+			if n["pattern"] == notBlankPattern {
+				uses++
+			}
+			for _, v := range n {
+				walk(v)
+			}
+		case []any:
+			for _, v := range n {
+				walk(v)
+			}
+		}
+	}
+	walk(servedDocument(t))
+	if uses < 5 {
+		t.Errorf("the document uses the pattern %d times, want at least 5 (names, texts, agent and state machine texts, messages)", uses)
+	}
+}

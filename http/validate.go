@@ -346,6 +346,12 @@ func convert(s, typ string, loc []any) (any, *fieldError) {
 	return s, nil
 }
 
+// notBlankPattern is the document's pattern for text that must hold a
+// character other than whitespace: Unicode's White_Space characters, the
+// ones strings.TrimSpace removes, spelled out so every regex dialect reads
+// the pattern alike. See DECISIONS.md, "How are tags validated?".
+const notBlankPattern = "[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+
 // schemaErrors flattens a validation failure into FastAPI-style entries, one
 // per failing leaf, located under prefix.
 func schemaErrors(err error, prefix []any) []fieldError {
@@ -386,6 +392,10 @@ func schemaErrors(err error, prefix []any) []fieldError {
 			for _, m := range req.Missing {
 				out = append(out, fieldError{Loc: append(slices.Clone(loc), m), Msg: "Field required", Type: "missing"})
 			}
+			continue
+		}
+		if p, ok := l.ErrorKind.(*kind.Pattern); ok && p.Want == notBlankPattern {
+			out = append(out, fieldError{Loc: loc, Msg: "String should not be empty or only whitespace", Type: "value_error", Input: p.Got})
 			continue
 		}
 		out = append(out, fieldError{Loc: loc, Msg: l.ErrorKind.LocalizedString(printer), Type: errorType(l.ErrorKind)})
