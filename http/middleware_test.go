@@ -124,6 +124,9 @@ func TestMethodNotAllowedListsAllowedMethods(t *testing.T) {
 		{"the user list", "PATCH", "/user/", "GET, POST"},
 		{"the organization", "PATCH", "/organization/", "DELETE, GET, POST, PUT"},
 		{"one user, with its ID filled in", "PUT", "/user/0123456789abcdef01234567", "DELETE, POST"},
+		{"the tool scaffold, not a tool of that ID", "POST", "/tool/amigo_tool_scaffold.tar.gz", "GET"},
+		{"tool invocations, not a tool of that ID", "POST", "/tool/invocation", "GET"},
+		{"a state machine, one path for create-version and delete", "OPTIONS", "/organization/service_hierarchical_state_machine/0123456789abcdef01234567/", "DELETE, POST"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -22,7 +22,7 @@ func (s *Server) stateMachineRoutes(org string) []route {
 		{"POST", org + sm, "create-service-hierarchical-state-machine", authRequired, perms{auth.OrganizationCreateStateMachine}, 10, s.createStateMachine},
 		{"GET", org + sm, "get-service-hierarchical-state-machines", authRequired, nil, 20, s.getStateMachines},
 		{"POST", org + sm + "/{service_hierarchical_state_machine_id}/", "create-service-hierarchical-state-machine-version", authRequired, perms{auth.OrganizationCreateStateMachineVersion}, 10, s.createStateMachineVersion},
-		{"DELETE", org + sm + "/{state_machine_id}/", "delete-service-hierarchical-state-machine", authRequired, perms{auth.OrganizationDeleteStateMachine}, 10, s.deleteStateMachine},
+		{"DELETE", org + sm + "/{service_hierarchical_state_machine_id}/", "delete-service-hierarchical-state-machine", authRequired, perms{auth.OrganizationDeleteStateMachine}, 10, s.deleteStateMachine},
 		{"GET", org + sm + "/{service_hierarchical_state_machine_id}/version", "get-service-hierarchical-state-machine-versions", authRequired, perms{auth.OrganizationGetStateMachine}, 20, s.getStateMachineVersions},
 	}
 }
@@ -291,7 +291,7 @@ func (s *Server) getStateMachineVersions(w http.ResponseWriter, r *http.Request)
 
 func (s *Server) deleteStateMachine(w http.ResponseWriter, r *http.Request) error {
 	st := state(r.Context())
-	err := s.store.DeprecateStateMachine(r.Context(), st.org.ID, mux.Vars(r)["state_machine_id"],
+	err := s.store.DeprecateStateMachine(r.Context(), st.org.ID, mux.Vars(r)["service_hierarchical_state_machine_id"],
 		stateMachineAllowed(r, auth.OrganizationDeleteStateMachine))
 	if err != nil {
 		return err
