@@ -7,7 +7,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/compadre-dev/compadre/auth"
 	assets "github.com/compadre-dev/compadre/embed"
 	"github.com/compadre-dev/compadre/store"
 )
@@ -317,5 +319,39 @@ func TestNotBlankPatternMatchesTrimming(t *testing.T) {
 	walk(servedDocument(t))
 	if uses < 5 {
 		t.Errorf("the document uses the pattern %d times, want at least 5 (names, texts, agent and state machine texts, messages)", uses)
+	}
+}
+
+// The permission names a grant may name are exactly the ones auth knows.
+func TestGrantPermissionNamesAreAuthsPermissions(t *testing.T) {
+	schemas := servedDocument(t)["components"].(map[string]any)["schemas"].(map[string]any)
+	prop := schemas["PermissionGrant"].(map[string]any)["properties"].(map[string]any)["permission_name"].(map[string]any)
+	var got []string
+	for _, v := range prop["enum"].([]any) {
+		got = append(got, v.(string))
+	}
+	var want []string
+	for _, p := range auth.AllPermissions {
+		want = append(want, string(p))
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("got enum %v, want auth.AllPermissions %v", got, want)
+	}
+}
+
+// Every time zone the document lists is one the server loads, so a
+// client picking from the enum is never refused.
+func TestDocumentedTimeZonesLoad(t *testing.T) {
+	schemas := servedDocument(t)["components"].(map[string]any)["schemas"].(map[string]any)
+	zones, _ := schemas["TimeZone"].(map[string]any)["enum"].([]any)
+	if len(zones) < 500 {
+		t.Fatalf("got %d time zones, want the IANA database's several hundred", len(zones))
+	}
+	for _, z := range zones {
+		if _, err := time.LoadLocation(z.(string)); err != nil || z == "Local" {
+			t.Errorf("time zone %v: %v", z, err)
+		}
 	}
 }
