@@ -394,6 +394,11 @@ func schemaErrors(err error, prefix []any) []fieldError {
 			}
 			continue
 		}
+		// A long list (time zones, permissions) would drown the message.
+		if e, ok := l.ErrorKind.(*kind.Enum); ok && len(e.Want) > 20 {
+			out = append(out, fieldError{Loc: loc, Msg: fmt.Sprintf("Input should be one of the %d values the API document lists", len(e.Want)), Type: "enum", Input: e.Got})
+			continue
+		}
 		if p, ok := l.ErrorKind.(*kind.Pattern); ok && p.Want == notBlankPattern {
 			out = append(out, fieldError{Loc: loc, Msg: "String should not be empty or only whitespace", Type: "value_error", Input: p.Got})
 			continue
