@@ -396,7 +396,7 @@ func schemaErrors(err error, prefix []any) []fieldError {
 		}
 		// A long list (time zones, permissions) would drown the message.
 		if e, ok := l.ErrorKind.(*kind.Enum); ok && len(e.Want) > 20 {
-			out = append(out, fieldError{Loc: loc, Msg: fmt.Sprintf("Input should be one of the %d values the API document lists", len(e.Want)), Type: "enum", Input: e.Got})
+			out = append(out, fieldError{Loc: loc, Msg: fmt.Sprintf("Unknown value %s: it should be one of the %d values the API document lists", quoteValue(e.Got), len(e.Want)), Type: "enum", Input: e.Got})
 			continue
 		}
 		if p, ok := l.ErrorKind.(*kind.Pattern); ok && p.Want == notBlankPattern {
@@ -507,4 +507,13 @@ func decodeFailure(err error, prefix ...any) fieldError {
 		return fieldError{Loc: loc, Type: "value_error", Msg: "Input is not valid for this field"}
 	}
 	return fieldError{Loc: slices.Clone(prefix), Type: "value_error", Msg: "Input is not valid"}
+}
+
+// quoteValue shows a refused JSON value in a message, quoted if a string.
+func quoteValue(v any) string {
+	if s, ok := v.(string); ok {
+		return strconv.Quote(s)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }
