@@ -119,3 +119,31 @@ func TestListingsAreBounded(t *testing.T) {
 		})
 	}
 }
+
+// A full page of users at their longest, the case that was 99 MB before
+// names had a maximum, stays within page size × a user's bound.
+func TestFullUserPageIsBounded(t *testing.T) {
+	_, c := newTestServer(t)
+	x := strings.Repeat
+	for i := range 99 { // the administrator is the hundredth
+		domain := fmt.Sprintf("%03d", i) + x("b", 60) + "." + x("c", 63) + "." + x("d", 58) + ".io"
+		status, body := c.do("POST", "/user/", map[string]any{"first_name": x("f", 256), "last_name": x("l", 256),
+			"email": x("a", 64) + "@" + domain, "role_name": "DefaultUserRole"})
+		mustStatus(t, "create user", status, http.StatusCreated, body)
+	}
+	status, raw := c.raw("GET", "/v1/"+c.org+"/user/?limit=100", nil, map[string]string{"Authorization": "Bearer " + c.token})
+	if status != http.StatusOK {
+		t.Fatalf("got status %d, want 200", status)
+	}
+	var page struct {
+		Users []any `json:"users"`
+	}
+	if err := json.Unmarshal(raw, &page); err != nil {
+		t.Fatal(err)
+	}
+	bound := 100 * (256 + 256 + 254 + recordOverhead)
+	if len(page.Users) != 100 || len(raw) > bound {
+		t.Errorf("got %d users in %d bytes, want 100 in at most %d", len(page.Users), len(raw), bound)
+	}
+	t.Logf("a full page of 100 users at their longest: %d bytes (bound %d)", len(raw), bound)
+}
