@@ -513,3 +513,36 @@ func TestDecodeErrorsShowNoGoInternals(t *testing.T) {
 		t.Errorf("refused requests stored services: %v", serviceNames(got))
 	}
 }
+
+// A whole number written as 1.0 is the integer 1, as JSON Schema and
+// pydantic read it, not a decoding failure.
+func TestWholeNumberWithFractionIsAnInteger(t *testing.T) {
+	_, c := newTestServer(t)
+	agentID, smID := serviceTargets(t, c)
+	body, err := json.Marshal(serviceBody("S", agentID, smID, map[string]any{"release_version_set": map[string]any{
+		"agent_version_number": json.Number("1.0"), "service_hierarchical_state_machine_version_number": json.Number("1e0"),
+		"llm_model_preferences": map[string]any{}}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, raw := c.raw("POST", "/v1/"+c.org+"/service/", body, map[string]string{"Authorization": "Bearer " + c.token})
+	if status != http.StatusCreated {
+		t.Fatalf("got status %d, want 201: %s", status, raw)
+	}
+	sets := c.serviceGet(t, mustID(t, raw))["version_sets"].(map[string]any)
+	release := sets["release"].(map[string]any)
+	if release["agent_version_number"] != float64(1) || release["service_hierarchical_state_machine_version_number"] != float64(1) {
+		t.Errorf("got release version set %v, want both versions 1", release)
+	}
+}
+
+func mustID(t *testing.T, raw []byte) string {
+	t.Helper()
+	var out struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil || out.ID == "" {
+		t.Fatalf("no id in %s", raw)
+	}
+	return out.ID
+}

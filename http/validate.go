@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/big"
 	"net/http"
 	"reflect"
 	"slices"
@@ -283,6 +284,13 @@ func (s *Server) validateRequest(w http.ResponseWriter, r *http.Request, op *ope
 			if err := op.body.Validate(doc); err != nil {
 				errs = append(errs, schemaErrors(err, []any{"body"})...)
 			}
+			// JSON Schema and pydantic take 2.0 as the integer 2; Go's
+			// decoder would refuse it for an int field.
+			if whole, changed := wholeNumbers(doc); changed {
+				if body, err = json.Marshal(whole); err != nil {
+					return err
+				}
+			}
 			st.body = body
 		}
 	}
@@ -516,4 +524,41 @@ func quoteValue(v any) string {
 	}
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// wholeNumbers rewrites every number written with a fraction or exponent
+// whose value is a whole number within int64 (2.0, 1e3) as that integer,
+// and reports whether it changed anything.
+func wholeNumbers(v any) (any, bool) {
+	switch v := v.(type) {
+	case json.Number:
+		if !strings.ContainsAny(string(v), ".eE") {
+			return v, false
+		}
+		f, _, err := big.ParseFloat(string(v), 10, 256, big.ToNearestEven)
+		if err != nil || !f.IsInt() {
+			return v, false
+		}
+		if n, acc := f.Int64(); acc == big.Exact {
+			return json.Number(strconv.FormatInt(n, 10)), true
+		}
+		return v, false
+	case map[string]any:
+		changed := false
+		for k, x := range v {
+			if y, ok := wholeNumbers(x); ok {
+				v[k], changed = y, true
+			}
+		}
+		return v, changed
+	case []any:
+		changed := false
+		for i, x := range v {
+			if y, ok := wholeNumbers(x); ok {
+				v[i], changed = y, true
+			}
+		}
+		return v, changed
+	}
+	return v, false
 }
