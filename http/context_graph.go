@@ -410,7 +410,7 @@ func checkGraph(g graphContent) (checkedGraph, error) {
 			continue
 		}
 		if err := json.Unmarshal(raw, st); err != nil {
-			c.add(loc, "model_type", "Not a valid "+head.Type+" state: "+err.Error())
+			c.faults = append(c.faults, decodeFailure(err, loc...))
 			continue
 		}
 		states[i] = st

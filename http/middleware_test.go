@@ -119,3 +119,37 @@ func TestOperationsEndpoints(t *testing.T) {
 		}
 	}
 }
+
+func TestMethodNotAllowedListsAllowedMethods(t *testing.T) {
+	_, c := newTestServer(t)
+	tests := []struct {
+		name, method, path, wantAllow string
+	}{
+		{"the user list", "PATCH", "/user/", "GET, POST"},
+		{"the organization", "PATCH", "/organization/", "DELETE, GET, POST, PUT"},
+		{"one user, with its ID filled in", "PUT", "/user/0123456789abcdef01234567", "DELETE, POST"},
+		{"the tool scaffold, not a tool of that ID", "POST", "/tool/amigo_tool_scaffold.tar.gz", "GET"},
+		{"tool invocations, not a tool of that ID", "POST", "/tool/invocation", "GET"},
+		{"a state machine, one path for create-version and delete", "OPTIONS", "/organization/service_hierarchical_state_machine/0123456789abcdef01234567/", "DELETE, POST"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(tc.method, c.base+"/v1/"+c.org+tc.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+c.token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusMethodNotAllowed {
+				t.Fatalf("got status %d, want 405", resp.StatusCode)
+			}
+			if got := resp.Header.Get("Allow"); got != tc.wantAllow {
+				t.Errorf("got Allow %q, want %q", got, tc.wantAllow)
+			}
+		})
+	}
+}

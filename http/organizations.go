@@ -179,10 +179,12 @@ func (s *Server) getUserDimensions(w http.ResponseWriter, r *http.Request) error
 
 func decodeImage(b64, field string, check func([]byte) error) ([]byte, error) {
 	b, err := base64.StdEncoding.DecodeString(b64)
-	if err == nil {
-		err = check(b)
-	}
 	if err != nil {
+		// The schema's pattern admits only canonical base64, so this is
+		// rare; the decoder's own text names Go's package, not the field.
+		return nil, badRequest("The " + field + " is not valid: it must be base64")
+	}
+	if err := check(b); err != nil {
 		return nil, badRequest("The " + field + " is not valid: " + err.Error())
 	}
 	return b, nil

@@ -114,7 +114,7 @@ func TestCreateRoleRefusesWhatV07Removed(t *testing.T) {
 	}{
 		{"deny grant", role(grant("User:GetUserInfo", nil), deny), 422, "Deny permission grants were removed"},
 		{"parent role", withParent, 422, "inheritance was removed"},
-		{"unknown permission", role(grant("User:FlyToTheMoon", nil)), 422, "Unknown permission"},
+		{"unknown permission", role(grant("User:FlyToTheMoon", nil)), 422, `Unknown value "User:FlyToTheMoon"`},
 		{"unknown condition key", role(grant("Tool:CreateTool", map[string]any{"tool_id": equals("x")})), 422, `Unknown condition key "tool_id"`},
 		{"key of another permission", role(grant("Organization:ModifyOrganization", map[string]any{"user_id": equals("x")})), 422, "supported keys are org_id"},
 		{"condition value not a string", role(grant("User:GetUserInfo", map[string]any{"user_id": equals(5)})), 422, "must be a string"},

@@ -71,7 +71,7 @@ func (s *Server) routes() []route {
 		{"POST", sm, "create-service-hierarchical-state-machine", authRequired, perms{a.OrganizationCreateStateMachine}, 10, s.createStateMachine},
 		{"GET", sm, "get-service-hierarchical-state-machines", authRequired, nil, 20, s.getStateMachines},
 		{"POST", sm + "/{service_hierarchical_state_machine_id}/", "create-service-hierarchical-state-machine-version", authRequired, perms{a.OrganizationCreateStateMachineVersion}, 10, s.createStateMachineVersion},
-		{"DELETE", sm + "/{state_machine_id}/", "delete-service-hierarchical-state-machine", authRequired, perms{a.OrganizationDeleteStateMachine}, 10, s.deleteStateMachine},
+		{"DELETE", sm + "/{service_hierarchical_state_machine_id}/", "delete-service-hierarchical-state-machine", authRequired, perms{a.OrganizationDeleteStateMachine}, 10, s.deleteStateMachine},
 		{"GET", sm + "/{service_hierarchical_state_machine_id}/version", "get-service-hierarchical-state-machine-versions", authRequired, perms{a.OrganizationGetStateMachine}, 20, s.getStateMachineVersions},
 
 		// Listing filters by Service:GetService instead of refusing, and

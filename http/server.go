@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -107,10 +109,30 @@ func New(cfg Config) (*Server, error) {
 	router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"detail": "Not Found"})
 	})
+	routes := s.routes()
+	var methods []string
+	for _, rt := range routes {
+		if !slices.Contains(methods, rt.method) {
+			methods = append(methods, rt.method)
+		}
+	}
+	slices.Sort(methods)
+	specific := specificPaths(routes)
+	// RFC 9110 requires a 405 to list the methods the path does serve.
 	router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range methods {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			var match mux.RouteMatch
+			if router.Match(probe, &match) && match.MatchErr == nil {
+				allow = append(allow, m)
+			}
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"detail": "Method Not Allowed"})
 	})
-	for _, rt := range s.routes() {
+	for _, rt := range routes {
 		op, err := s.doc.operation(rt.op)
 		if err != nil {
 			return nil, err
@@ -118,7 +140,10 @@ func New(cfg Config) (*Server, error) {
 		if op.method != rt.method || op.path != rt.path {
 			return nil, fmt.Errorf("httpapi: route %s %s is documented as %s %s", rt.method, rt.path, op.method, op.path)
 		}
-		router.Handle(rt.path, s.pipeline(rt, op)).Methods(rt.method).Name(rt.op)
+		// mostSpecific comes first: a path that matched clears an earlier
+		// route's method mismatch, which would turn the 405 into a 404.
+		router.NewRoute().MatcherFunc(mostSpecific(specific, rt.path)).Path(rt.path).Methods(rt.method).
+			Handler(s.pipeline(rt, op)).Name(rt.op)
 	}
 	s.handler = s.outer(router)
 	return s, nil
@@ -126,3 +151,34 @@ func New(cfg Config) (*Server, error) {
 
 // ServeHTTP serves the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// specificPaths is a router that, for a request path, names the route
+// template with the fewest variables that matches it.
+func specificPaths(routes []route) *mux.Router {
+	var templates []string
+	for _, rt := range routes {
+		if !slices.Contains(templates, rt.path) {
+			templates = append(templates, rt.path)
+		}
+	}
+	slices.SortStableFunc(templates, func(a, b string) int { return strings.Count(a, "{") - strings.Count(b, "{") })
+	r := mux.NewRouter()
+	for _, t := range templates {
+		r.NewRoute().Path(t).Name(t)
+	}
+	return r
+}
+
+// mostSpecific matches a request only if template is the most specific
+// template for its path: POST /tool/amigo_tool_scaffold.tar.gz is a 405 for
+// the scaffold's path, which has only GET, and not modify-tool on a tool
+// with that ID.
+func mostSpecific(specific *mux.Router, template string) mux.MatcherFunc {
+	return func(r *http.Request, _ *mux.RouteMatch) bool {
+		var m mux.RouteMatch
+		if !specific.Match(r, &m) || m.Route == nil {
+			return true
+		}
+		return m.Route.GetName() == template
+	}
+}

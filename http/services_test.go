@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -479,4 +480,76 @@ func TestServiceList(t *testing.T) {
 	if got, _ := nobody.serviceList(t, ""); len(got) != 0 {
 		t.Errorf("a caller without Service:GetService sees %q", serviceNames(got))
 	}
+}
+
+// A body the schema accepts but Go cannot hold (an integer beyond int64) and
+// a body that is not JSON are refused in the API's own words, never Go's.
+func TestDecodeErrorsShowNoGoInternals(t *testing.T) {
+	_, c := newTestServer(t)
+	agentID, smID := serviceTargets(t, c)
+	huge, err := json.Marshal(serviceBody("S", agentID, smID, map[string]any{"release_version_set": map[string]any{
+		"agent_version_number": json.Number("100000000000000000000000000000"), "service_hierarchical_state_machine_version_number": nil,
+		"llm_model_preferences": map[string]any{}}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, path, body, wantLoc string
+	}{
+		{"an integer beyond int64", "/service/", string(huge), `["body","release_version_set","agent_version_number"]`},
+		{"a body cut short", "/service/", `{"name": "S",`, `["body"]`},
+		{"a body that is not JSON", "/organization/api_key/", `{"name": x}`, `["body",10]`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := c.raw("POST", "/v1/"+c.org+tc.path, tc.body, map[string]string{"Authorization": "Bearer " + c.token})
+			if status != http.StatusUnprocessableEntity {
+				t.Fatalf("got status %d, want 422: %s", status, body)
+			}
+			for _, leak := range []string{"Go ", "struct", "json:", "unmarshal", "invalid character", "int64", "httpapi"} {
+				if strings.Contains(string(body), leak) {
+					t.Errorf("body %s shows %q", body, leak)
+				}
+			}
+			if !strings.Contains(string(body), tc.wantLoc) {
+				t.Errorf("body %s does not locate the fault at %s", body, tc.wantLoc)
+			}
+		})
+	}
+	if got, _ := c.serviceList(t, ""); len(got) != 0 {
+		t.Errorf("refused requests stored services: %v", serviceNames(got))
+	}
+}
+
+// A whole number written as 1.0 is the integer 1, as JSON Schema and
+// pydantic read it, not a decoding failure.
+func TestWholeNumberWithFractionIsAnInteger(t *testing.T) {
+	_, c := newTestServer(t)
+	agentID, smID := serviceTargets(t, c)
+	body, err := json.Marshal(serviceBody("S", agentID, smID, map[string]any{"release_version_set": map[string]any{
+		"agent_version_number": json.Number("1.0"), "service_hierarchical_state_machine_version_number": json.Number("1e0"),
+		"llm_model_preferences": map[string]any{}}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, raw := c.raw("POST", "/v1/"+c.org+"/service/", body, map[string]string{"Authorization": "Bearer " + c.token})
+	if status != http.StatusCreated {
+		t.Fatalf("got status %d, want 201: %s", status, raw)
+	}
+	sets := c.serviceGet(t, mustID(t, raw))["version_sets"].(map[string]any)
+	release := sets["release"].(map[string]any)
+	if release["agent_version_number"] != float64(1) || release["service_hierarchical_state_machine_version_number"] != float64(1) {
+		t.Errorf("got release version set %v, want both versions 1", release)
+	}
+}
+
+func mustID(t *testing.T, raw []byte) string {
+	t.Helper()
+	var out struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil || out.ID == "" {
+		t.Fatalf("no id in %s", raw)
+	}
+	return out.ID
 }

@@ -273,7 +273,7 @@ func (s *Server) getStateMachineVersions(w http.ResponseWriter, r *http.Request)
 
 func (s *Server) deleteStateMachine(w http.ResponseWriter, r *http.Request) error {
 	st := state(r.Context())
-	err := s.store.DeprecateStateMachine(r.Context(), st.org.ID, mux.Vars(r)["state_machine_id"],
+	err := s.store.DeprecateStateMachine(r.Context(), st.org.ID, mux.Vars(r)["service_hierarchical_state_machine_id"],
 		stateMachineAllowed(r, auth.OrganizationDeleteStateMachine))
 	if err != nil {
 		return err

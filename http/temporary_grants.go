@@ -23,7 +23,7 @@ func grantDuration(s string) (time.Duration, error) {
 	}
 	d, err := duration.Parse(s)
 	if err != nil {
-		return 0, bad("Not an ISO 8601 duration: " + err.Error())
+		return 0, bad("Not an ISO 8601 duration, such as PT1H or P1D")
 	}
 	// Any part this large is far beyond three days, and converting it could
 	// overflow time.Duration into a small or negative value.

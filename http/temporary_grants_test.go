@@ -153,6 +153,8 @@ func TestCreateTemporaryGrantRules(t *testing.T) {
 		{"no tags", admin, withBody(func(b map[string]any) { delete(b, "tags") }), 422},
 		{"tag key with a dash", admin, withBody(func(b map[string]any) { b["tags"] = map[string]any{"a-b": "c"} }), 422},
 		{"21 tags", admin, withBody(func(b map[string]any) { b["tags"] = long }), 422},
+		{"tag key with a vertical tab, ASCII whitespace in every regex dialect", admin, withBody(func(b map[string]any) { b["tags"] = map[string]any{"a\vb": "c d"} }), 201},
+		{"tag value with a non-ASCII letter", admin, withBody(func(b map[string]any) { b["tags"] = map[string]any{"city": "Bogotá"} }), 422},
 		{"no permission grant", admin, withBody(func(b map[string]any) { delete(b, "permission_grant") }), 422},
 	}
 	for _, tc := range tests {
@@ -161,8 +163,8 @@ func TestCreateTemporaryGrantRules(t *testing.T) {
 			mustStatus(t, tc.name, status, tc.want, body)
 		})
 	}
-	if grants, _ := admin.tempGrants(""); len(grants) != 3 {
-		t.Errorf("%d grants stored, want the 3 accepted", len(grants))
+	if grants, _ := admin.tempGrants(""); len(grants) != 4 {
+		t.Errorf("%d grants stored, want the 4 accepted", len(grants))
 	}
 }
 

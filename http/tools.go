@@ -452,7 +452,17 @@ func (s *Server) getToolVersions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// versions is the reference's name and version_constraint the Tools
+	// page's; a client may send both, and only a disagreement is an error.
 	var constraint *tools.Constraint
+	versions, versionConstraint := queryString(r, "versions"), queryString(r, "version_constraint")
+	if versions != "" && versionConstraint != "" && versions != versionConstraint {
+		return validationFailed(
+			fieldError{Loc: []any{"query", "versions"}, Type: "value_error", Input: versions,
+				Msg: "versions and version_constraint name the same filter and must be equal when both are given"},
+			fieldError{Loc: []any{"query", "version_constraint"}, Type: "value_error", Input: versionConstraint,
+				Msg: "versions and version_constraint name the same filter and must be equal when both are given"})
+	}
 	for _, name := range []string{"versions", "version_constraint"} {
 		raw := queryString(r, name)
 		if raw == "" {
@@ -462,11 +472,8 @@ func (s *Server) getToolVersions(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return validationFailed(fieldError{Loc: []any{"query", name}, Msg: err.Error(), Type: "value_error", Input: raw})
 		}
-		if constraint != nil {
-			return validationFailed(fieldError{Loc: []any{"query", name},
-				Msg: "Give versions or version_constraint, not both", Type: "value_error", Input: raw})
-		}
 		constraint = &c
+		break
 	}
 	creators := map[store.Actor]bool{}
 	for i, raw := range queryStrings(r, "creator") {

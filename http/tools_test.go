@@ -590,14 +590,24 @@ secret_envvars = ["API_KEY"]`, "", 1)
 		{"?limit=0", ""},
 		{"?creator=" + creator, "1.0.0,1.1.0,2.0.0"},
 		{"?creator=" + srv.Organization + ",someone", ""},
+		{"?versions=%3E%3D1.1&version_constraint=%3E%3D1.1", "1.1.0,2.0.0"},
 	} {
 		if got := versions(tc.query); got != tc.want {
 			t.Errorf("versions%s: %q, want %q", tc.query, got, tc.want)
 		}
 	}
-	for _, q := range []string{"?limit=51", "?versions=banana", "?creator=nocomma", "?versions=%3E1&version_constraint=%3E1"} {
-		status, body := c.do("GET", "/tool/"+id+"/version"+q, nil)
-		mustStatus(t, "versions "+q, status, http.StatusUnprocessableEntity, body)
+	for _, tc := range []struct{ query, wantDetail string }{
+		{"?limit=51", "limit"},
+		{"?versions=banana", "versions"},
+		{"?creator=nocomma", "creator"},
+		{"?versions=%3E1&version_constraint=%3E%3D1", `["query","versions"]`},
+		{"?versions=%3E1&version_constraint=%3E%3D1", `["query","version_constraint"]`},
+	} {
+		status, body := c.do("GET", "/tool/"+id+"/version"+tc.query, nil)
+		mustStatus(t, "versions "+tc.query, status, http.StatusUnprocessableEntity, body)
+		if b, _ := json.Marshal(body["detail"]); !strings.Contains(string(b), tc.wantDetail) {
+			t.Errorf("versions%s: detail %s does not name %s", tc.query, b, tc.wantDetail)
+		}
 	}
 
 	status, body = c.do("DELETE", "/tool/"+id+"/version/banana", nil)

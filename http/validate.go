@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/big"
 	"net/http"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -290,11 +292,22 @@ func (s *Server) validateRequest(w http.ResponseWriter, r *http.Request, op *ope
 		default:
 			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
 			if err != nil {
-				errs = append(errs, fieldError{Loc: []any{"body"}, Msg: "JSON decode error: " + err.Error(), Type: "json_invalid"})
+				fe := fieldError{Loc: []any{"body"}, Msg: "JSON decode error", Type: "json_invalid"}
+				if se := (*json.SyntaxError)(nil); errors.As(err, &se) {
+					fe.Loc = append(fe.Loc, int(se.Offset))
+				}
+				errs = append(errs, fe)
 				break
 			}
 			if err := op.body.Validate(doc); err != nil {
 				errs = append(errs, schemaErrors(err, []any{"body"})...)
+			}
+			// JSON Schema and pydantic take 2.0 as the integer 2; Go's
+			// decoder would refuse it for an int field.
+			if whole, changed := wholeNumbers(doc); changed {
+				if body, err = json.Marshal(whole); err != nil {
+					return err
+				}
 			}
 			st.body = body
 		}
@@ -359,6 +372,12 @@ func convert(s, typ string, loc []any) (any, *fieldError) {
 	return s, nil
 }
 
+// notBlankPattern is the document's pattern for text that must hold a
+// character other than whitespace: Unicode's White_Space characters, the
+// ones strings.TrimSpace removes, spelled out so every regex dialect reads
+// the pattern alike. See DECISIONS.md, "How are tags validated?".
+const notBlankPattern = "[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+
 // schemaErrors flattens a validation failure into FastAPI-style entries, one
 // per failing leaf, located under prefix.
 func schemaErrors(err error, prefix []any) []fieldError {
@@ -399,6 +418,15 @@ func schemaErrors(err error, prefix []any) []fieldError {
 			for _, m := range req.Missing {
 				out = append(out, fieldError{Loc: append(slices.Clone(loc), m), Msg: "Field required", Type: "missing"})
 			}
+			continue
+		}
+		// A long list (time zones, permissions) would drown the message.
+		if e, ok := l.ErrorKind.(*kind.Enum); ok && len(e.Want) > 20 {
+			out = append(out, fieldError{Loc: loc, Msg: fmt.Sprintf("Unknown value %s: it should be one of the %d values the API document lists", quoteValue(e.Got), len(e.Want)), Type: "enum", Input: e.Got})
+			continue
+		}
+		if p, ok := l.ErrorKind.(*kind.Pattern); ok && p.Want == notBlankPattern {
+			out = append(out, fieldError{Loc: loc, Msg: "String should not be empty or only whitespace", Type: "value_error", Input: p.Got})
 			continue
 		}
 		out = append(out, fieldError{Loc: loc, Msg: l.ErrorKind.LocalizedString(printer), Type: errorType(l.ErrorKind)})
@@ -472,7 +500,83 @@ func decodeBody(r *http.Request, v any) error {
 		body = []byte("{}")
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		return validationFailed(fieldError{Loc: []any{"body"}, Msg: err.Error(), Type: "value_error"})
+		return validationFailed(decodeFailure(err, "body"))
 	}
 	return nil
+}
+
+// decodeFailure describes why a validated body still did not decode into
+// its Go type (a number beyond int64, say) the way FastAPI would, naming the
+// field by its JSON path and never the Go type or struct it was bound for.
+func decodeFailure(err error, prefix ...any) fieldError {
+	var ute *json.UnmarshalTypeError
+	if errors.As(err, &ute) {
+		loc := slices.Clone(prefix)
+		if ute.Field != "" {
+			loc = append(loc, instanceLoc(strings.Split(ute.Field, "."))...)
+		}
+		switch ute.Type.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			return fieldError{Loc: loc, Type: "int_type", Msg: "Input should be a whole number within the range this field allows"}
+		case reflect.Float32, reflect.Float64:
+			return fieldError{Loc: loc, Type: "float_type", Msg: "Input should be a valid number"}
+		case reflect.String:
+			return fieldError{Loc: loc, Type: "string_type", Msg: "Input should be a valid string"}
+		case reflect.Bool:
+			return fieldError{Loc: loc, Type: "bool_type", Msg: "Input should be a valid boolean"}
+		case reflect.Slice, reflect.Array:
+			return fieldError{Loc: loc, Type: "list_type", Msg: "Input should be a valid list"}
+		case reflect.Map, reflect.Struct:
+			return fieldError{Loc: loc, Type: "dict_type", Msg: "Input should be a valid dictionary or object"}
+		}
+		return fieldError{Loc: loc, Type: "value_error", Msg: "Input is not valid for this field"}
+	}
+	return fieldError{Loc: slices.Clone(prefix), Type: "value_error", Msg: "Input is not valid"}
+}
+
+// quoteValue shows a refused JSON value in a message, quoted if a string.
+func quoteValue(v any) string {
+	if s, ok := v.(string); ok {
+		return strconv.Quote(s)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// wholeNumbers rewrites every number written with a fraction or exponent
+// whose value is a whole number within int64 (2.0, 1e3) as that integer,
+// and reports whether it changed anything.
+func wholeNumbers(v any) (any, bool) {
+	switch v := v.(type) {
+	case json.Number:
+		if !strings.ContainsAny(string(v), ".eE") {
+			return v, false
+		}
+		f, _, err := big.ParseFloat(string(v), 10, 256, big.ToNearestEven)
+		if err != nil || !f.IsInt() {
+			return v, false
+		}
+		if n, acc := f.Int64(); acc == big.Exact {
+			return json.Number(strconv.FormatInt(n, 10)), true
+		}
+		return v, false
+	case map[string]any:
+		changed := false
+		for k, x := range v {
+			if y, ok := wholeNumbers(x); ok {
+				v[k], changed = y, true
+			}
+		}
+		return v, changed
+	case []any:
+		changed := false
+		for i, x := range v {
+			if y, ok := wholeNumbers(x); ok {
+				v[i], changed = y, true
+			}
+		}
+		return v, changed
+	}
+	return v, false
 }
