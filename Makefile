@@ -10,7 +10,7 @@ BIN                 := $(CURDIR)/bin
 VENV                := $(CURDIR)/.venv
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: run build test lint unit contract bench clean
+.PHONY: run build test lint unit contract bench openapi clean
 
 build:
 	$(GO) build -o $(BIN)/compadre .
@@ -38,6 +38,11 @@ contract: build $(VENV)/.installed
 
 # A restart of serve waits for the sandbox it started to finish loading
 # before the next one, so it runs a fixed ten restarts per count.
+# The served document is written as YAML parts and embedded as the JSON they
+# merge into; run this after editing embed/openapi.yaml or embed/openapi/.
+openapi:
+	$(GO) test -count=1 -run '^TestServedDocumentIsCurrent$$' ./http/ -update-document
+
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./http/ ./wasmrt/ ./compadretest/ | tee bench.txt
 	$(GO) test -run '^$$' -bench ServeRestart -benchtime 10x -count 6 . | tee -a bench.txt

@@ -140,8 +140,8 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("app: a data directory is required")
 	}
-	// Compiling the API's document is the longest step of a start; it
-	// needs nothing from the data directory, so it runs beside the rest.
+	// Loading the API's document needs nothing from the data directory,
+	// so it runs beside the rest.
 	go httpapi.CompileDocument()
 	if cfg.Org == "" {
 		cfg.Org = "local"

@@ -7,7 +7,7 @@ import "embed"
 
 // OpenAPI is the project's own OpenAPI 3.1 document, in YAML: the routes the
 // server serves, and the schemas request bodies and parameters are checked
-// against.
+// against. It is written by hand; the server reads OpenAPIJSON.
 //
 //go:embed openapi.yaml
 var OpenAPI []byte
@@ -19,3 +19,10 @@ var OpenAPI []byte
 //
 //go:embed openapi/*.yaml
 var OpenAPIParts embed.FS
+
+// OpenAPIJSON is OpenAPI with its parts merged in, as JSON: the document
+// the server serves and compiles. It is generated from the YAML (make
+// openapi), and a test fails when it is not current.
+//
+//go:embed openapi.json
+var OpenAPIJSON []byte

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"slices"
 	"strings"
 )
@@ -18,19 +17,6 @@ func (f *faults) add(loc []any, typ, msg string, input ...any) {
 		fe.Input = input[0]
 	}
 	*f = append(*f, fe)
-}
-
-// absorb records the entries of err when it is a 422 and returns nil;
-// any other error is returned for the caller to pass on.
-func (f *faults) absorb(err error) error {
-	var ae *apiError
-	if errors.As(err, &ae) {
-		if list, ok := ae.detail.([]fieldError); ok {
-			*f = append(*f, list...)
-			return nil
-		}
-	}
-	return err
 }
 
 // stripped returns s trimmed, recording a fault at loc if nothing is left.

@@ -37,3 +37,36 @@ func TestDocumentMatchesRoutes(t *testing.T) {
 		t.Error(p)
 	}
 }
+
+// TestEveryOperationCompiles compiles every operation's schemas, which a
+// server does only when a request first needs them: a schema that does not
+// compile fails here rather than in a client's request.
+func TestEveryOperationCompiles(t *testing.T) {
+	t.Parallel()
+	doc, err := loadAPIDocument()
+	if err != nil {
+		t.Fatal(err)
+	}
+	params, bodies := 0, 0
+	for id, op := range doc.ops {
+		if err := doc.compiled(op); err != nil {
+			t.Errorf("%s: %v", id, err)
+			continue
+		}
+		if op.hasBody != (op.body != nil) {
+			t.Errorf("%s: has a body %v, compiled one %v", id, op.hasBody, op.body != nil)
+		}
+		for _, p := range op.params {
+			if p.schema == nil {
+				t.Errorf("%s: parameter %s not compiled", id, p.name)
+			}
+		}
+		params += len(op.params)
+		if op.hasBody {
+			bodies++
+		}
+	}
+	if bodies == 0 || params == 0 {
+		t.Errorf("compiled %d parameter and %d body schemas, want some of each", bodies, params)
+	}
+}

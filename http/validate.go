@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math/big"
 	"net/http"
 	"os"
@@ -22,7 +21,6 @@ import (
 	"github.com/sosodev/duration"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
-	"sigs.k8s.io/yaml"
 
 	assets "github.com/compadre-dev/compadre/embed"
 )
@@ -33,15 +31,26 @@ import (
 type apiDocument struct {
 	json []byte
 	ops  map[string]*operation
+	// compiler compiles an operation's schemas the first time a request
+	// needs them; it is not safe for concurrent use, hence mu.
+	mu       sync.Mutex
+	compiler *jsonschema.Compiler
 }
 
 type operation struct {
 	id           string
 	method       string
 	path         string
-	body         *jsonschema.Schema
+	hasBody      bool
 	bodyRequired bool
 	params       []*parameter
+	// base locates the operation in the document, as a JSON pointer.
+	base string
+	// compile compiles body and the parameters' schemas once; err is why
+	// it failed.
+	compile sync.Once
+	body    *jsonschema.Schema
+	err     error
 }
 
 type parameter struct {
@@ -52,19 +61,21 @@ type parameter struct {
 	typ, elem  string
 	def        any
 	hasDefault bool
-	schema     *jsonschema.Schema
+	// index is the parameter's place in the operation's list.
+	index  int
+	schema *jsonschema.Schema
 }
 
 const docURL = "mem:///openapi.json"
 
 var printer = message.NewPrinter(language.English)
 
-// compiledAPIDocument is the document compiled once per process: it depends
-// only on embedded files, and nothing changes it after compiling (compiled
+// compiledAPIDocument is the document loaded once per process: it depends
+// only on embedded files, and nothing changes it after loading but the
+// compiling of each operation's schemas, once and under a lock (compiled
 // schemas validate concurrently), so every server in a process can share
-// it. Compiling takes tens of milliseconds, which every test server and
-// every start paid. See DECISIONS.md, "Why is the OpenAPI document compiled
-// once per process?".
+// it. See DECISIONS.md, "Why is the OpenAPI document compiled once per
+// process?".
 var compiledAPIDocument = sync.OnceValues(loadAPIDocument)
 
 // CompileDocument compiles the OpenAPI document now, if this process has
@@ -73,11 +84,11 @@ var compiledAPIDocument = sync.OnceValues(loadAPIDocument)
 func CompileDocument() { _, _ = compiledAPIDocument() }
 
 func loadAPIDocument() (*apiDocument, error) {
-	raw, err := mergedDocument(assets.OpenAPI, assets.OpenAPIParts)
-	if err != nil {
+	var raw bytes.Buffer
+	if err := json.Compact(&raw, assets.OpenAPIJSON); err != nil {
 		return nil, fmt.Errorf("httpapi: openapi document: %w", err)
 	}
-	tree, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	tree, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw.Bytes()))
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: openapi document: %w", err)
 	}
@@ -89,7 +100,7 @@ func loadAPIDocument() (*apiDocument, error) {
 	if err := c.AddResource(docURL, tree); err != nil {
 		return nil, fmt.Errorf("httpapi: openapi document: %w", err)
 	}
-	d := &apiDocument{json: raw, ops: map[string]*operation{}}
+	d := &apiDocument{json: raw.Bytes(), ops: map[string]*operation{}, compiler: c}
 	paths, _ := tree.(map[string]any)["paths"].(map[string]any)
 	for path, item := range paths {
 		methods, _ := item.(map[string]any)
@@ -102,13 +113,11 @@ func loadAPIDocument() (*apiDocument, error) {
 			if id == "" {
 				continue
 			}
-			op := &operation{id: id, method: strings.ToUpper(method), path: path}
-			base := "#/paths/" + pointerEscape(path) + "/" + method
+			op := &operation{id: id, method: strings.ToUpper(method), path: path,
+				base: docURL + "#/paths/" + pointerEscape(path) + "/" + method}
 			if rb, ok := om["requestBody"].(map[string]any); ok {
+				op.hasBody = true
 				op.bodyRequired, _ = rb["required"].(bool)
-				if op.body, err = c.Compile(docURL + base + "/requestBody/content/application~1json/schema"); err != nil {
-					return nil, fmt.Errorf("httpapi: %s body schema: %w", id, err)
-				}
 			}
 			params, _ := om["parameters"].([]any)
 			for i, p := range params {
@@ -117,7 +126,7 @@ func loadAPIDocument() (*apiDocument, error) {
 				if in == "path" {
 					continue
 				}
-				prm := &parameter{in: in}
+				prm := &parameter{in: in, index: i}
 				prm.name, _ = pm["name"].(string)
 				prm.required, _ = pm["required"].(bool)
 				sm, _ := pm["schema"].(map[string]any)
@@ -126,9 +135,6 @@ func loadAPIDocument() (*apiDocument, error) {
 					prm.elem, _ = items["type"].(string)
 				}
 				prm.def, prm.hasDefault = sm["default"]
-				if prm.schema, err = c.Compile(docURL + base + "/parameters/" + strconv.Itoa(i) + "/schema"); err != nil {
-					return nil, fmt.Errorf("httpapi: %s parameter %s: %w", id, prm.name, err)
-				}
 				op.params = append(op.params, prm)
 			}
 			d.ops[id] = op
@@ -137,63 +143,28 @@ func loadAPIDocument() (*apiDocument, error) {
 	return d, nil
 }
 
-// mergedDocument returns base with the paths and components of every
-// openapi/*.yaml file in parts added, as JSON. A path or component defined
-// twice is an error: the parts are disjoint groups of operations.
-func mergedDocument(base []byte, parts fs.FS) ([]byte, error) {
-	var doc map[string]any
-	if err := yaml.Unmarshal(base, &doc); err != nil {
-		return nil, err
-	}
-	names, err := fs.Glob(parts, "openapi/*.yaml")
-	if err != nil {
-		return nil, err
-	}
-	for _, name := range names {
-		b, err := fs.ReadFile(parts, name)
-		if err != nil {
-			return nil, err
-		}
-		var part map[string]any
-		if err := yaml.Unmarshal(b, &part); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		if err := mergeSection(doc, part, name, "paths"); err != nil {
-			return nil, err
-		}
-		comps, _ := part["components"].(map[string]any)
-		for kind, defs := range comps {
-			into, _ := doc["components"].(map[string]any)
-			if into == nil {
-				return nil, fmt.Errorf("%s: the base document has no components", name)
-			}
-			if err := mergeSection(into, map[string]any{kind: defs}, name, kind); err != nil {
-				return nil, err
+// compiled compiles op's schemas the first time they are needed. Compiling
+// every operation up front cost tens of milliseconds at each start (the
+// schema library copies the document for every schema it compiles); a
+// test compiles them all, so a schema that does not compile fails there.
+func (d *apiDocument) compiled(op *operation) error {
+	op.compile.Do(func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if op.hasBody {
+			if op.body, op.err = d.compiler.Compile(op.base + "/requestBody/content/application~1json/schema"); op.err != nil {
+				op.err = fmt.Errorf("httpapi: %s body schema: %w", op.id, op.err)
+				return
 			}
 		}
-	}
-	return json.Marshal(doc)
-}
-
-// mergeSection adds the entries of part[key] to doc[key], refusing any
-// entry doc already has.
-func mergeSection(doc, part map[string]any, file, key string) error {
-	add, _ := part[key].(map[string]any)
-	if len(add) == 0 {
-		return nil
-	}
-	into, _ := doc[key].(map[string]any)
-	if into == nil {
-		into = map[string]any{}
-		doc[key] = into
-	}
-	for k, v := range add {
-		if _, dup := into[k]; dup {
-			return fmt.Errorf("%s: %s %q is already defined", file, key, k)
+		for _, p := range op.params {
+			if p.schema, op.err = d.compiler.Compile(op.base + "/parameters/" + strconv.Itoa(p.index) + "/schema"); op.err != nil {
+				op.err = fmt.Errorf("httpapi: %s parameter %s: %w", op.id, p.name, op.err)
+				return
+			}
 		}
-		into[k] = v
-	}
-	return nil
+	})
+	return op.err
 }
 
 // schemaType is the JSON type a parameter's value converts to: the
@@ -250,29 +221,32 @@ func validateBase64(v any) error {
 // validateRequest checks the query and header parameters and the JSON body
 // against the operation's schemas, and keeps the results on the request state.
 func (s *Server) validateRequest(w http.ResponseWriter, r *http.Request, op *operation, st *requestState) error {
-	var errs []fieldError
+	if err := s.doc.compiled(op); err != nil {
+		return err
+	}
+	var f faults
 	st.query = map[string]any{}
 	for _, p := range op.params {
 		v, present, ferr := paramValue(r, p)
 		if ferr != nil {
-			errs = append(errs, *ferr)
+			f = append(f, *ferr)
 			continue
 		}
 		if !present {
 			if p.required {
-				errs = append(errs, fieldError{Loc: []any{p.in, p.name}, Msg: "Field required", Type: "missing"})
+				f.add([]any{p.in, p.name}, "missing", "Field required")
 			} else if p.hasDefault {
 				st.query[p.name] = p.def
 			}
 			continue
 		}
 		if err := p.schema.Validate(v); err != nil {
-			errs = append(errs, schemaErrors(err, []any{p.in, p.name})...)
+			f = append(f, schemaErrors(err, []any{p.in, p.name})...)
 			continue
 		}
 		st.query[p.name] = v
 	}
-	if op.body != nil {
+	if op.hasBody {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -287,7 +261,7 @@ func (s *Server) validateRequest(w http.ResponseWriter, r *http.Request, op *ope
 		switch {
 		case len(bytes.TrimSpace(body)) == 0:
 			if op.bodyRequired {
-				errs = append(errs, fieldError{Loc: []any{"body"}, Msg: "Field required", Type: "missing"})
+				f.add([]any{"body"}, "missing", "Field required")
 			}
 		default:
 			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
@@ -296,11 +270,11 @@ func (s *Server) validateRequest(w http.ResponseWriter, r *http.Request, op *ope
 				if se := (*json.SyntaxError)(nil); errors.As(err, &se) {
 					fe.Loc = append(fe.Loc, int(se.Offset))
 				}
-				errs = append(errs, fe)
+				f = append(f, fe)
 				break
 			}
 			if err := op.body.Validate(doc); err != nil {
-				errs = append(errs, schemaErrors(err, []any{"body"})...)
+				f = append(f, schemaErrors(err, []any{"body"})...)
 			}
 			// JSON Schema and pydantic take 2.0 as the integer 2; Go's
 			// decoder would refuse it for an int field.
@@ -312,10 +286,7 @@ func (s *Server) validateRequest(w http.ResponseWriter, r *http.Request, op *ope
 			st.body = body
 		}
 	}
-	if len(errs) > 0 {
-		return validationFailed(errs...)
-	}
-	return nil
+	return f.err()
 }
 
 // paramValue reads a parameter and converts it to its schema's JSON type,
