@@ -44,7 +44,7 @@ openapi:
 	$(GO) test -count=1 -run '^TestServedDocumentIsCurrent$$' ./http/ -update-document
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./http/ ./wasmrt/ ./compadretest/ | tee bench.txt
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./http/ ./store/ ./wasmrt/ ./compadretest/ | tee bench.txt
 	$(GO) test -run '^$$' -bench ServeRestart -benchtime 10x -count 6 . | tee -a bench.txt
 
 $(BIN)/staticcheck:

@@ -331,7 +331,7 @@ func TestConversationTagLimits(t *testing.T) {
 		{"a value of 101 characters", map[string]any{"a": strings.Repeat("v", 101)}, http.StatusUnprocessableEntity},
 		{"an empty value", map[string]any{"a": ""}, http.StatusUnprocessableEntity},
 		{"a blank key", map[string]any{"  ": "x"}, http.StatusUnprocessableEntity},
-		{"keys equal once trimmed", map[string]any{"a": "x", " a": "y"}, http.StatusUnprocessableEntity},
+		{"keys equal once trimmed", map[string]any{"a": "x", " a": "y"}, http.StatusBadRequest},
 		{"20 tags", conversationTags(20), http.StatusCreated},
 		{"a null value", map[string]any{"vip": nil}, http.StatusCreated},
 		{"a value of 100 characters with spaces and underscores", map[string]any{"note text": strings.Repeat("a_ ", 33) + "z"}, http.StatusCreated},

@@ -318,6 +318,37 @@ func TestNotBlankPatternMatchesTrimming(t *testing.T) {
 	}
 }
 
+// A string the document requires to hold at least one character either
+// may not be only whitespace (the handlers trim it: the pattern says so) or
+// is one of the few taken exactly as sent. A new field must pick one, so a
+// handler that trims can no longer refuse what the document allows.
+func TestNonEmptyStringsSayWhetherWhitespaceCounts(t *testing.T) {
+	takenAsSent := map[string]bool{
+		"/components/schemas/VariableUpsert/properties/value":                      true,
+		"/paths//v1/{organization}/tool/invocation/search/get/parameters/1/schema": true,
+	}
+	var walk func(n any, path string)
+	walk = func(n any, path string) {
+		switch n := n.(type) {
+		case map[string]any:
+			_, pattern := n["pattern"]
+			_, enum := n["enum"]
+			_, format := n["format"]
+			if n["type"] == "string" && n["minLength"] == float64(1) && !pattern && !enum && !format && !takenAsSent[path] {
+				t.Errorf("%s: a non-empty string with no word on whitespace; give it the not-blank pattern or list it here", path)
+			}
+			for k, v := range n {
+				walk(v, path+"/"+k)
+			}
+		case []any:
+			for i, v := range n {
+				walk(v, fmt.Sprintf("%s/%d", path, i))
+			}
+		}
+	}
+	walk(servedDocument(t), "")
+}
+
 // The permission names a grant may name are exactly the ones auth knows.
 func TestGrantPermissionNamesAreAuthsPermissions(t *testing.T) {
 	schemas := servedDocument(t)["components"].(map[string]any)["schemas"].(map[string]any)

@@ -44,8 +44,8 @@ func tagValues[T any](records []T, tagsOf func(T) []store.Tag) []string {
 }
 
 // strippedTags trims the keys and values of a tag map, as the reference's
-// stripped strings are, and refuses what trimming leaves empty or makes
-// collide. loc is where the map sits in the request.
+// stripped strings are, and refuses what trimming leaves empty (422) or
+// makes collide (400). loc is where the map sits in the request.
 func strippedTags(in map[string]*string, loc ...any) (map[string]*string, error) {
 	out := make(map[string]*string, len(in))
 	for _, k := range slices.Sorted(maps.Keys(in)) {
@@ -55,8 +55,10 @@ func strippedTags(in map[string]*string, loc ...any) (map[string]*string, error)
 			return nil, validationFailed(fieldError{Loc: at, Msg: "A tag key must not be only whitespace", Type: "value_error", Input: k})
 		}
 		if _, dup := out[key]; dup {
-			return nil, validationFailed(fieldError{Loc: at, Msg: "Tag key " + strconv.Quote(key) + " is given twice",
-				Type: "value_error", Input: k})
+			// Each key is valid alone; only together do they collide, a
+			// rule of the request rather than of its shape, as with a
+			// variable named twice.
+			return nil, badRequest("Tag key " + strconv.Quote(key) + " is given more than once (keys are compared trimmed).")
 		}
 		v := in[k]
 		if v != nil {

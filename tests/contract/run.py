@@ -78,10 +78,16 @@ def schemathesis(creds: dict, token: str, work: Path, *operation_filter: str) ->
         # duration string; the condition keys a grant may use depend on
         # the permission it names; a state machine version's initial and
         # terminal states and transitions must name its own states;
-        # versions and version_constraint must be equal when both are given.
+        # versions and version_constraint must be equal when both are given;
+        # a dynamic behavior's change-tool-candidates action takes
+        # tool_call_specs or its other name tool_specs, exactly one, whose
+        # version constraints must be PEP 440 specifier sets and whose audio
+        # fillers must be the SSML subset a filler may use, and its tag keys
+        # must stay distinct once trimmed (elsewhere that is a 400).
         '[[operations]]\n'
         'include-operation-id = ["create-api-key", "create-temporary-permission-grant", "create-role", "modify-role",'
-        ' "create-service-hierarchical-state-machine-version", "get-tool-versions"]\n'
+        ' "create-service-hierarchical-state-machine-version", "get-tool-versions", "create-dynamic-behavior-set",'
+        ' "create-dynamic-behavior-set-version", "update-dynamic-behavior-set"]\n'
         '[operations.checks.positive_data_acceptance]\n'
         f'expected-statuses = {ACCEPTED[:-1]}, "422"]\n')
     cmd = [str(Path(sys.executable).parent / "schemathesis"), "--config-file", str(config), "run",
