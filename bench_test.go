@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/compadre-dev/compadre/app"
+	"github.com/compadre-dev/compadre/compadretest"
 )
 
 // BenchmarkServeRestart measures a restart of `compadre serve` on an
@@ -55,7 +56,7 @@ func BenchmarkServeRestart(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	token := signInToken(b, client, creds)
+	token := compadretest.SignIn(b, creds)
 	cancel()
 	if err := <-done; err != nil {
 		b.Fatal(err)
@@ -97,23 +98,4 @@ func waitFor(b *testing.B, client *http.Client, url, token string, ok func([]byt
 		time.Sleep(time.Millisecond)
 	}
 	b.Fatalf("GET %s did not answer in time", url)
-}
-
-func signInToken(b *testing.B, client *http.Client, c app.Credentials) string {
-	req, _ := http.NewRequest("POST", c.BaseURL+"/v1/"+c.Organization+"/user/signin_with_api_key", nil)
-	req.Header.Set("x-api-key", c.APIKey)
-	req.Header.Set("x-api-key-id", c.APIKeyID)
-	req.Header.Set("x-user-id", c.UserID)
-	resp, err := client.Do(req)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var tok struct {
-		IDToken string `json:"id_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || resp.StatusCode != http.StatusOK {
-		b.Fatalf("sign in: status %d, err %v", resp.StatusCode, err)
-	}
-	return tok.IDToken
 }

@@ -3,7 +3,6 @@ package app_test
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -89,7 +88,7 @@ func TestIdleConnectionIsClosed(t *testing.T) {
 func TestSlowBodyIsDropped(t *testing.T) {
 	const bodyTimeout = 300 * time.Millisecond
 	srv := compadretest.Start(t, withConfig(func(c *app.Config) { c.BodyTimeout = bodyTimeout }))
-	token := signIn(t, srv)
+	token := srv.SignIn(t)
 	users := countUsers(t, srv)
 	tests := []struct {
 		name, auth string
@@ -230,27 +229,6 @@ func raiseFileLimit(t *testing.T, n uint64) {
 		lim.Cur = old
 		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
 	})
-}
-
-// signIn signs srv's administrator in and returns the token.
-func signIn(t *testing.T, srv *compadretest.Server) string {
-	t.Helper()
-	req, _ := http.NewRequest("POST", srv.BaseURL+"/v1/"+srv.Organization+"/user/signin_with_api_key", nil)
-	req.Header.Set("x-api-key", srv.APIKey)
-	req.Header.Set("x-api-key-id", srv.APIKeyID)
-	req.Header.Set("x-user-id", srv.UserID)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var tok struct {
-		IDToken string `json:"id_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("sign in: got %d, %v; want 200 and a token", resp.StatusCode, err)
-	}
-	return tok.IDToken
 }
 
 func countUsers(t *testing.T, srv *compadretest.Server) int {

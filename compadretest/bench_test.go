@@ -1,7 +1,6 @@
 package compadretest_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"os"
 	"testing"
@@ -18,7 +17,7 @@ func BenchmarkStart(b *testing.B) {
 	for b.Loop() {
 		tb := &iterationTB{TB: b}
 		srv := compadretest.Start(tb)
-		token := signIn(b, client, srv)
+		token := srv.SignIn(b)
 		req, _ := http.NewRequest("GET", srv.BaseURL+"/v1/"+srv.Organization+"/organization/", nil)
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := client.Do(req)
@@ -33,25 +32,6 @@ func BenchmarkStart(b *testing.B) {
 		tb.cleanup()
 		b.StartTimer()
 	}
-}
-
-func signIn(b *testing.B, client *http.Client, srv *compadretest.Server) string {
-	req, _ := http.NewRequest("POST", srv.BaseURL+"/v1/"+srv.Organization+"/user/signin_with_api_key", nil)
-	req.Header.Set("x-api-key", srv.APIKey)
-	req.Header.Set("x-api-key-id", srv.APIKeyID)
-	req.Header.Set("x-user-id", srv.UserID)
-	resp, err := client.Do(req)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var token struct {
-		IDToken string `json:"id_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&token); err != nil || resp.StatusCode != http.StatusOK {
-		b.Fatalf("sign in: status %d, err %v", resp.StatusCode, err)
-	}
-	return token.IDToken
 }
 
 // iterationTB runs a fixture's cleanups at the end of one benchmark

@@ -12,7 +12,9 @@ package compadretest
 
 import (
 	"context"
+	"encoding/json"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -177,3 +179,34 @@ func (s *Server) NewAPIKey(t testing.TB, org, userID string) app.Credentials {
 // operation writes yet (a conversation's messages, dynamic behavior
 // invocations), as the conversation engine would.
 func (s *Server) Store() *store.Store { return s.app.Store }
+
+// SignIn signs the user of c in with its API key, as the official SDKs do,
+// and returns the bearer token to send as "Authorization: Bearer <token>".
+func SignIn(tb testing.TB, c app.Credentials) string {
+	tb.Helper()
+	req, err := http.NewRequest("POST", c.BaseURL+"/v1/"+c.Organization+"/user/signin_with_api_key", nil)
+	if err != nil {
+		tb.Fatalf("compadretest: sign in: %v", err)
+	}
+	req.Header.Set("x-api-key", c.APIKey)
+	req.Header.Set("x-api-key-id", c.APIKeyID)
+	req.Header.Set("x-user-id", c.UserID)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatalf("compadretest: sign in: %v", err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		IDToken string `json:"id_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || resp.StatusCode != http.StatusOK || tok.IDToken == "" {
+		tb.Fatalf("compadretest: sign in: status %d, %v; want 200 and a token", resp.StatusCode, err)
+	}
+	return tok.IDToken
+}
+
+// SignIn signs the server's administrator in and returns its bearer token.
+func (s *Server) SignIn(tb testing.TB) string {
+	tb.Helper()
+	return SignIn(tb, s.Credentials)
+}

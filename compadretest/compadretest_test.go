@@ -16,25 +16,11 @@ func TestStartSignsInAndServes(t *testing.T) {
 		t.Fatalf("organization %q, want fixture", srv.Organization)
 	}
 
-	req, _ := http.NewRequest("POST", srv.BaseURL+"/v1/fixture/user/signin_with_api_key", nil)
-	req.Header.Set("x-api-key", srv.APIKey)
-	req.Header.Set("x-api-key-id", srv.APIKeyID)
-	req.Header.Set("x-user-id", srv.UserID)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var token struct {
-		IDToken string `json:"id_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&token); err != nil || resp.StatusCode != 200 || token.IDToken == "" {
-		t.Fatalf("sign in: status %d, err %v", resp.StatusCode, err)
-	}
+	token := srv.SignIn(t)
 
-	req, _ = http.NewRequest("GET", srv.BaseURL+"/v1/fixture/user/", nil)
-	req.Header.Set("Authorization", "Bearer "+token.IDToken)
-	resp, err = http.DefaultClient.Do(req)
+	req, _ := http.NewRequest("GET", srv.BaseURL+"/v1/fixture/user/", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
