@@ -157,6 +157,8 @@ const principalQuery = `SELECT u.email, k.expires_at,
 	r.id, r.org_id, r.name, r.description, r.frontend_view, r.permission_grants, r.builtin, r.created_at, r.updated_at,
 	(SELECT json_group_array(json_object('permission_name', g.permission_name, 'conditions', json(g.conditions)))
 		FROM temporary_permission_grants g
+		WHERE g.org_id = u.org_id AND g.user_id = u.id AND g.expires_at > ?),
+	(SELECT MIN(g.expires_at) FROM temporary_permission_grants g
 		WHERE g.org_id = u.org_id AND g.user_id = u.id AND g.expires_at > ?)
 	FROM users u
 	JOIN roles r ON r.id = u.role_id
@@ -168,34 +170,62 @@ const principalQuery = `SELECT u.email, k.expires_at,
 // user or key that no longer exists in the organization is ErrNotFound.
 // The role's grants may be shared with other principals: read them only.
 func (s *Store) Principal(ctx context.Context, orgID, userID, keyID string) (Principal, error) {
+	now := s.now()
+	k := principalKey{orgID, userID, keyID}
+	if p, ok := s.cache.principal(k, now); ok {
+		return p, nil
+	}
+	gen := s.cache.generation()
+	p, until, err := s.readPrincipal(ctx, orgID, userID, keyID, now)
+	if err == nil {
+		s.cache.putPrincipal(gen, k, p, until)
+	}
+	return p, err
+}
+
+// readPrincipal reads a principal as of now, and until when that answer
+// holds unless a write changes it.
+func (s *Store) readPrincipal(ctx context.Context, orgID, userID, keyID string, now time.Time) (Principal, time.Time, error) {
 	p := Principal{OrgID: orgID, UserID: userID}
 	var expires, temporary string
+	var firstGrantExpiry sql.NullString
 	var rs roleScan
-	dest := append(append([]any{&p.Email, &expires}, rs.dest()...), &temporary)
-	err := s.hot.principal.QueryRowContext(ctx, formatTime(s.now()), keyID, orgID, userID).Scan(dest...)
+	dest := append(append([]any{&p.Email, &expires}, rs.dest()...), &temporary, &firstGrantExpiry)
+	at := formatTime(now)
+	err := s.hot.principal.QueryRowContext(ctx, at, at, keyID, orgID, userID).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Principal{}, missing(KindUser, userID)
+		return Principal{}, time.Time{}, missing(KindUser, userID)
 	}
 	if err != nil {
-		return Principal{}, fmt.Errorf("store: principal: %w", err)
+		return Principal{}, time.Time{}, fmt.Errorf("store: principal: %w", err)
 	}
 	roleGrants, err := s.grants.parse(rs.grants)
 	if err != nil {
-		return Principal{}, fmt.Errorf("store: principal: role %s grants: %w", rs.r.ID, err)
+		return Principal{}, time.Time{}, fmt.Errorf("store: principal: role %s grants: %w", rs.r.ID, err)
 	}
 	if p.Role, err = rs.finishWith(roleGrants); err != nil {
-		return Principal{}, fmt.Errorf("store: principal: %w", err)
+		return Principal{}, time.Time{}, fmt.Errorf("store: principal: %w", err)
 	}
 	if p.KeyExpiresAt, err = parseTime(expires); err != nil {
-		return Principal{}, err
+		return Principal{}, time.Time{}, err
 	}
 	// Expiry needs no background job: an expired grant is simply not read.
 	var grants []PermissionGrant
 	if err := json.Unmarshal([]byte(temporary), &grants); err != nil {
-		return Principal{}, fmt.Errorf("store: principal: temporary grants: %w", err)
+		return Principal{}, time.Time{}, fmt.Errorf("store: principal: temporary grants: %w", err)
 	}
 	p.Grants = append(slices.Clip(p.Role.PermissionGrants), grants...)
-	return p, nil
+	until := p.KeyExpiresAt
+	if firstGrantExpiry.Valid {
+		t, err := parseTime(firstGrantExpiry.String)
+		if err != nil {
+			return Principal{}, time.Time{}, err
+		}
+		if t.Before(until) {
+			until = t
+		}
+	}
+	return p, until, nil
 }
 
 // grantCache keeps the parsed grants of recently seen roles, keyed by their

@@ -127,6 +127,18 @@ const getOrganizationQuery = `SELECT id, name, tenant_id, default_user_preferenc
 
 // GetOrganization returns the organization with the given ID, without its images.
 func (s *Store) GetOrganization(ctx context.Context, id string) (Organization, error) {
+	if o, ok := s.cache.org(id); ok {
+		return o, nil
+	}
+	gen := s.cache.generation()
+	o, err := s.readOrganization(ctx, id)
+	if err == nil {
+		s.cache.putOrg(gen, o)
+	}
+	return o, err
+}
+
+func (s *Store) readOrganization(ctx context.Context, id string) (Organization, error) {
 	var o Organization
 	var prefs, dims, created, updated string
 	err := s.hot.organization.QueryRowContext(ctx, id).Scan(&o.ID, &o.Name, &o.TenantID, &prefs, &dims,

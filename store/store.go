@@ -42,6 +42,8 @@ type Store struct {
 	hot hotStatements
 	// grants caches parsed role grants for Principal.
 	grants grantCache
+	// cache remembers the per-request lookups until the next write.
+	cache hotCache
 }
 
 // hotStatements are the two lookups of every authenticated request: its
@@ -209,5 +211,9 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		_ = tx.Rollback()
 		return err
 	}
+	// Whatever was committed, the cached lookups may no longer hold; they
+	// are forgotten after the commit, so no lookup can keep what it read
+	// before it (see hotCache).
+	defer s.cache.invalidate()
 	return tx.Commit()
 }
