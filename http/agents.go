@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/gorilla/mux"
-	"golang.org/x/text/language"
 
 	a "github.com/compadre-dev/compadre/auth"
 	"github.com/compadre-dev/compadre/store"
@@ -191,12 +190,6 @@ func (req createAgentVersionRequest) content() (agentContent, error) {
 				ConversationVisibility: text(rel.ConversationVisibility, "identity", "relationship_to_developer", "conversation_visibility"),
 				ThoughtVisibility:      text(rel.ThoughtVisibility, "identity", "relationship_to_developer", "thought_visibility"),
 			},
-		}
-		// The document checks only the shape (three lowercase letters);
-		// x/text knows every code of the reference's ISO 639-3 list.
-		if _, err := language.ParseBase(id.DefaultSpokenLanguage); err != nil {
-			problems.add([]any{"body", "identity", "default_spoken_language"}, "enum",
-				"Input should be an ISO 639-3 language code, such as eng for English or ara for Arabic", id.DefaultSpokenLanguage)
 		}
 	}
 	if req.Background != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/compadre-dev/compadre/auth"
 	assets "github.com/compadre-dev/compadre/embed"
 	"github.com/compadre-dev/compadre/store"
+	"golang.org/x/text/language"
 )
 
 // servedDocument is the merged OpenAPI document as the server serves it.
@@ -365,6 +366,35 @@ func TestGrantPermissionNamesAreAuthsPermissions(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("got enum %v, want auth.AllPermissions %v", got, want)
+	}
+}
+
+// The languages the document lists are exactly the three-letter codes
+// x/text knows, so the schema refuses what the server cannot name and
+// allows everything it can.
+func TestDocumentedLanguagesAreTheKnownCodes(t *testing.T) {
+	schemas := servedDocument(t)["components"].(map[string]any)["schemas"].(map[string]any)
+	listed := map[string]bool{}
+	for _, v := range schemas["LanguageCode"].(map[string]any)["enum"].([]any) {
+		listed[v.(string)] = true
+	}
+	known := 0
+	for a := 'a'; a <= 'z'; a++ {
+		for b := 'a'; b <= 'z'; b++ {
+			for c := 'a'; c <= 'z'; c++ {
+				code := string([]rune{a, b, c})
+				_, err := language.ParseBase(code)
+				if err == nil {
+					known++
+				}
+				if (err == nil) != listed[code] {
+					t.Errorf("%s: known to x/text %v, listed %v", code, err == nil, listed[code])
+				}
+			}
+		}
+	}
+	if known != len(listed) || !listed["ara"] || !listed["eng"] {
+		t.Errorf("listed %d codes, x/text knows %d; want equal, with ara and eng", len(listed), known)
 	}
 }
 
