@@ -77,7 +77,7 @@ func BenchmarkServeRestart(b *testing.B) {
 }
 
 // waitFor polls url every millisecond until it answers 200 and, when ok is
-// given, ok accepts the body.
+// given, ok accepts the body; a 503 means not yet.
 func waitFor(b *testing.B, client *http.Client, url, token string, ok func([]byte) bool) {
 	deadline := time.Now().Add(10 * time.Minute)
 	for time.Now().Before(deadline) {
@@ -91,7 +91,8 @@ func waitFor(b *testing.B, client *http.Client, url, token string, ok func([]byt
 			if resp.StatusCode == http.StatusOK && (ok == nil || ok(body)) {
 				return
 			}
-			if resp.StatusCode != http.StatusOK {
+			// 503 is /readyz saying the sandbox is still starting.
+			if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusServiceUnavailable {
 				b.Fatalf("GET %s: status %d: %s", url, resp.StatusCode, body)
 			}
 		}
