@@ -68,6 +68,10 @@ type requestState struct {
 	// pending are the route's permissions the handler must decide, and
 	// decided those decided so far (see permissions.go).
 	pending, decided []auth.Permission
+	// specific is the most specific route template matching the path, ""
+	// for none, once specificKnown (see mostSpecific).
+	specific      string
+	specificKnown bool
 }
 
 func state(ctx context.Context) *requestState {

@@ -173,12 +173,20 @@ func specificPaths(routes []route) *mux.Router {
 // template for its path: POST /tool/amigo_tool_scaffold.tar.gz is a 405 for
 // the scaffold's path, which has only GET, and not modify-tool on a tool
 // with that ID.
+//
+// The most specific template is found once per request and kept on its
+// state: every route's matcher asks, and matching the path against every
+// template once per route tried was a tenth of a request's work.
 func mostSpecific(specific *mux.Router, template string) mux.MatcherFunc {
 	return func(r *http.Request, _ *mux.RouteMatch) bool {
-		var m mux.RouteMatch
-		if !specific.Match(r, &m) || m.Route == nil {
-			return true
+		st := state(r.Context())
+		if !st.specificKnown {
+			var m mux.RouteMatch
+			if specific.Match(r, &m) && m.Route != nil {
+				st.specific = m.Route.GetName()
+			}
+			st.specificKnown = true
 		}
-		return m.Route.GetName() == template
+		return st.specific == "" || st.specific == template
 	}
 }
