@@ -19,11 +19,7 @@ func TestCachedPrincipalExpiresByTheClock(t *testing.T) {
 	s := openTest(t, WithClock(clock))
 	admin := newOrg(t, s, "a")
 	start := clock()
-	key, err := s.CreateAPIKey(ctx, APIKey{KeyID: "k1", OrgID: "a", SecretHash: "h", RoleID: admin.RoleID,
-		CreatorUserID: admin.ID, CreatorOrgID: "a", ExpiresAt: start.Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := newKey(t, s, admin, start.Add(time.Hour))
 	if _, err := s.CreateTemporaryGrant(ctx, TemporaryGrant{OrgID: "a", UserID: admin.ID, Justification: "for the test",
 		Grant: PermissionGrant{PermissionName: "User:DeleteUser"}, Creator: Actor{OrgID: "a", UserID: admin.ID}}, time.Minute); err != nil {
 		t.Fatal(err)
@@ -59,11 +55,7 @@ func TestLookupReadBeforeAWriteIsNotKept(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
 	admin := newOrg(t, s, "a")
-	key, err := s.CreateAPIKey(ctx, APIKey{KeyID: "k1", OrgID: "a", SecretHash: "h", RoleID: admin.RoleID,
-		CreatorUserID: admin.ID, CreatorOrgID: "a", ExpiresAt: time.Now().Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := newKey(t, s, admin, time.Now().Add(time.Hour))
 	// As Principal does, interleaved with a delete by hand.
 	gen := s.cache.generation()
 	p, until, err := s.readPrincipal(ctx, "a", admin.ID, key.KeyID, time.Now())

@@ -19,6 +19,17 @@ func openTest(t testing.TB, opts ...Option) *Store {
 	return s
 }
 
+// newKey creates the API key k1 of user u, in u's organization with u's role.
+func newKey(t testing.TB, s *Store, u User, expires time.Time) APIKey {
+	t.Helper()
+	k, err := s.CreateAPIKey(context.Background(), APIKey{KeyID: "k1", OrgID: u.OrgID, SecretHash: "h", RoleID: u.RoleID,
+		CreatorUserID: u.ID, CreatorOrgID: u.OrgID, ExpiresAt: expires})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 // newOrg creates an organization with one role "Admin" and returns its admin.
 func newOrg(t testing.TB, s *Store, id string) User {
 	t.Helper()
@@ -233,11 +244,7 @@ func TestPrincipalSeesChangesAtOnce(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
 	admin := newOrg(t, s, "a")
-	key, err := s.CreateAPIKey(ctx, APIKey{KeyID: "k1", OrgID: "a", SecretHash: "h", RoleID: admin.RoleID,
-		CreatorUserID: admin.ID, CreatorOrgID: "a", ExpiresAt: time.Now().Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := newKey(t, s, admin, time.Now().Add(time.Hour))
 	names := func() []string {
 		t.Helper()
 		p, err := s.Principal(ctx, "a", admin.ID, key.KeyID)
@@ -253,7 +260,7 @@ func TestPrincipalSeesChangesAtOnce(t *testing.T) {
 	if got := names(); len(got) != 1 || got[0] != "User:GetUserInfo" {
 		t.Fatalf("grants %v, want [User:GetUserInfo]", got)
 	}
-	_, err = s.UpdateRole(ctx, "a", "Admin", func(r *Role) error {
+	_, err := s.UpdateRole(ctx, "a", "Admin", func(r *Role) error {
 		r.PermissionGrants = []PermissionGrant{{PermissionName: "User:GetUserInfo"}, {PermissionName: "User:UpdateUserInfo"}}
 		return nil
 	})
