@@ -142,7 +142,7 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 	}
 	// Loading the API's document needs nothing from the data directory,
 	// so it runs beside the rest.
-	go httpapi.CompileDocument()
+	go httpapi.LoadDocument()
 	if cfg.Org == "" {
 		cfg.Org = "local"
 	}

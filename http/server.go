@@ -96,7 +96,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.limits = newRateLimiter(cfg.RateLimitScale, s.now)
 	s.keyHashCost, s.decoyHash = cfg.KeyHashCost, cfg.KeyHashCost.Decoy()
-	doc, err := compiledAPIDocument()
+	doc, err := loadedAPIDocument()
 	if err != nil {
 		return nil, err
 	}

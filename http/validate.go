@@ -70,18 +70,18 @@ const docURL = "mem:///openapi.json"
 
 var printer = message.NewPrinter(language.English)
 
-// compiledAPIDocument is the document loaded once per process: it depends
+// loadedAPIDocument is the document loaded once per process: it depends
 // only on embedded files, and nothing changes it after loading but the
 // compiling of each operation's schemas, once and under a lock (compiled
 // schemas validate concurrently), so every server in a process can share
 // it. See DECISIONS.md, "Why is the OpenAPI document compiled once per
 // process?".
-var compiledAPIDocument = sync.OnceValues(loadAPIDocument)
+var loadedAPIDocument = sync.OnceValues(loadAPIDocument)
 
-// CompileDocument compiles the OpenAPI document now, if this process has
-// not yet, so that a caller can overlap it with other start-up work; New
-// then finds it done. Its error, if any, is New's.
-func CompileDocument() { _, _ = compiledAPIDocument() }
+// LoadDocument loads the OpenAPI document now, if this process has not
+// yet, so that a caller can overlap it with other start-up work; New then
+// finds it done. Its error, if any, is New's.
+func LoadDocument() { _, _ = loadedAPIDocument() }
 
 func loadAPIDocument() (*apiDocument, error) {
 	var raw bytes.Buffer

@@ -234,7 +234,7 @@ func (s *Store) readPrincipal(ctx context.Context, orgID, userID, keyID string, 
 // can never be served from the cache; there is nothing to invalidate.
 type grantCache struct {
 	mu sync.Mutex
-	m  map[string][]PermissionGrant
+	m  resetMap[string, []PermissionGrant]
 }
 
 // grantCacheSize bounds the cache; past it, the cache starts over.
@@ -251,10 +251,7 @@ func (c *grantCache) parse(raw string) ([]PermissionGrant, error) {
 		return nil, err
 	}
 	c.mu.Lock()
-	if c.m == nil || len(c.m) >= grantCacheSize {
-		c.m = map[string][]PermissionGrant{}
-	}
-	c.m[raw] = g
+	c.m.put(raw, g, grantCacheSize)
 	c.mu.Unlock()
 	return slices.Clip(g), nil
 }

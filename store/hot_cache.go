@@ -22,8 +22,8 @@ import (
 type hotCache struct {
 	mu         sync.Mutex
 	gen        uint64
-	orgs       map[string]Organization
-	principals map[principalKey]cachedPrincipal
+	orgs       resetMap[string, Organization]
+	principals resetMap[principalKey, cachedPrincipal]
 }
 
 type principalKey struct{ orgID, userID, keyID string }
@@ -37,6 +37,17 @@ type cachedPrincipal struct {
 
 // hotCacheSize bounds each map; past it, the map starts over.
 const hotCacheSize = 4096
+
+// resetMap is a cache map that starts over once it holds limit entries: a
+// bound that needs no bookkeeping, for caches whose misses are cheap.
+type resetMap[K comparable, V any] map[K]V
+
+func (m *resetMap[K, V]) put(k K, v V, limit int) {
+	if *m == nil || len(*m) >= limit {
+		*m = resetMap[K, V]{}
+	}
+	(*m)[k] = v
+}
 
 // generation returns the current generation, to pass to a put.
 func (c *hotCache) generation() uint64 {
@@ -63,13 +74,9 @@ func (c *hotCache) org(id string) (Organization, bool) {
 func (c *hotCache) putOrg(gen uint64, o Organization) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if gen != c.gen {
-		return
+	if gen == c.gen {
+		c.orgs.put(o.ID, o, hotCacheSize)
 	}
-	if c.orgs == nil || len(c.orgs) >= hotCacheSize {
-		c.orgs = map[string]Organization{}
-	}
-	c.orgs[o.ID] = o
 }
 
 func (c *hotCache) principal(k principalKey, now time.Time) (Principal, bool) {
@@ -85,11 +92,7 @@ func (c *hotCache) principal(k principalKey, now time.Time) (Principal, bool) {
 func (c *hotCache) putPrincipal(gen uint64, k principalKey, p Principal, until time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if gen != c.gen {
-		return
+	if gen == c.gen {
+		c.principals.put(k, cachedPrincipal{p: p, until: until}, hotCacheSize)
 	}
-	if c.principals == nil || len(c.principals) >= hotCacheSize {
-		c.principals = map[principalKey]cachedPrincipal{}
-	}
-	c.principals[k] = cachedPrincipal{p: p, until: until}
 }
