@@ -83,11 +83,13 @@ def schemathesis(creds: dict, token: str, work: Path, *operation_filter: str) ->
         # tool_call_specs or its other name tool_specs, exactly one, whose
         # version constraints must be PEP 440 specifier sets and whose audio
         # fillers must be the SSML subset a filler may use, and its tag keys
-        # must stay distinct once trimmed (elsewhere that is a 400).
+        # must stay distinct once trimmed (elsewhere that is a 400); a
+        # version range's lower bound must be at most its upper bound.
         '[[operations]]\n'
         'include-operation-id = ["create-api-key", "create-temporary-permission-grant", "create-role", "modify-role",'
         ' "create-service-hierarchical-state-machine-version", "get-tool-versions", "create-dynamic-behavior-set",'
-        ' "create-dynamic-behavior-set-version", "update-dynamic-behavior-set"]\n'
+        ' "create-dynamic-behavior-set-version", "update-dynamic-behavior-set", "get-agent-versions",'
+        ' "get-service-hierarchical-state-machine-versions", "get-dynamic-behavior-set-versions"]\n'
         '[operations.checks.positive_data_acceptance]\n'
         f'expected-statuses = {ACCEPTED[:-1]}, "422"]\n')
     cmd = [str(Path(sys.executable).parent / "schemathesis"), "--config-file", str(config), "run",
