@@ -29,6 +29,7 @@ var importRules = map[string]struct {
 	"app":          {project: []string{"store", "auth", "http", "wasmrt", "embed", "tools"}},
 	"compadretest": {project: []string{"app", "store"}},
 	"ssml":         {},
+	"llm":          {forbidden: []string{"database/sql"}},
 }
 
 // TestEveryPackageHasARule fails for a package folder the import rules do
