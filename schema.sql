@@ -394,7 +394,10 @@ CREATE TABLE conversations (
     final_message         TEXT,
     finished_at           TEXT,
     created_at            TEXT NOT NULL,
-    updated_at            TEXT NOT NULL
+    updated_at            TEXT NOT NULL,
+    seed                  INTEGER NOT NULL DEFAULT 0,
+    engine_state          TEXT NOT NULL DEFAULT '{}',
+    interaction_count     INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 
 CREATE INDEX conversations_org ON conversations (org_id, created_at);
@@ -409,7 +412,54 @@ CREATE TABLE messages (
     message         TEXT NOT NULL,
     format          TEXT NOT NULL,
     message_type    TEXT NOT NULL,
-    created_at      TEXT NOT NULL
+    created_at      TEXT NOT NULL,
+    source_blob_id  TEXT
 ) STRICT;
 
 CREATE INDEX messages_conversation ON messages (conversation_id, created_at);
+
+-- The conversation engine's records. A conversation keeps the engine's own
+-- state (where in its context graphs it is) and a seed its model calls
+-- use; every interaction is written whole, with its messages, in one
+-- transaction, so a failed or abandoned one leaves nothing behind.
+
+-- insights is the engine's record of the interaction (states walked, tool
+-- calls, working memory), read whole by get-interaction-insights.
+CREATE TABLE interactions (
+    id                    TEXT PRIMARY KEY,
+    org_id                TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    conversation_id       TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    seq                   INTEGER NOT NULL,
+    state_machine_id      TEXT NOT NULL,
+    state_machine_version INTEGER NOT NULL,
+    insights              TEXT NOT NULL,
+    created_at            TEXT NOT NULL,
+    UNIQUE (conversation_id, seq)
+) STRICT;
+
+-- Every prompt sent to a model and the completion received, under a key
+-- whose prefixes select a conversation, an interaction or a simulation run.
+CREATE TABLE prompt_logs (
+    org_id          TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    key             TEXT NOT NULL,
+    conversation_id TEXT,
+    interaction_id  TEXT,
+    purpose         TEXT NOT NULL,
+    model           TEXT NOT NULL,
+    prompt          TEXT NOT NULL,
+    completion      TEXT NOT NULL,
+    error           TEXT NOT NULL DEFAULT '',
+    created_at      TEXT NOT NULL,
+    PRIMARY KEY (org_id, key)
+) STRICT;
+
+CREATE INDEX prompt_logs_created ON prompt_logs (created_at);
+
+-- Audio kept for a message's source.
+CREATE TABLE blobs (
+    id           TEXT PRIMARY KEY,
+    org_id       TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    content_type TEXT NOT NULL,
+    data         BLOB NOT NULL,
+    created_at   TEXT NOT NULL
+) STRICT;

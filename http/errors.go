@@ -230,6 +230,8 @@ func refusalDetail(r store.Refusal) string {
 			return fmt.Sprintf("The agent %s is used by an active service; deactivate the service first.", r.ID)
 		}
 		return fmt.Sprintf("The %s %s is used by active services (%s); deactivate them first.", r.Kind, r.ID, strings.Join(r.Others, ", "))
+	case store.RuleBusy:
+		return fmt.Sprintf("A related operation on %s %s is in process; try again once it ends.", r.Kind, r.ID)
 	}
 	return "The request breaks a rule of the " + string(r.Kind) + "."
 }

@@ -42,6 +42,13 @@ type Conversation struct {
 	FinishedAt   *time.Time
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// Seed is fixed at creation; the conversation's model calls pass it.
+	Seed uint64
+	// EngineState is where the conversation engine left the conversation
+	// after its last interaction; the store does not read it.
+	EngineState json.RawMessage
+	// Interactions is how many interactions have been committed.
+	Interactions int
 }
 
 // Message is one message of a conversation.
@@ -56,6 +63,8 @@ type Message struct {
 	Format      string
 	MessageType string
 	CreatedAt   time.Time
+	// SourceBlobID names the audio a voice message came from, if kept.
+	SourceBlobID *string
 }
 
 // NewConversation is what CreateConversation starts a conversation from.
@@ -73,78 +82,37 @@ type NewConversation struct {
 	Check func(Conversation, AgentVersion) error
 }
 
-// CreateConversation starts a conversation of the user with the service,
-// resolving the named version set to the agent and state machine versions
-// it means now. A missing service or version set is a *NotFoundError; a
-// version set that cannot be resolved (its agent deprecated, say), or an
-// unfinished conversation of the same user with the same service, is a
-// *RuleError.
+// PrepareConversation resolves what a new conversation of the user with
+// the service would be, without writing it: the named version set becomes
+// the agent and state machine versions it means now. A missing service or
+// version set is a *NotFoundError; a version set that cannot be resolved
+// (its agent deprecated, say), or an unfinished conversation of the same
+// user with the same service, is a *RuleError. CommitTurn writes it,
+// together with its opening interaction.
+func (s *Store) PrepareConversation(ctx context.Context, n NewConversation) (Conversation, error) {
+	c, err := prepareConversation(ctx, s.read, n, s.now())
+	if err != nil {
+		return Conversation{}, fmt.Errorf("store: prepare conversation: %w", err)
+	}
+	return c, nil
+}
+
+// CreateConversation prepares a conversation and writes it at once, with
+// no interaction; see PrepareConversation for the refusals.
 func (s *Store) CreateConversation(ctx context.Context, n NewConversation) (Conversation, error) {
 	var c Conversation
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		svc, err := getService(ctx, tx, n.OrgID, n.ServiceID)
-		if err != nil {
+		var err error
+		if c, err = prepareConversation(ctx, tx, n, s.now()); err != nil {
 			return err
 		}
-		vs, ok := svc.VersionSets[n.VersionSetName]
-		if !ok {
-			return &NotFoundError{Kind: KindVersionSet, ID: n.VersionSetName, Owner: missing(KindService, n.ServiceID)}
-		}
-		agentVersion, err := resolveVersion(ctx, tx, agentKind, n.OrgID, svc.AgentID, vs.AgentVersion)
-		if err != nil {
-			return asRule(err)
-		}
-		smVersion, err := resolveVersion(ctx, tx, stateMachineKind, n.OrgID, svc.StateMachineID, vs.StateMachineVersion)
-		if err != nil {
-			return asRule(err)
-		}
-		var open int
-		const qo = `SELECT COUNT(*) FROM conversations WHERE org_id = ? AND user_id = ? AND service_id = ? AND is_finished = 0`
-		if err := tx.QueryRowContext(ctx, qo, n.OrgID, n.UserID, n.ServiceID).Scan(&open); err != nil {
-			return err
-		}
-		if open > 0 {
-			return &RuleError{Refusal{Rule: RuleUnfinishedConversation, Kind: KindService, ID: n.ServiceID}, nil}
-		}
-		now := s.now()
-		c = Conversation{
-			ID: NewID(), OrgID: n.OrgID, UserID: n.UserID, ServiceID: n.ServiceID, VersionSetName: n.VersionSetName,
-			AgentID: svc.AgentID, AgentVersion: agentVersion, StateMachineID: svc.StateMachineID,
-			StateMachineVersion: smVersion, LLMModelPreferences: vs.LLMModelPreferences, Tags: n.Tags,
-			CreatedAt: now, UpdatedAt: now,
-		}
-		if c.Tags == nil {
-			c.Tags = map[string]*string{}
-		}
-		if n.Check != nil {
-			agent, err := getVersion(ctx, tx, agentKind, c.OrgID, c.AgentID, c.AgentVersion)
-			if err != nil {
-				return err
-			}
-			if err := n.Check(c, agent); err != nil {
-				return err
-			}
-		}
-		prefs, err := json.Marshal(c.LLMModelPreferences)
-		if err != nil {
-			return err
-		}
-		tags, err := json.Marshal(c.Tags)
-		if err != nil {
-			return err
-		}
-		const q = `INSERT INTO conversations (id, org_id, user_id, service_id, version_set_name, agent_id,
-			agent_version, state_machine_id, state_machine_version, llm_model_preferences, tags, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-		if _, err := tx.ExecContext(ctx, q, c.ID, c.OrgID, c.UserID, c.ServiceID, c.VersionSetName, c.AgentID,
-			c.AgentVersion, c.StateMachineID, c.StateMachineVersion, string(prefs), string(tags),
-			formatTime(now), formatTime(now)); err != nil {
+		if err := insertConversation(ctx, tx, c); err != nil {
 			return err
 		}
 		if n.Initial != nil {
 			m := *n.Initial
 			m.OrgID, m.ConversationID = c.OrgID, c.ID
-			if _, err := insertMessage(ctx, tx, m, now); err != nil {
+			if _, err := insertMessage(ctx, tx, m, c.CreatedAt); err != nil {
 				return err
 			}
 			c.FinalMessage, c.NumMessages = &m.Message, 1
@@ -157,21 +125,100 @@ func (s *Store) CreateConversation(ctx context.Context, n NewConversation) (Conv
 	return c, nil
 }
 
-const conversationColumns = `c.id, c.org_id, c.user_id, c.service_id, c.version_set_name, c.agent_id, c.agent_version,
-	c.state_machine_id, c.state_machine_version, c.llm_model_preferences, c.tags, c.is_finished, c.final_message,
-	c.finished_at, c.created_at, c.updated_at,
-	(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id)`
-
-func scanConversation(row interface{ Scan(...any) error }) (Conversation, error) {
-	var c Conversation
-	var prefs, tags, created, updated string
-	var final, finished sql.NullString
-	err := row.Scan(&c.ID, &c.OrgID, &c.UserID, &c.ServiceID, &c.VersionSetName, &c.AgentID, &c.AgentVersion,
-		&c.StateMachineID, &c.StateMachineVersion, &prefs, &tags, &c.IsFinished, &final, &finished, &created,
-		&updated, &c.NumMessages)
+func prepareConversation(ctx context.Context, db queryer, n NewConversation, now time.Time) (Conversation, error) {
+	svc, err := getService(ctx, db, n.OrgID, n.ServiceID)
 	if err != nil {
 		return Conversation{}, err
 	}
+	vs, ok := svc.VersionSets[n.VersionSetName]
+	if !ok {
+		return Conversation{}, &NotFoundError{Kind: KindVersionSet, ID: n.VersionSetName, Owner: missing(KindService, n.ServiceID)}
+	}
+	agentVersion, err := resolveVersion(ctx, db, agentKind, n.OrgID, svc.AgentID, vs.AgentVersion)
+	if err != nil {
+		return Conversation{}, asRule(err)
+	}
+	smVersion, err := resolveVersion(ctx, db, stateMachineKind, n.OrgID, svc.StateMachineID, vs.StateMachineVersion)
+	if err != nil {
+		return Conversation{}, asRule(err)
+	}
+	if err := checkNoOpenConversation(ctx, db, n.OrgID, n.UserID, n.ServiceID); err != nil {
+		return Conversation{}, err
+	}
+	c := Conversation{
+		ID: NewID(), OrgID: n.OrgID, UserID: n.UserID, ServiceID: n.ServiceID, VersionSetName: n.VersionSetName,
+		AgentID: svc.AgentID, AgentVersion: agentVersion, StateMachineID: svc.StateMachineID,
+		StateMachineVersion: smVersion, LLMModelPreferences: vs.LLMModelPreferences, Tags: n.Tags,
+		CreatedAt: now, UpdatedAt: now, Seed: newSeed(), EngineState: json.RawMessage(`{}`),
+	}
+	if c.Tags == nil {
+		c.Tags = map[string]*string{}
+	}
+	if n.Check != nil {
+		agent, err := getVersion(ctx, db, agentKind, c.OrgID, c.AgentID, c.AgentVersion)
+		if err != nil {
+			return Conversation{}, err
+		}
+		if err := n.Check(c, agent); err != nil {
+			return Conversation{}, err
+		}
+	}
+	return c, nil
+}
+
+// checkNoOpenConversation refuses a second unfinished conversation of a
+// user with a service.
+func checkNoOpenConversation(ctx context.Context, db queryer, orgID, userID, serviceID string) error {
+	var open int
+	const q = `SELECT COUNT(*) FROM conversations WHERE org_id = ? AND user_id = ? AND service_id = ? AND is_finished = 0`
+	if err := db.QueryRowContext(ctx, q, orgID, userID, serviceID).Scan(&open); err != nil {
+		return err
+	}
+	if open > 0 {
+		return &RuleError{Refusal{Rule: RuleUnfinishedConversation, Kind: KindService, ID: serviceID}, nil}
+	}
+	return nil
+}
+
+func insertConversation(ctx context.Context, tx *sql.Tx, c Conversation) error {
+	prefs, err := json.Marshal(c.LLMModelPreferences)
+	if err != nil {
+		return err
+	}
+	tags, err := json.Marshal(c.Tags)
+	if err != nil {
+		return err
+	}
+	state := c.EngineState
+	if len(state) == 0 {
+		state = json.RawMessage(`{}`)
+	}
+	const q = `INSERT INTO conversations (id, org_id, user_id, service_id, version_set_name, agent_id,
+		agent_version, state_machine_id, state_machine_version, llm_model_preferences, tags, created_at, updated_at,
+		seed, engine_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	_, err = tx.ExecContext(ctx, q, c.ID, c.OrgID, c.UserID, c.ServiceID, c.VersionSetName, c.AgentID,
+		c.AgentVersion, c.StateMachineID, c.StateMachineVersion, string(prefs), string(tags),
+		formatTime(c.CreatedAt), formatTime(c.UpdatedAt), int64(c.Seed), string(state))
+	return err
+}
+
+const conversationColumns = `c.id, c.org_id, c.user_id, c.service_id, c.version_set_name, c.agent_id, c.agent_version,
+	c.state_machine_id, c.state_machine_version, c.llm_model_preferences, c.tags, c.is_finished, c.final_message,
+	c.finished_at, c.created_at, c.updated_at,
+	(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id), c.seed, c.engine_state, c.interaction_count`
+
+func scanConversation(row interface{ Scan(...any) error }) (Conversation, error) {
+	var c Conversation
+	var prefs, tags, created, updated, state string
+	var final, finished sql.NullString
+	var seed int64
+	err := row.Scan(&c.ID, &c.OrgID, &c.UserID, &c.ServiceID, &c.VersionSetName, &c.AgentID, &c.AgentVersion,
+		&c.StateMachineID, &c.StateMachineVersion, &prefs, &tags, &c.IsFinished, &final, &finished, &created,
+		&updated, &c.NumMessages, &seed, &state, &c.Interactions)
+	if err != nil {
+		return Conversation{}, err
+	}
+	c.Seed, c.EngineState = uint64(seed), json.RawMessage(state)
 	if err := json.Unmarshal([]byte(prefs), &c.LLMModelPreferences); err != nil {
 		return Conversation{}, fmt.Errorf("conversation %s preferences: %w", c.ID, err)
 	}
@@ -317,11 +364,13 @@ func insertMessage(ctx context.Context, tx *sql.Tx, m Message, now time.Time) (M
 	if m.InteractionID == "" {
 		m.InteractionID = NewID()
 	}
-	m.CreatedAt = now
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt = now
+	}
 	const q = `INSERT INTO messages (id, org_id, conversation_id, interaction_id, sender, message, format, message_type,
-		created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		created_at, source_blob_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	if _, err := tx.ExecContext(ctx, q, m.ID, m.OrgID, m.ConversationID, m.InteractionID, m.Sender, m.Message,
-		m.Format, m.MessageType, formatTime(now)); err != nil {
+		m.Format, m.MessageType, formatTime(m.CreatedAt), m.SourceBlobID); err != nil {
 		return Message{}, err
 	}
 	const u = `UPDATE conversations SET final_message = ?, updated_at = ? WHERE org_id = ? AND id = ?`
@@ -364,7 +413,7 @@ func (s *Store) ListMessages(ctx context.Context, orgID, conversationID string, 
 	}
 	order = append(order, "m.created_at", "m.rowid")
 	q := `SELECT m.id, m.org_id, m.conversation_id, m.interaction_id, m.sender, m.message, m.format, m.message_type,
-		m.created_at FROM messages m WHERE ` + where.String() + ` ORDER BY ` + strings.Join(order, ", ")
+		m.created_at, m.source_blob_id FROM messages m WHERE ` + where.String() + ` ORDER BY ` + strings.Join(order, ", ")
 	if f.Limit >= 0 {
 		q += ` LIMIT ? OFFSET ?`
 		args = append(args, f.Limit+1, f.Offset)
@@ -379,7 +428,7 @@ func (s *Store) ListMessages(ctx context.Context, orgID, conversationID string, 
 		var m Message
 		var created string
 		if err := rows.Scan(&m.ID, &m.OrgID, &m.ConversationID, &m.InteractionID, &m.Sender, &m.Message, &m.Format,
-			&m.MessageType, &created); err != nil {
+			&m.MessageType, &created, &m.SourceBlobID); err != nil {
 			return nil, false, fmt.Errorf("store: list messages: %w", err)
 		}
 		if m.CreatedAt, err = parseTime(created); err != nil {

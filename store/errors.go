@@ -50,6 +50,9 @@ const (
 	RuleDeleted Rule = "deleted"
 	// RuleInUse: Kind ID is used by the active services Others.
 	RuleInUse Rule = "in use"
+	// RuleBusy: Kind ID changed while the write was being prepared (another
+	// interaction of the conversation committed first).
+	RuleBusy Rule = "busy"
 )
 
 // Refusal says what rule a write broke and about what, as facts; http/
@@ -115,6 +118,7 @@ const (
 	KindSetting            Kind = "setting"
 	KindToolVariable       Kind = "environment variable"
 	KindUserVariable       Kind = "variable"
+	KindBlob               Kind = "message source"
 )
 
 // NotFoundError is the one form "not found" takes: which record is
