@@ -88,7 +88,8 @@ type Call struct {
 	// the problem to reflect on).
 	Guidance string
 	// Seed is stored per conversation; the built-in provider breaks ties
-	// with it, and real models are passed it where they take one.
+	// with it, and real models are passed it (modulo 2^31) where they
+	// take one.
 	Seed uint64
 	// Model is the model to ask; empty means the provider's default.
 	Model string
