@@ -40,16 +40,15 @@ func (Builtin) Models(context.Context) ([]Model, error) {
 	return []Model{{Name: BuiltinName, ParamsSchema: json.RawMessage(paramsSchema)}}, nil
 }
 
-// Complete answers c by the package's rules.
+// Complete answers c by the package's rules. It ignores c.Model, so an
+// agent that prefers a hosted model still runs on it; the answer's Model
+// says "builtin".
 func (Builtin) Complete(ctx context.Context, c Call) (Answer, error) {
 	fail := func(format string, args ...any) (Answer, error) {
 		return Answer{}, &Error{Provider: BuiltinName, Msg: fmt.Sprintf(format, args...)}
 	}
 	if err := ctx.Err(); err != nil {
 		return Answer{}, &Error{Provider: BuiltinName, Msg: err.Error(), Err: err}
-	}
-	if c.Model != "" && c.Model != BuiltinName {
-		return fail("no model %q", c.Model)
 	}
 	schema, err := c.check()
 	if err != nil {

@@ -36,7 +36,8 @@
 //     The result is validated against the schema; when it fails, the call
 //     fails with an *Error rather than answering something else.
 //   - Completion is the answer's text: the Text, the Object's JSON, or the
-//     chosen index and option ("2: option"). Model is "builtin".
+//     chosen index and option ("2: option"). Model is "builtin", whatever
+//     model the call names.
 package llm
 
 import (
