@@ -4,11 +4,46 @@
 // is configured: the built-in one, which needs no network and answers by
 // documented rules, or any server that speaks the OpenAI-compatible
 // chat-completions protocol.
+//
+// # The built-in provider
+//
+// Builtin is the default. It understands nothing and writes no language
+// of its own: it reads Subject, Guidance, Options, Schema, WordLimit and
+// Seed (never Messages), and the same call always gets the same answer.
+// Tests steer it through those fields by these rules:
+//
+//   - Choice: the words of a text are its runs of letters and digits,
+//     lower-cased, three or more long, less a fixed list of common English
+//     words (stopWords). Each option scores the number of distinct words it
+//     shares with Subject; the highest score wins. Ties, an all-zero score
+//     included, go to tied[Seed % len(tied)], tied being the tied indexes
+//     in order. To have option i chosen, put its words in the user's
+//     message.
+//   - Text: Guidance, trimmed, cut to its first WordLimit words (joined by
+//     single spaces) when WordLimit is above zero and it has more; without
+//     Guidance, FallbackText, cut the same way. For Purpose
+//     "recommend-responses", each non-blank line of Guidance is one
+//     response, cut to WordLimit on its own, and the answer is those lines.
+//   - Object: if Subject holds a JSON object (from its first "{" to the
+//     matching "}"), each of its values for a property the schema lists is
+//     taken when it satisfies that property's schema. Each required
+//     property still missing gets its schema's default, else const, else
+//     examples[0], else enum[0], else the first branch of anyOf or oneOf
+//     (after a local $ref), else the least value of its type: 0 or the
+//     nearest value within minimum/maximum (exclusive ones too), "x"
+//     repeated minLength times (or a fixed value for a few formats),
+//     minItems items, false, null, an object of its required properties.
+//     The result is validated against the schema; when it fails, the call
+//     fails with an *Error rather than answering something else.
+//   - Completion is the answer's text: the Text, the Object's JSON, or the
+//     chosen index and option ("2: option"). Model is "builtin", whatever
+//     model the call names.
 package llm
 
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 )
 
 // Kind is the shape of answer a call asks for.
@@ -54,7 +89,8 @@ type Call struct {
 	// the problem to reflect on).
 	Guidance string
 	// Seed is stored per conversation; the built-in provider breaks ties
-	// with it, and real models are passed it where they take one.
+	// with it, and real models are passed it (modulo 2^31) where they
+	// take one.
 	Seed uint64
 	// Model is the model to ask; empty means the provider's default.
 	Model string
@@ -92,3 +128,44 @@ type Provider interface {
 	Complete(ctx context.Context, c Call) (Answer, error)
 	Models(ctx context.Context) ([]Model, error)
 }
+
+// Error is a provider's failure to answer a call: a call no model could
+// answer, a server that failed or timed out, or a reply that does not fit
+// the call. Its text never holds the provider's API key.
+type Error struct {
+	// Provider is the name of the provider that failed.
+	Provider string
+	// Status is the HTTP status a model server answered with; 0 when the
+	// failure was not an HTTP answer.
+	Status int
+	Msg    string
+	// Err is the cause, when there is one (a context error, a transport
+	// error), for errors.Is.
+	Err error
+}
+
+func (e *Error) Error() string {
+	if e.Status != 0 {
+		return fmt.Sprintf("llm: %s: status %d: %s", e.Provider, e.Status, e.Msg)
+	}
+	return fmt.Sprintf("llm: %s: %s", e.Provider, e.Msg)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// New returns the provider a setting names: "builtin" (also the empty
+// name) or "openai", which cfg configures and which needs its URL and
+// Model.
+func New(name string, cfg OpenAIConfig) (Provider, error) {
+	switch name {
+	case "", BuiltinName:
+		return Builtin{}, nil
+	case OpenAIName:
+		return NewOpenAI(cfg)
+	}
+	return nil, fmt.Errorf("llm: unknown provider %q; want %s or %s", name, BuiltinName, OpenAIName)
+}
+
+// paramsSchema is the parameters every model takes: the seed a call
+// carries, and nothing else, since Call has no other knob.
+const paramsSchema = `{"type":"object","properties":{"seed":{"type":"integer","minimum":0}},"additionalProperties":false}`
