@@ -92,7 +92,10 @@ func builtinText(c Call) string {
 }
 
 // choose returns the index of the option sharing the most words with the
-// subject; ties go to tied[seed % len(tied)].
+// subject; ties go to tied[seed % len(tied)]. When no option shares a word,
+// the first is the answer: callers put their default there ("stay", "call
+// no tool"), and a message about nothing in particular should not move the
+// agent at random.
 func choose(subject string, options []string, seed uint64) int {
 	said := words(subject)
 	best, tied := -1, []int(nil)
@@ -109,6 +112,9 @@ func choose(subject string, options []string, seed uint64) int {
 		case score == best:
 			tied = append(tied, i)
 		}
+	}
+	if best == 0 {
+		return 0
 	}
 	return tied[seed%uint64(len(tied))]
 }

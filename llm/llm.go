@@ -15,9 +15,10 @@
 //   - Choice: the words of a text are its runs of letters and digits,
 //     lower-cased, three or more long, less a fixed list of common English
 //     words (stopWords). Each option scores the number of distinct words it
-//     shares with Subject; the highest score wins. Ties, an all-zero score
-//     included, go to tied[Seed % len(tied)], tied being the tied indexes
-//     in order. To have option i chosen, put its words in the user's
+//     shares with Subject; the highest score wins. Ties go to
+//     tied[Seed % len(tied)], tied being the tied indexes in order. When
+//     every option scores zero the answer is option 0, where callers put
+//     their default. To have option i chosen, put its words in the user's
 //     message.
 //   - Text: Guidance, trimmed, cut to its first WordLimit words (joined by
 //     single spaces) when WordLimit is above zero and it has more; without
