@@ -24,11 +24,13 @@ var importRules = map[string]struct {
 	"wasmrt":       {forbidden: []string{"net/http", "database/sql"}},
 	"embed":        {},
 	"auth":         {project: []string{"store"}},
-	"tools":        {project: []string{"store", "auth", "wasmrt"}, forbidden: []string{"net/http", "database/sql"}},
-	"http":         {project: []string{"store", "auth", "wasmrt", "embed", "tools", "ssml"}, forbidden: []string{"database/sql", "github.com/tetratelabs/wazero"}},
+	"tools":        {project: []string{"store", "auth", "wasmrt", "pep440"}, forbidden: []string{"net/http", "database/sql"}},
+	"http":         {project: []string{"store", "auth", "wasmrt", "embed", "tools", "ssml", "config", "pep440"}, forbidden: []string{"database/sql", "github.com/tetratelabs/wazero"}},
 	"app":          {project: []string{"store", "auth", "http", "wasmrt", "embed", "tools"}},
 	"compadretest": {project: []string{"app", "store"}},
 	"ssml":         {},
+	"pep440":       {forbidden: []string{"net/http", "database/sql"}},
+	"config":       {project: []string{"pep440", "ssml"}, forbidden: []string{"net/http", "database/sql"}},
 	"llm":          {forbidden: []string{"database/sql"}},
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/mux"
 
 	a "github.com/compadre-dev/compadre/auth"
+	"github.com/compadre-dev/compadre/config"
 	"github.com/compadre-dev/compadre/store"
 )
 
@@ -115,8 +116,8 @@ func checkVoiceLanguage(preferred *string, agent store.AgentVersion) error {
 	if preferred != nil && *preferred != "" {
 		lang = *preferred
 	} else {
-		var content agentContent
-		if err := json.Unmarshal(agent.Body, &content); err != nil {
+		content, err := config.ParseAgent(agent.Body)
+		if err != nil {
 			return err
 		}
 		lang, whose = content.Identity.DefaultSpokenLanguage, "The agent's default spoken language"

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"slices"
 	"sort"
@@ -12,119 +11,19 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/compadre-dev/compadre/auth"
+	"github.com/compadre-dev/compadre/config"
 	"github.com/compadre-dev/compadre/store"
 )
 
-// Action types of a dynamic behavior set version.
-const (
-	behaviorActionInjectInstruction    = "inject-instruction"
-	behaviorActionChangeToolCandidates = "change-tool-candidates"
-)
-
-// dynamicBehaviorToolSpec is a tool call spec of a change-tool-candidates
-// action: the spec context graphs use, plus the name the tool is shown
-// under in the set's description.
-type dynamicBehaviorToolSpec struct {
-	toolSpec
-	ToolName string `json:"tool_name"`
-}
-
-// dynamicBehaviorActionIn is an action as a request carries it: the fields
-// of every action type, told apart by Type. ToolSpecs is the name the
-// v0.7.0 release notes use for ToolCallSpecs; either is accepted.
-type dynamicBehaviorActionIn struct {
-	Type                           string                    `json:"type"`
-	Instruction                    string                    `json:"instruction"`
-	OverridesInstructions          bool                      `json:"overrides_instructions"`
-	ToolCallSpecs                  []dynamicBehaviorToolSpec `json:"tool_call_specs"`
-	ToolSpecs                      []dynamicBehaviorToolSpec `json:"tool_specs"`
-	OverridesExistingToolCallSpecs bool                      `json:"overrides_existing_tool_call_specs"`
-}
-
-// Actions as they are stored and returned, one type per action type.
-type behaviorInjectInstruction struct {
-	Type                  string `json:"type"`
-	Instruction           string `json:"instruction"`
-	OverridesInstructions bool   `json:"overrides_instructions"`
-}
-
-type behaviorChangeToolCandidates struct {
-	Type                           string                    `json:"type"`
-	ToolCallSpecs                  []dynamicBehaviorToolSpec `json:"tool_call_specs"`
-	OverridesExistingToolCallSpecs bool                      `json:"overrides_existing_tool_call_specs"`
-}
-
-// dynamicBehaviorContent is a version's content as a request carries it.
-type dynamicBehaviorContent struct {
-	ConversationTriggers []string                  `json:"conversation_triggers"`
-	Actions              []dynamicBehaviorActionIn `json:"actions"`
-}
-
-// version checks a version's content found at loc and returns it as stored,
-// with the tool call specs to resolve. Shape problems are added to fe.
-func (c dynamicBehaviorContent) version(fe *faults, loc []any) (store.DynamicBehaviorSetVersion, []locatedSpec) {
-	at := func(more ...any) []any { return append(slices.Clip(loc), more...) }
-	triggers := make([]string, len(c.ConversationTriggers))
-	for i, t := range c.ConversationTriggers {
-		triggers[i] = fe.stripped(t, at("conversation_triggers", i)...)
-	}
-	var specs []locatedSpec
-	actions := make([]any, len(c.Actions))
-	for i, act := range c.Actions {
-		switch act.Type {
-		case behaviorActionInjectInstruction:
-			actions[i] = behaviorInjectInstruction{Type: act.Type, OverridesInstructions: act.OverridesInstructions,
-				Instruction: fe.stripped(act.Instruction, at("actions", i, "instruction")...)}
-		case behaviorActionChangeToolCandidates:
-			field, in := "tool_call_specs", act.ToolCallSpecs
-			switch {
-			case in != nil && act.ToolSpecs != nil:
-				fe.add(at("actions", i, "tool_specs"), "extra_forbidden", "Give tool_call_specs or its other name tool_specs, not both")
-			case in == nil && act.ToolSpecs == nil:
-				fe.add(at("actions", i, "tool_call_specs"), "missing", "Field required")
-			case in == nil:
-				field, in = "tool_specs", act.ToolSpecs
-			}
-			out := make([]dynamicBehaviorToolSpec, len(in))
-			for j, spec := range in {
-				sl := at("actions", i, field, j)
-				sloc := func(f string) []any { return append(slices.Clip(sl), f) }
-				spec.AdditionalInstruction = fe.stripped(spec.AdditionalInstruction, sloc("additional_instruction")...)
-				spec.ToolName = fe.stripped(spec.ToolName, sloc("tool_name")...)
-				for k, f := range spec.AudioFillers {
-					spec.AudioFillers[k] = fe.stripped(f, append(sloc("audio_fillers"), k)...)
-				}
-				spec.checkShape(fe, sl)
-				out[j] = spec
-				specs = append(specs, locatedSpec{where: behaviorLocString(sl), spec: spec.toolSpec})
-			}
-			actions[i] = behaviorChangeToolCandidates{Type: act.Type, ToolCallSpecs: out,
-				OverridesExistingToolCallSpecs: act.OverridesExistingToolCallSpecs}
-		}
-	}
-	raw, _ := json.Marshal(actions)
-	return store.DynamicBehaviorSetVersion{ConversationTriggers: triggers, Actions: raw}, specs
-}
-
-// behaviorLocString writes a body location the way a reader would point at it:
-// initial_version.actions[0].tool_call_specs[1].
-func behaviorLocString(loc []any) string {
-	var b strings.Builder
-	for _, p := range loc {
-		switch p := p.(type) {
-		case int:
-			fmt.Fprintf(&b, "[%d]", p)
-		case string:
-			if p == "body" {
-				continue
-			}
-			if b.Len() > 0 {
-				b.WriteByte('.')
-			}
-			b.WriteString(p)
-		}
-	}
-	return b.String()
+// behaviorVersion checks a version's content found at loc, adding its
+// faults to fe, and returns it as the store keeps it, with the tool call
+// specs to resolve.
+func behaviorVersion(fe *faults, c config.BehaviorContent, loc ...any) (store.DynamicBehaviorSetVersion, []config.LocatedSpec) {
+	var cf config.Faults
+	b, specs := c.Check(&cf, loc)
+	*fe = append(*fe, fieldErrors(cf)...)
+	raw, _ := json.Marshal(b.Actions)
+	return store.DynamicBehaviorSetVersion{ConversationTriggers: b.ConversationTriggers, Actions: raw}, specs
 }
 
 // dynamicBehaviorTags strips the keys and values of tags at loc; two keys
@@ -202,7 +101,7 @@ type createDynamicBehaviorSetRequest struct {
 	AppliedToServices []string           `json:"applied_to_services"`
 	InitialVersion    struct {
 		IsActive bool `json:"is_active"`
-		dynamicBehaviorContent
+		config.BehaviorContent
 	} `json:"initial_version"`
 }
 
@@ -222,7 +121,7 @@ func (s *Server) createDynamicBehaviorSet(w http.ResponseWriter, r *http.Request
 		IsActive: req.InitialVersion.IsActive, AppliedToServices: uniqueServiceIDs(req.AppliedToServices),
 		Tags: dynamicBehaviorTags(&fe, req.Tags, "body", "tags"), Creator: actor(r),
 	}
-	first, specs := req.InitialVersion.version(&fe, []any{"body", "initial_version"})
+	first, specs := behaviorVersion(&fe, req.InitialVersion.BehaviorContent, "body", "initial_version")
 	if err := fe.err(); err != nil {
 		return err
 	}
@@ -487,12 +386,12 @@ func (s *Server) createDynamicBehaviorSetVersion(w http.ResponseWriter, r *http.
 	if _, err := behaviorSetIDParam(r); err != nil {
 		return err
 	}
-	var req dynamicBehaviorContent
+	var req config.BehaviorContent
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
 	var fe faults
-	v, specs := req.version(&fe, []any{"body"})
+	v, specs := behaviorVersion(&fe, req, "body")
 	if err := fe.err(); err != nil {
 		return err
 	}

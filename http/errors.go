@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/compadre-dev/compadre/auth"
+	"github.com/compadre-dev/compadre/config"
 	"github.com/compadre-dev/compadre/store"
 	"github.com/compadre-dev/compadre/tools"
 )
@@ -59,6 +60,15 @@ func validationFailed(errs ...fieldError) *apiError {
 	return &apiError{status: http.StatusUnprocessableEntity, detail: errs}
 }
 
+// fieldErrors turns a configuration's faults into 422 entries.
+func fieldErrors(fs config.Faults) []fieldError {
+	out := make([]fieldError, len(fs))
+	for i, f := range fs {
+		out[i] = fieldError(f)
+	}
+	return out
+}
+
 // writeError is the one place errors become responses. Anything it does not
 // recognise is a 500 whose real cause goes to the log, not the client.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
@@ -68,8 +78,17 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	var ne *store.NotFoundError
 	var problems *tools.Problems
 	var source *tools.SourceError
+	var invalid *config.Invalid
+	var unresolved *config.Unresolved
+	var incomplete *config.Incomplete
 	switch {
 	case errors.As(err, &ae):
+	case errors.As(err, &invalid):
+		ae = validationFailed(fieldErrors(invalid.Faults)...)
+	case errors.As(err, &unresolved):
+		ae = badRequest(unresolved.Error())
+	case errors.As(err, &incomplete):
+		ae = badRequest(incomplete.Error())
 	case errors.As(err, &re) && re.Missing != nil:
 		ae = badRequest(missingDetail(re.Missing))
 	case errors.As(err, &re):

@@ -8,12 +8,14 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/compadre-dev/compadre/config"
 	"github.com/compadre-dev/compadre/store"
 	"github.com/compadre-dev/compadre/tools"
 )
 
 // writeError is the one place errors become responses: each neutral error
-// of the store and the tool service gets its status and its sentence here.
+// of the store, the tool service and the configuration checks gets its
+// status and its sentence here.
 func TestWriteErrorWordsNeutralErrors(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -46,6 +48,10 @@ func TestWriteErrorWordsNeutralErrors(t *testing.T) {
 		{"busy", fmt.Errorf("publish: %w", tools.ErrBusy), 409, "A related operation on this tool is in progress."},
 		{"sandbox starting", fmt.Errorf("publish: %w", tools.ErrSandboxStarting), 503,
 			"The Python sandbox is still starting; retry in a few seconds."},
+		{"configuration that does not resolve", fmt.Errorf("create: %w", &config.Unresolved{Problems: []string{"a: tool t does not exist", "b: no"}}),
+			400, "a: tool t does not exist; b: no"},
+		{"first agent version incomplete", &config.Incomplete{Of: "agent", Missing: []string{"identity", "background"}},
+			400, "The agent has no versions yet, so the first one needs every field; missing: identity, background."},
 		{"anything else", errors.New("disk on fire"), 500, "Internal Server Error"},
 	}
 	for _, tt := range tests {
@@ -65,5 +71,19 @@ func TestWriteErrorWordsNeutralErrors(t *testing.T) {
 				t.Errorf("got Retry-After %q with status %d", got, w.Code)
 			}
 		})
+	}
+}
+
+// A configuration's faults become one 422 entry each, in FastAPI's shape.
+func TestWriteErrorListsConfigFaults(t *testing.T) {
+	var f config.Faults
+	f.Add([]any{"body", "states", 0, "name"}, "value_error", "State name \"a\" is already used by states[0]")
+	f.Stripped(" ", "body", "description")
+	w := httptest.NewRecorder()
+	writeError(w, httptest.NewRequest("POST", "/", nil), slog.New(slog.DiscardHandler), fmt.Errorf("check: %w", f.Err()))
+	want := `{"detail":[{"loc":["body","states",0,"name"],"msg":"State name \"a\" is already used by states[0]","type":"value_error"},` +
+		`{"loc":["body","description"],"msg":"String should not be empty or only whitespace","type":"value_error","input":" "}]}`
+	if w.Code != 422 || w.Body.String() != want {
+		t.Errorf("got %d %s, want 422 %s", w.Code, w.Body, want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/compadre-dev/compadre/auth"
+	"github.com/compadre-dev/compadre/config"
 	"github.com/compadre-dev/compadre/store"
 )
 
@@ -107,7 +109,7 @@ func (s *Server) getStateMachines(w http.ResponseWriter, r *http.Request) error 
 func (s *Server) createStateMachineVersion(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	st := state(ctx)
-	var req graphContent
+	var req config.Graph
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
@@ -118,7 +120,7 @@ func (s *Server) createStateMachineVersion(w http.ResponseWriter, r *http.Reques
 	if m.Deprecated {
 		return &store.NotFoundError{Kind: store.KindStateMachine, ID: m.ID, Deprecated: true}
 	}
-	g, err := checkGraph(req)
+	g, err := config.CheckGraph(req)
 	if err != nil {
 		return err
 	}
@@ -141,7 +143,7 @@ func (s *Server) createStateMachineVersion(w http.ResponseWriter, r *http.Reques
 		writeJSON(w, http.StatusCreated, nil)
 		return nil
 	}
-	body, err := json.Marshal(g.content)
+	body, err := json.Marshal(g.Graph)
 	if err != nil {
 		return err
 	}
@@ -158,19 +160,14 @@ func (s *Server) createStateMachineVersion(w http.ResponseWriter, r *http.Reques
 // resolveGraph checks what a well-formed version points at: every
 // referenced state machine version exists and is live and has the states
 // transitions name in it, and every tool call spec resolves. All problems
-// are listed in one 400.
-func (s *Server) resolveGraph(r *http.Request, g checkedGraph) error {
+// are listed in one *config.Unresolved.
+func (s *Server) resolveGraph(r *http.Request, g config.CheckedGraph) error {
 	ctx := r.Context()
 	orgID := state(ctx).org.ID
 	var problems []string
 	refStates := map[string][]string{}
-	names := make([]string, 0, len(g.content.References))
-	for name := range g.content.References {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		ref := g.content.References[name]
+	for _, name := range slices.Sorted(maps.Keys(g.Graph.References)) {
+		ref := g.Graph.References[name]
 		version := ref.Version
 		_, err := s.store.ResolveStateMachineVersion(ctx, orgID, ref.ID, &version)
 		var nf *store.NotFoundError
@@ -185,39 +182,26 @@ func (s *Server) resolveGraph(r *http.Request, g checkedGraph) error {
 		if err != nil {
 			return err
 		}
-		var content graphContent
-		if err := json.Unmarshal(v.Body, &content); err != nil {
+		content, err := config.ParseGraph(v.Body)
+		if err == nil {
+			refStates[name], err = content.StateNames()
+		}
+		if err != nil {
 			return fmt.Errorf("state machine %s version %d: %w", ref.ID, version, err)
 		}
-		for _, raw := range content.States {
-			var head struct {
-				Name string `json:"name"`
-			}
-			if err := json.Unmarshal(raw, &head); err != nil {
-				return fmt.Errorf("state machine %s version %d: %w", ref.ID, version, err)
-			}
-			refStates[name] = append(refStates[name], head.Name)
-		}
 	}
-	for _, ext := range g.external {
-		have, resolved := refStates[ext.ref]
-		if resolved && !slices.Contains(have, ext.state) {
-			ref := g.content.References[ext.ref]
-			problems = append(problems, fmt.Sprintf("%s: version %d of state machine %s (reference %q) has no state %q",
-				ext.where, ref.Version, ref.ID, ext.ref, ext.state))
-		}
-	}
-	err := s.resolveToolSpecs(ctx, orgID, g.specs)
-	var ae *apiError
+	problems = append(problems, g.UnknownExternalStates(refStates)...)
+	err := s.resolveToolSpecs(ctx, orgID, g.Specs)
+	var un *config.Unresolved
 	switch {
 	case err == nil:
-	case errors.As(err, &ae) && ae.status == http.StatusBadRequest:
-		problems = append(problems, ae.Error())
+	case errors.As(err, &un):
+		problems = append(problems, un.Problems...)
 	default:
 		return err
 	}
 	if len(problems) > 0 {
-		return badRequest(strings.Join(problems, "; "))
+		return &config.Unresolved{Problems: problems}
 	}
 	return nil
 }
@@ -228,7 +212,7 @@ type stateMachineVersionInstance struct {
 	Version        int      `json:"version"`
 	CreatedAt      string   `json:"created_at"`
 	Creator        userInfo `json:"creator"`
-	graphContent
+	config.Graph
 }
 
 type stateMachineVersionsPage struct {
@@ -262,7 +246,7 @@ func (s *Server) getStateMachineVersions(w http.ResponseWriter, r *http.Request)
 	for i, v := range pg {
 		out := stateMachineVersionInstance{OrgID: v.OrgID, StateMachineID: v.RecordID, Version: v.Version,
 			CreatedAt: apiTime(v.CreatedAt), Creator: userInfo{OrgID: v.Creator.OrgID, UserID: v.Creator.UserID}}
-		if err := json.Unmarshal(v.Body, &out.graphContent); err != nil {
+		if err := json.Unmarshal(v.Body, &out.Graph); err != nil {
 			return fmt.Errorf("state machine %s version %d: %w", v.RecordID, v.Version, err)
 		}
 		resp.Versions[i] = out

@@ -8,6 +8,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/compadre-dev/compadre/auth"
+	"github.com/compadre-dev/compadre/pep440"
 	"github.com/compadre-dev/compadre/store"
 	"github.com/compadre-dev/compadre/tools"
 )
@@ -72,7 +73,7 @@ func (s *Server) invokeToolVersion(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	raw := mux.Vars(r)["version"]
-	n, err := tools.ParseVersion(raw)
+	n, err := pep440.ParseVersion(raw)
 	if err != nil {
 		return validationFailed(fieldError{Loc: []any{"path", "version"}, Msg: "The version must be major.minor.patch",
 			Type: "value_error", Input: raw})
@@ -282,10 +283,10 @@ func (s *Server) versionRefs(r *http.Request, toolIDs, constraints []string) ([]
 	}
 	refs := []store.VersionRef{}
 	for i, raw := range constraints {
-		var c tools.Constraint
+		var c pep440.Constraint
 		if raw != "" {
 			var err error
-			if c, err = tools.ParseConstraint(raw); err != nil {
+			if c, err = pep440.ParseConstraint(raw); err != nil {
 				return nil, validationFailed(fieldError{Loc: []any{"query", "version", i}, Msg: err.Error(), Type: "value_error", Input: raw})
 			}
 		}
@@ -294,7 +295,7 @@ func (s *Server) versionRefs(r *http.Request, toolIDs, constraints []string) ([]
 			return nil, err
 		}
 		for _, v := range versions {
-			if raw == "" || c.Match(tools.Version{Major: v.Major, Minor: v.Minor, Patch: v.Patch}) {
+			if raw == "" || c.Match(pep440.Version{Major: v.Major, Minor: v.Minor, Patch: v.Patch}) {
 				refs = append(refs, store.VersionRef{ToolID: v.ToolID, Major: v.Major, Minor: v.Minor, Patch: v.Patch})
 			}
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/compadre-dev/compadre/auth"
 	assets "github.com/compadre-dev/compadre/embed"
+	"github.com/compadre-dev/compadre/pep440"
 	"github.com/compadre-dev/compadre/store"
 	"github.com/compadre-dev/compadre/tools"
 )
@@ -218,7 +219,7 @@ func (s *Server) deprecateToolVersions(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
-	constraint, err := tools.ParseConstraint(mux.Vars(r)["versions"])
+	constraint, err := pep440.ParseConstraint(mux.Vars(r)["versions"])
 	if err != nil {
 		return badRequest("versions is not a valid version constraint: " + err.Error())
 	}
@@ -237,7 +238,7 @@ func (s *Server) deprecateToolVersions(w http.ResponseWriter, r *http.Request) e
 	}
 	var ids []string
 	for _, v := range versions {
-		if constraint.Match(tools.Version{Major: v.Major, Minor: v.Minor, Patch: v.Patch}) {
+		if constraint.Match(pep440.Version{Major: v.Major, Minor: v.Minor, Patch: v.Patch}) {
 			ids = append(ids, v.ID)
 		}
 	}
@@ -365,7 +366,7 @@ func (s *Server) publishToolVersion(w http.ResponseWriter, r *http.Request) erro
 }
 
 func versionString(v store.ToolVersion) string {
-	return tools.Version{Major: v.Major, Minor: v.Minor, Patch: v.Patch}.String()
+	return pep440.Version{Major: v.Major, Minor: v.Minor, Patch: v.Patch}.String()
 }
 
 type versionNumber struct {
@@ -454,7 +455,7 @@ func (s *Server) getToolVersions(w http.ResponseWriter, r *http.Request) error {
 	}
 	// versions is the reference's name and version_constraint the Tools
 	// page's; a client may send both, and only a disagreement is an error.
-	var constraint *tools.Constraint
+	var constraint *pep440.Constraint
 	versions, versionConstraint := queryString(r, "versions"), queryString(r, "version_constraint")
 	if versions != "" && versionConstraint != "" && versions != versionConstraint {
 		return validationFailed(
@@ -468,7 +469,7 @@ func (s *Server) getToolVersions(w http.ResponseWriter, r *http.Request) error {
 		if raw == "" {
 			continue
 		}
-		c, err := tools.ParseConstraint(raw)
+		c, err := pep440.ParseConstraint(raw)
 		if err != nil {
 			return validationFailed(fieldError{Loc: []any{"query", name}, Msg: err.Error(), Type: "value_error", Input: raw})
 		}
@@ -501,7 +502,7 @@ func (s *Server) getToolVersions(w http.ResponseWriter, r *http.Request) error {
 		if deprecated != nil && v.Deprecated != *deprecated {
 			continue
 		}
-		if constraint != nil && !constraint.Match(tools.Version{Major: v.Major, Minor: v.Minor, Patch: v.Patch}) {
+		if constraint != nil && !constraint.Match(pep440.Version{Major: v.Major, Minor: v.Minor, Patch: v.Patch}) {
 			continue
 		}
 		if len(creators) > 0 && !creators[v.Creator] {

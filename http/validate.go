@@ -10,7 +10,6 @@ import (
 	"math/big"
 	"net/http"
 	"os"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +21,7 @@ import (
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 
+	"github.com/compadre-dev/compadre/config"
 	assets "github.com/compadre-dev/compadre/embed"
 )
 
@@ -479,31 +479,9 @@ func decodeBody(r *http.Request, v any) error {
 // decodeFailure describes why a validated body still did not decode into
 // its Go type (a number beyond int64, say) the way FastAPI would, naming the
 // field by its JSON path and never the Go type or struct it was bound for.
+// config words it, as it words the states of a context graph it decodes.
 func decodeFailure(err error, prefix ...any) fieldError {
-	var ute *json.UnmarshalTypeError
-	if errors.As(err, &ute) {
-		loc := slices.Clone(prefix)
-		if ute.Field != "" {
-			loc = append(loc, instanceLoc(strings.Split(ute.Field, "."))...)
-		}
-		switch ute.Type.Kind() {
-		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-			return fieldError{Loc: loc, Type: "int_type", Msg: "Input should be a whole number within the range this field allows"}
-		case reflect.Float32, reflect.Float64:
-			return fieldError{Loc: loc, Type: "float_type", Msg: "Input should be a valid number"}
-		case reflect.String:
-			return fieldError{Loc: loc, Type: "string_type", Msg: "Input should be a valid string"}
-		case reflect.Bool:
-			return fieldError{Loc: loc, Type: "bool_type", Msg: "Input should be a valid boolean"}
-		case reflect.Slice, reflect.Array:
-			return fieldError{Loc: loc, Type: "list_type", Msg: "Input should be a valid list"}
-		case reflect.Map, reflect.Struct:
-			return fieldError{Loc: loc, Type: "dict_type", Msg: "Input should be a valid dictionary or object"}
-		}
-		return fieldError{Loc: loc, Type: "value_error", Msg: "Input is not valid for this field"}
-	}
-	return fieldError{Loc: slices.Clone(prefix), Type: "value_error", Msg: "Input is not valid"}
+	return fieldError(config.DecodeFault(err, prefix...))
 }
 
 // quoteValue shows a refused JSON value in a message, quoted if a string.

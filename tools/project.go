@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/compadre-dev/compadre/pep440"
 )
 
 // Project is what a tool project declares in its pyproject.toml, plus its
@@ -207,18 +209,17 @@ func tomlKind(v any) string {
 // would be linted and tested by its author against a language the sandbox
 // does not run.
 func checkRequiresPython(spec string, ps *problems) {
-	clauses, err := parseSpecifierSet(spec)
+	c, err := pep440.ParseSpecifierSet(spec)
 	if err != nil {
 		ps.add("pyproject.toml: requires-python %q is not a valid PEP 440 specifier set: %s", spec, err)
 		return
 	}
-	c := Constraint{clauses: clauses}
 	// Each minor release is tried at its first and at a late patch, which
 	// catches bounds such as ">3.13" that exclude 3.13.0 but not 3.13.1.
 	patches := []int{0, 99}
 	for minor := 0; minor < minPythonMinor; minor++ {
 		for _, patch := range patches {
-			v := Version{Major: 3, Minor: minor, Patch: patch}
+			v := pep440.Version{Major: 3, Minor: minor, Patch: patch}
 			if c.Match(v) {
 				ps.add("pyproject.toml: requires-python %q admits Python %s, but tools run on Python 3.%d and newer", spec, pythonRelease(v), minPythonMinor)
 				return
@@ -227,7 +228,7 @@ func checkRequiresPython(spec string, ps *problems) {
 	}
 	for minor := minPythonMinor; minor <= maxPythonMinor; minor++ {
 		for _, patch := range patches {
-			if c.Match(Version{Major: 3, Minor: minor, Patch: patch}) {
+			if c.Match(pep440.Version{Major: 3, Minor: minor, Patch: patch}) {
 				return
 			}
 		}
@@ -236,7 +237,7 @@ func checkRequiresPython(spec string, ps *problems) {
 }
 
 // pythonRelease writes 3.8.0 as "3.8", the way people name a release.
-func pythonRelease(v Version) string {
+func pythonRelease(v pep440.Version) string {
 	if v.Patch == 0 {
 		return fmt.Sprintf("%d.%d", v.Major, v.Minor)
 	}

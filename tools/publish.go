@@ -10,6 +10,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/compadre-dev/compadre/pep440"
 	"github.com/compadre-dev/compadre/store"
 	"github.com/compadre-dev/compadre/wasmrt"
 )
@@ -97,7 +98,7 @@ func (s *Service) Publish(ctx context.Context, req PublishRequest) (store.ToolVe
 		if latest == nil {
 			return [3]int{1, 0, 0}
 		}
-		v, _ := Version{Major: latest[0], Minor: latest[1], Patch: latest[2]}.Bump(req.Bump)
+		v, _ := pep440.Version{Major: latest[0], Minor: latest[1], Patch: latest[2]}.Bump(req.Bump)
 		return [3]int{v.Major, v.Minor, v.Patch}
 	})
 }

@@ -1,4 +1,4 @@
-package tools
+package pep440
 
 import (
 	"errors"

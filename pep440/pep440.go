@@ -1,4 +1,8 @@
-package tools
+// Package pep440 reads tool versions (major.minor.patch) and the PEP 440
+// specifier sets that select among them. It is a leaf: the tool publisher
+// and the configuration checks both read constraints, and neither may
+// depend on the other.
+package pep440
 
 import (
 	"errors"
@@ -6,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	pep440 "github.com/aquasecurity/go-pep440-version"
+	specifier "github.com/aquasecurity/go-pep440-version"
 )
 
 // ErrInvalidConstraint is wrapped by every error ParseConstraint returns, so
@@ -24,7 +28,7 @@ type Constraint struct {
 
 type clause struct {
 	text string // operator and version, without spaces: ">=1.2"
-	spec pep440.Specifiers
+	spec specifier.Specifiers
 }
 
 // pep440Operators are the comparison operators PEP 440 defines, each listed
@@ -40,25 +44,26 @@ var pep440Operators = []string{"===", "~=", "==", "!=", "<=", ">=", "<", ">"}
 // rejected here: pip refuses all but empty clauses, and whatever is
 // accepted once becomes part of the API.
 func ParseConstraint(s string) (Constraint, error) {
-	clauses, err := parseSpecifierSet(s)
+	c, err := ParseSpecifierSet(s)
 	if err != nil {
 		return Constraint{}, fmt.Errorf("%w %q: %s", ErrInvalidConstraint, strings.TrimSpace(s), err)
 	}
-	return Constraint{clauses: clauses}, nil
+	return c, nil
 }
 
-// parseSpecifierSet returns the reason s is not a PEP 440 specifier set
-// without naming s, so that callers can phrase the error for their reader.
-func parseSpecifierSet(s string) ([]clause, error) {
+// ParseSpecifierSet parses s as ParseConstraint does, but its error is only
+// the reason s is not a PEP 440 specifier set, without naming s, so that
+// callers can phrase the error for their reader.
+func ParseSpecifierSet(s string) (Constraint, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return nil, errors.New("it is empty")
+		return Constraint{}, errors.New("it is empty")
 	}
 	var clauses []clause
 	for raw := range strings.SplitSeq(s, ",") {
 		raw = strings.TrimSpace(raw)
 		if raw == "" {
-			return nil, errors.New("it has an empty clause; separate clauses with single commas and do not end with one")
+			return Constraint{}, errors.New("it has an empty clause; separate clauses with single commas and do not end with one")
 		}
 		op := ""
 		for _, o := range pep440Operators {
@@ -68,30 +73,30 @@ func parseSpecifierSet(s string) ([]clause, error) {
 			}
 		}
 		if op == "" {
-			return nil, fmt.Errorf("clause %q does not start with an operator (one of %s)", raw, strings.Join(pep440Operators, " "))
+			return Constraint{}, fmt.Errorf("clause %q does not start with an operator (one of %s)", raw, strings.Join(pep440Operators, " "))
 		}
 		version := strings.TrimSpace(raw[len(op):])
 		if version == "" || strings.ContainsAny(version, " \t\r\n|") {
-			return nil, fmt.Errorf("clause %q must be an operator followed by one version; separate clauses with commas", raw)
+			return Constraint{}, fmt.Errorf("clause %q must be an operator followed by one version; separate clauses with commas", raw)
 		}
 		// Parsed here as well only for a clearer message than the
 		// library's "improper constraint" when the version is malformed.
-		if _, err := pep440.Parse(strings.TrimSuffix(version, ".*")); err != nil {
-			return nil, fmt.Errorf("clause %q: %q is not a PEP 440 version", raw, version)
+		if _, err := specifier.Parse(strings.TrimSuffix(version, ".*")); err != nil {
+			return Constraint{}, fmt.Errorf("clause %q: %q is not a PEP 440 version", raw, version)
 		}
-		spec, err := pep440.NewSpecifiers(op + version)
+		spec, err := specifier.NewSpecifiers(op + version)
 		if err != nil {
-			return nil, fmt.Errorf("clause %q: %v", raw, err)
+			return Constraint{}, fmt.Errorf("clause %q: %v", raw, err)
 		}
 		clauses = append(clauses, clause{text: op + version, spec: spec})
 	}
-	return clauses, nil
+	return Constraint{clauses: clauses}, nil
 }
 
 // Match reports whether v satisfies every clause of c. The zero Constraint
 // matches every version.
 func (c Constraint) Match(v Version) bool {
-	pv, err := pep440.Parse(v.String())
+	pv, err := specifier.Parse(v.String())
 	if err != nil {
 		// Only a Version built by hand with negative numbers gets here; it
 		// names no real version, so nothing selects it.
@@ -175,5 +180,5 @@ func (v Version) Bump(kind string) (Version, error) {
 	case "patch":
 		return Version{Major: v.Major, Minor: v.Minor, Patch: v.Patch + 1}, nil
 	}
-	return Version{}, fmt.Errorf("tools: version bump %q: want major, minor or patch", kind)
+	return Version{}, fmt.Errorf("pep440: version bump %q: want major, minor or patch", kind)
 }
