@@ -146,18 +146,22 @@ func TestAdminCreateAPIKey(t *testing.T) {
 
 func TestParseRateLimits(t *testing.T) {
 	tests := []struct {
-		in   string
-		want float64
-		ok   bool
+		in           string
+		scale, burst float64
+		ok           bool
 	}{
-		{"faithful", 1, true}, {"off", 0, true}, {"10x", 10, true}, {"0.5x", 0.5, true},
-		{"10", 0, false}, {"0x", 0, false}, {"-2x", 0, false}, {"fast", 0, false},
+		{"faithful", 1, 10, true}, {"strict", 1, 1, true}, {"off", 0, 0, true},
+		{"10x", 10, 10, true}, {"0.5x", 0.5, 10, true},
+		{"10", 0, 0, false}, {"0x", 0, 0, false}, {"-2x", 0, 0, false}, {"Infx", 0, 0, false}, {"NaNx", 0, 0, false},
+		{"fast", 0, 0, false}, {"Strict", 0, 0, false}, {"", 0, 0, false},
 	}
 	for _, tc := range tests {
-		got, err := parseRateLimits(tc.in)
-		if (err == nil) != tc.ok || got != tc.want {
-			t.Errorf("parseRateLimits(%q) = %v, %v; want %v, ok %v", tc.in, got, err, tc.want, tc.ok)
-		}
+		t.Run(tc.in, func(t *testing.T) {
+			scale, burst, err := parseRateLimits(tc.in)
+			if (err == nil) != tc.ok || scale != tc.scale || burst != tc.burst {
+				t.Errorf("parseRateLimits(%q) = %v, %v, %v; want %v, %v, ok %v", tc.in, scale, burst, err, tc.scale, tc.burst, tc.ok)
+			}
+		})
 	}
 }
 
