@@ -11,10 +11,11 @@ import (
 )
 
 // HostedBurstMinutes is how many minutes' worth of requests a bucket holds
-// under the hosted API's rule: the official SDKs' own integration runs make
-// about forty sign-ins a minute (each client instance signs in anew)
-// against a documented 5 a minute, and pass against the hosted API. See
-// DECISIONS.md, "Why do buckets hold ten minutes' worth?".
+// under the hosted API's evident rule: the official SDKs' own integration
+// runs make about forty sign-ins within a minute or two (each client
+// instance signs in anew) against a documented 5 a minute, and pass against
+// the hosted API. See DECISIONS.md, "Why do buckets hold ten minutes' worth
+// of requests?".
 const HostedBurstMinutes = 10
 
 // rateLimiter keeps one token bucket per (operation, organization, subject).
