@@ -1,8 +1,9 @@
 # Compadre. `make run` builds and starts the server; `make test` runs the
 # whole suite: formatting, vet, staticcheck, the Go tests with the race
-# detector, and the contract tests (schemathesis and the official Python SDK
-# against a freshly started server). Everything needed is installed into
-# ./bin and ./.venv on first use.
+# detector, the contract tests (schemathesis and the official Python SDK
+# against a freshly started server), and the official Python SDK's own
+# integration tests against a server started with default flags. Everything
+# needed is installed into ./bin and ./.venv on first use.
 
 GO                  ?= go
 PYTHON              ?= python3
@@ -10,7 +11,7 @@ BIN                 := $(CURDIR)/bin
 VENV                := $(CURDIR)/.venv
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: run build test lint unit contract bench openapi clean
+.PHONY: run build test lint unit contract sdk bench openapi clean
 
 build:
 	$(GO) build -o $(BIN)/compadre .
@@ -18,7 +19,7 @@ build:
 run: build
 	$(BIN)/compadre serve
 
-test: lint unit contract
+test: lint unit contract sdk
 
 lint: $(BIN)/staticcheck
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
@@ -35,6 +36,11 @@ unit:
 
 contract: build $(VENV)/.installed
 	$(VENV)/bin/python tests/contract/run.py --binary $(BIN)/compadre
+
+# The SDK's integration tests, unchanged; which files run is SDK_SUITES in
+# tests/contract/sdk_integration.py.
+sdk: build $(VENV)/.installed
+	$(VENV)/bin/python tests/contract/sdk_integration.py --binary $(BIN)/compadre
 
 # A restart of serve waits for the sandbox it started to finish loading
 # before the next one, so it runs a fixed ten restarts per count.

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"os/signal"
@@ -27,6 +28,7 @@ import (
 	"github.com/compadre-dev/compadre/app"
 	"github.com/compadre-dev/compadre/auth"
 	assets "github.com/compadre-dev/compadre/embed"
+	httpapi "github.com/compadre-dev/compadre/http"
 	"github.com/compadre-dev/compadre/store"
 	"github.com/compadre-dev/compadre/wasmrt"
 	"github.com/dustin/go-humanize"
@@ -94,7 +96,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.StringVar(&f.addr, "addr", env(getenv, "addr", "127.0.0.1:8080"), "listen address (COMPADRE_ADDR)")
 	fs.StringVar(&f.data, "data", env(getenv, "data", "./compadre-data"), "data directory (COMPADRE_DATA)")
 	fs.StringVar(&f.org, "org", env(getenv, "org", "local"), "organization created on first start (COMPADRE_ORG)")
-	fs.StringVar(&f.rateLimits, "rate-limits", env(getenv, "rate-limits", "faithful"), "faithful, off, or a multiplier such as 10x (COMPADRE_RATE_LIMITS)")
+	fs.StringVar(&f.rateLimits, "rate-limits", env(getenv, "rate-limits", "faithful"), "faithful (the hosted API's, with its burst allowance), strict (the documented per-minute figures exactly), off, or a multiplier of faithful such as 10x (COMPADRE_RATE_LIMITS)")
 	fs.StringVar(&f.logFormat, "log-format", env(getenv, "log-format", "text"), "text or json (COMPADRE_LOG_FORMAT)")
 	fs.StringVar(&f.logLevel, "log-level", env(getenv, "log-level", "info"), "debug, info, warn or error (COMPADRE_LOG_LEVEL)")
 	fs.StringVar(&f.tokenTTL, "token-ttl", env(getenv, "token-ttl", "1h"), "lifetime of signed-in tokens (COMPADRE_TOKEN_TTL)")
@@ -135,7 +137,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	scale, err := parseRateLimits(f.rateLimits)
+	scale, burst, err := parseRateLimits(f.rateLimits)
 	if err != nil {
 		return err
 	}
@@ -153,7 +155,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	baseURL := "http://" + l.Addr().String()
 	a, err := app.Open(ctx, app.Config{
-		DataDir: f.data, Org: f.org, RateLimitScale: scale, TokenTTL: ttl, Logger: log, Stdout: stdout,
+		DataDir: f.data, Org: f.org, RateLimitScale: scale, RateLimitBurstMinutes: burst, TokenTTL: ttl, Logger: log, Stdout: stdout,
 		Sandbox: f.sandbox == "on", SandboxLimits: limits, SandboxWait: sandboxWait, Retention: retention,
 		ToolsRepo: f.toolsRepo, TeamBranch: f.teamBranch,
 		Durability: durability, IdleTimeout: conns.IdleTimeout, BodyTimeout: conns.BodyTimeout, MaxConns: conns.MaxConns,
@@ -203,19 +205,24 @@ func parseRetention(s string) (time.Duration, error) {
 	return 0, fmt.Errorf("--retention: want a positive duration such as 720h or 30d, or off, got %q", s)
 }
 
-// parseRateLimits reads --rate-limits: "faithful" is the hosted API's
-// limits, "off" none, and "Nx" the hosted limits times N.
-func parseRateLimits(s string) (float64, error) {
+// parseRateLimits reads --rate-limits into a scale of the documented
+// per-minute figures and the minutes' worth a bucket holds: "faithful" is
+// what the hosted API evidently does (the figures, with a burst allowance of
+// httpapi.HostedBurstMinutes), "strict" the figures exactly, "off" none, and
+// "Nx" faithful times N.
+func parseRateLimits(s string) (scale, burstMinutes float64, err error) {
 	switch s {
 	case "faithful":
-		return 1, nil
+		return 1, httpapi.HostedBurstMinutes, nil
+	case "strict":
+		return 1, 1, nil
 	case "off":
-		return 0, nil
+		return 0, 0, nil
 	}
-	if n, err := strconv.ParseFloat(strings.TrimSuffix(s, "x"), 64); err == nil && strings.HasSuffix(s, "x") && n > 0 {
-		return n, nil
+	if n, err := strconv.ParseFloat(strings.TrimSuffix(s, "x"), 64); err == nil && strings.HasSuffix(s, "x") && n > 0 && !math.IsInf(n, 0) {
+		return n, httpapi.HostedBurstMinutes, nil
 	}
-	return 0, fmt.Errorf("--rate-limits: want faithful, off or a multiplier such as 10x, got %q", s)
+	return 0, 0, fmt.Errorf("--rate-limits: want faithful, strict, off or a multiplier such as 10x, got %q", s)
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {

@@ -42,10 +42,15 @@ func start(t *testing.T, dir string, env map[string]string) (app.Credentials, *s
 	out, logs := &syncBuffer{}, &syncBuffer{}
 	getenv := func(k string) string { return env[k] }
 	done := make(chan error, 1)
+	// The sandbox has tests of its own; compiling it in every temp data
+	// directory here would only burn CPU. Rate limits are off unless env
+	// names COMPADRE_RATE_LIMITS (empty is unset: the flag's default).
+	args := []string{"--addr", "127.0.0.1:0", "--data", dir, "--sandbox", "off"}
+	if _, ok := env["COMPADRE_RATE_LIMITS"]; !ok {
+		args = append(args, "--rate-limits", "off")
+	}
 	go func() {
-		// The sandbox has tests of its own; compiling it in every temp data
-		// directory here would only burn CPU.
-		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--data", dir, "--rate-limits", "off", "--sandbox", "off"}, getenv, out, logs)
+		done <- run(ctx, args, getenv, out, logs)
 	}()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -146,18 +151,48 @@ func TestAdminCreateAPIKey(t *testing.T) {
 
 func TestParseRateLimits(t *testing.T) {
 	tests := []struct {
-		in   string
-		want float64
-		ok   bool
+		in           string
+		scale, burst float64
+		ok           bool
 	}{
-		{"faithful", 1, true}, {"off", 0, true}, {"10x", 10, true}, {"0.5x", 0.5, true},
-		{"10", 0, false}, {"0x", 0, false}, {"-2x", 0, false}, {"fast", 0, false},
+		{"faithful", 1, 10, true}, {"strict", 1, 1, true}, {"off", 0, 0, true},
+		{"10x", 10, 10, true}, {"0.5x", 0.5, 10, true},
+		{"10", 0, 0, false}, {"0x", 0, 0, false}, {"-2x", 0, 0, false}, {"Infx", 0, 0, false}, {"NaNx", 0, 0, false},
+		{"fast", 0, 0, false}, {"Strict", 0, 0, false}, {"", 0, 0, false},
 	}
 	for _, tc := range tests {
-		got, err := parseRateLimits(tc.in)
-		if (err == nil) != tc.ok || got != tc.want {
-			t.Errorf("parseRateLimits(%q) = %v, %v; want %v, ok %v", tc.in, got, err, tc.want, tc.ok)
-		}
+		t.Run(tc.in, func(t *testing.T) {
+			scale, burst, err := parseRateLimits(tc.in)
+			if (err == nil) != tc.ok || scale != tc.scale || burst != tc.burst {
+				t.Errorf("parseRateLimits(%q) = %v, %v, %v; want %v, %v, ok %v", tc.in, scale, burst, err, tc.scale, tc.burst, tc.ok)
+			}
+		})
+	}
+}
+
+// TestRateLimitModes checks the mode reaches the server: strict refuses the
+// 6th sign-in of a minute (5 is the documented figure), and the default,
+// faithful, admits it, as the hosted API does.
+func TestRateLimitModes(t *testing.T) {
+	tests := []struct {
+		mode    string
+		want6th int
+	}{
+		{"", http.StatusOK}, {"faithful", http.StatusOK}, {"strict", http.StatusTooManyRequests},
+	}
+	for _, tc := range tests {
+		t.Run("mode "+tc.mode, func(t *testing.T) {
+			creds, _, stop := start(t, t.TempDir(), map[string]string{"COMPADRE_RATE_LIMITS": tc.mode})
+			defer stop()
+			for i := 1; i <= 5; i++ {
+				if status := signInStatus(t, creds.BaseURL, creds.Organization, creds.APIKey, creds.APIKeyID, creds.UserID); status != http.StatusOK {
+					t.Fatalf("sign-in %d: got %d, want 200", i, status)
+				}
+			}
+			if status := signInStatus(t, creds.BaseURL, creds.Organization, creds.APIKey, creds.APIKeyID, creds.UserID); status != tc.want6th {
+				t.Errorf("6th sign-in: got %d, want %d", status, tc.want6th)
+			}
+		})
 	}
 }
 

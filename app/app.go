@@ -34,6 +34,9 @@ type Config struct {
 	Org string
 	// RateLimitScale multiplies the hosted API's rate limits; 0 turns them off.
 	RateLimitScale float64
+	// RateLimitBurstMinutes is how many minutes' worth of requests a rate
+	// limit admits at once; below 1 means one (the documented figures).
+	RateLimitBurstMinutes float64
 	// TokenTTL is how long a signed-in token lives.
 	TokenTTL time.Duration
 	Logger   *slog.Logger
@@ -197,7 +200,7 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 	}
 	apiCfg := httpapi.Config{
 		Store: st, Tokens: auth.NewTokens(signing, cfg.TokenTTL, cfg.Now), Sealer: sealer, Logger: cfg.Logger,
-		RateLimitScale: cfg.RateLimitScale, Now: cfg.Now, Version: Version, BodyTimeout: cfg.BodyTimeout,
+		RateLimitScale: cfg.RateLimitScale, RateLimitBurstMinutes: cfg.RateLimitBurstMinutes, Now: cfg.Now, Version: Version, BodyTimeout: cfg.BodyTimeout,
 		KeyHashCost: cfg.keyHashCost(),
 	}
 	if cfg.Sandbox {

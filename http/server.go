@@ -28,6 +28,9 @@ type Config struct {
 	Logger *slog.Logger
 	// RateLimitScale multiplies every rate limit; 0 turns rate limiting off.
 	RateLimitScale float64
+	// RateLimitBurstMinutes is how many minutes' worth of requests a bucket
+	// holds; below 1 means one (the documented figures exactly).
+	RateLimitBurstMinutes float64
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Version is reported by /readyz.
@@ -94,7 +97,7 @@ func New(cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.limits = newRateLimiter(cfg.RateLimitScale, s.now)
+	s.limits = newRateLimiter(cfg.RateLimitScale, cfg.RateLimitBurstMinutes, s.now)
 	s.keyHashCost, s.decoyHash = cfg.KeyHashCost, cfg.KeyHashCost.Decoy()
 	doc, err := loadedAPIDocument()
 	if err != nil {

@@ -10,9 +10,9 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
+
+from harness import sign_in, start, stop
 
 HERE = Path(__file__).resolve().parent
 
@@ -21,40 +21,6 @@ HERE = Path(__file__).resolve().parent
 # forbids (or refusing what it allows).
 CHECKS = "all"
 ACCEPTED = '["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]'
-
-
-def start(binary: str, data: Path) -> tuple[subprocess.Popen, dict]:
-    log = open(data.parent / "server.log", "w")
-    proc = subprocess.Popen(
-        [binary, "serve", "--addr", "127.0.0.1:0", "--data", str(data),
-         "--rate-limits", "off", "--log-level", "warn"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    # /readyz answers 200 only once the sandbox runs, which on a fresh data
-    # directory means compiling the interpreter: minutes on a slow machine.
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"server exited with {proc.returncode}; see {log.name}")
-        try:
-            creds = json.loads((data / "credentials.json").read_text())
-            with urllib.request.urlopen(creds["base_url"] + "/readyz", timeout=2) as r:
-                if r.status == 200:
-                    return proc, creds
-        except (OSError, ValueError, KeyError):
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    sys.exit("server did not become ready")
-
-
-def sign_in(creds: dict) -> str:
-    req = urllib.request.Request(
-        f"{creds['base_url']}/v1/{creds['organization']}/user/signin_with_api_key",
-        method="POST",
-        headers={"x-api-key": creds["api_key"], "x-api-key-id": creds["api_key_id"],
-                 "x-user-id": creds["user_id"]})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.load(r)["id_token"]
 
 
 def schemathesis(creds: dict, token: str, work: Path, *operation_filter: str) -> int:
@@ -107,7 +73,7 @@ def main() -> int:
     failures = 0
     with tempfile.TemporaryDirectory(prefix="compadre-contract-") as tmp:
         work = Path(tmp)
-        proc, creds = start(args.binary, work / "data")
+        proc, creds = start(args.binary, work / "data", "--rate-limits", "off")
         try:
             token = sign_in(creds)
             # The SDK smoke test first, while the administrator is as first
@@ -122,11 +88,7 @@ def main() -> int:
             failures += schemathesis(creds, token, work, "--include-operation-id", "delete-organization",
                                      "--phases", "examples,coverage,fuzzing") != 0
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
             if failures:
                 print((work / "server.log").read_text()[-5000:])
     print(f"contract: {3 - failures} passed, {failures} failed")

@@ -24,6 +24,8 @@ from amigo_sdk.generated.model import (
     UserUpdateUserInfoRequest,
 )
 
+from harness import AGENT_VERSION, GREETER_VERSION
+
 creds = json.loads(os.environ["COMPADRE_CREDENTIALS"])
 client = AmigoClient(api_key=creds["api_key"], api_key_id=creds["api_key_id"], user_id=creds["user_id"],
                      organization_id=creds["organization"], base_url=creds["base_url"])
@@ -68,39 +70,16 @@ except NotFoundError:
 # An agent, a context graph, a service pairing them, and a conversation
 # with it, through the SDK's own resources and models.
 agent = client.agents.create(OrganizationCreateAgentRequest(agent_name=f"Amy {uuid.uuid4().hex[:6]}"))
-client.agents.create_agent_version(agent.id, OrganizationCreateAgentVersionRequest.model_validate({
-    "initials": "AM",
-    "identity": {"name": "Amy", "role": "Support agent", "developed_by": "Example Inc.",
-                 "default_spoken_language": "ara",
-                 "relationship_to_developer": {"ownership": "Example Inc.", "type": "assistant",
-                                               "conversation_visibility": "visible", "thought_visibility": "hidden"}},
-    "background": "Amy helps customers with their orders.",
-    "behaviors": ["Be polite."], "communication_patterns": ["Short sentences."],
-    "voice_config": {"voice_id": "voice-1"},
-}))
+client.agents.create_agent_version(agent.id, OrganizationCreateAgentVersionRequest.model_validate(AGENT_VERSION))
 versions = client.agents.get_agent_versions(agent.id)
 check([v.version for v in versions.agent_versions] == [1], f"agent versions {versions.agent_versions}")
 check(versions.agent_versions[0].voice_config.voice_id == "voice-1", "voice config kept")
 
 
-def action_state(name: str, *exits: dict) -> dict:
-    return {"type": "action", "name": name, "objective": f"Objective of {name}", "actions": [f"Act in {name}"],
-            "intra_state_navigation_guidelines": [], "action_guidelines": [], "boundary_constraints": [],
-            "exit_conditions": list(exits), "action_tool_call_specs": [], "exit_condition_tool_call_specs": [],
-            "skip_active_memory_retrieval": False}
-
-
 graph = client.context_graphs.create_context_graph(
     OrganizationCreateServiceHierarchicalStateMachineRequest(state_machine_name=f"greeter {uuid.uuid4().hex[:6]}"))
 client.context_graphs.create_context_graph_version(
-    graph.id, OrganizationCreateServiceHierarchicalStateMachineVersionRequest.model_validate({
-        "description": "A greeting and a goodbye.",
-        "states": [action_state("start", {"description": "The user was greeted", "next_state": "end"}),
-                   action_state("end")],
-        "new_user_initial_state": "start", "returning_user_initial_state": "start", "terminal_state": "end",
-        "references": {}, "global_intra_state_navigation_guidelines": [], "global_action_guidelines": [],
-        "global_boundary_constraints": [],
-    }))
+    graph.id, OrganizationCreateServiceHierarchicalStateMachineVersionRequest.model_validate(GREETER_VERSION))
 check([v.version for v in client.context_graphs.get_context_graph_versions(graph.id).state_machine_versions] == [1],
       "context graph version 1")
 
