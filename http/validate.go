@@ -38,9 +38,11 @@ type apiDocument struct {
 }
 
 type operation struct {
-	id           string
-	method       string
-	path         string
+	id     string
+	method string
+	path   string
+	// hasBody is whether the document offers a JSON body, which the
+	// validator reads and checks; any other body is the handler's to read.
 	hasBody      bool
 	bodyRequired bool
 	params       []*parameter
@@ -115,9 +117,17 @@ func loadAPIDocument() (*apiDocument, error) {
 			}
 			op := &operation{id: id, method: strings.ToUpper(method), path: path,
 				base: docURL + "#/paths/" + pointerEscape(path) + "/" + method}
+			// Only a JSON body is read and validated here; one the document
+			// offers in other media types alone (a multipart form, raw audio)
+			// is left unread for the handler, which parses it and bounds its
+			// size itself. See DECISIONS.md, "Why are bodies other than JSON
+			// left to the handler?".
 			if rb, ok := om["requestBody"].(map[string]any); ok {
-				op.hasBody = true
-				op.bodyRequired, _ = rb["required"].(bool)
+				content, _ := rb["content"].(map[string]any)
+				if _, ok := content["application/json"]; ok {
+					op.hasBody = true
+					op.bodyRequired, _ = rb["required"].(bool)
+				}
 			}
 			params, _ := om["parameters"].([]any)
 			for i, p := range params {
