@@ -29,6 +29,7 @@ import (
 	"github.com/compadre-dev/compadre/auth"
 	assets "github.com/compadre-dev/compadre/embed"
 	httpapi "github.com/compadre-dev/compadre/http"
+	"github.com/compadre-dev/compadre/llm"
 	"github.com/compadre-dev/compadre/store"
 	"github.com/compadre-dev/compadre/wasmrt"
 	"github.com/dustin/go-humanize"
@@ -87,6 +88,7 @@ type serveFlags struct {
 	sandbox, sandboxTimeout, sandboxMemory, sandboxWait        string
 	toolsRepo, teamBranch, retention                           string
 	durability, idleTimeout, bodyTimeout, maxConns             string
+	llmProvider, llmURL, llmKey, llmModel, llmTimeout          string
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -111,7 +113,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.StringVar(&f.idleTimeout, "idle-timeout", env(getenv, "idle-timeout", app.DefaultIdleTimeout.String()), "close a keep-alive connection idle this long (COMPADRE_IDLE_TIMEOUT)")
 	fs.StringVar(&f.bodyTimeout, "body-timeout", env(getenv, "body-timeout", app.DefaultBodyTimeout.String()), "time a request body has to arrive; later is 408 (COMPADRE_BODY_TIMEOUT)")
 	fs.StringVar(&f.maxConns, "max-connections", env(getenv, "max-connections", strconv.Itoa(app.DefaultMaxConns)), "connections open at once; more wait to be accepted (COMPADRE_MAX_CONNECTIONS)")
+	fs.StringVar(&f.llmProvider, "llm-provider", env(getenv, "llm-provider", llm.BuiltinName), "builtin, or openai for an OpenAI-compatible chat-completions server (COMPADRE_LLM_PROVIDER)")
+	fs.StringVar(&f.llmURL, "llm-url", env(getenv, "llm-url", ""), "base URL of the OpenAI-compatible server, such as http://localhost:11434/v1 (COMPADRE_LLM_URL)")
+	fs.StringVar(&f.llmKey, "llm-key", env(getenv, "llm-key", ""), "bearer key for the model server; never logged (COMPADRE_LLM_KEY)")
+	fs.StringVar(&f.llmModel, "llm-model", env(getenv, "llm-model", ""), "model asked when a version set prefers none (COMPADRE_LLM_MODEL)")
+	fs.StringVar(&f.llmTimeout, "llm-timeout", env(getenv, "llm-timeout", llm.DefaultTimeout.String()), "limit of one model call (COMPADRE_LLM_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	model, err := parseModel(f)
+	if err != nil {
 		return err
 	}
 	conns, err := parseConnLimits(f.idleTimeout, f.bodyTimeout, f.maxConns)
@@ -159,6 +170,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Sandbox: f.sandbox == "on", SandboxLimits: limits, SandboxWait: sandboxWait, Retention: retention,
 		ToolsRepo: f.toolsRepo, TeamBranch: f.teamBranch,
 		Durability: durability, IdleTimeout: conns.IdleTimeout, BodyTimeout: conns.BodyTimeout, MaxConns: conns.MaxConns,
+		Model: model,
 	}, baseURL)
 	if err != nil {
 		l.Close()
@@ -168,8 +180,22 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if prov, err := assets.PythonProvenance(); err == nil {
 		python = prov.Interpreter()
 	}
-	log.Info("serving", "url", baseURL, "data", f.data, "rate_limits", f.rateLimits, "version", app.Version, "python", python)
+	log.Info("serving", "url", baseURL, "data", f.data, "rate_limits", f.rateLimits, "version", app.Version, "python", python,
+		"llm", model.Name(), "llm_url", f.llmURL)
 	return a.Serve(ctx, l, 30*time.Second)
+}
+
+// parseModel builds the language model --llm-provider names.
+func parseModel(f serveFlags) (llm.Provider, error) {
+	timeout, err := time.ParseDuration(f.llmTimeout)
+	if err != nil || timeout <= 0 {
+		return nil, fmt.Errorf("--llm-timeout: want a positive duration such as 60s, got %q", f.llmTimeout)
+	}
+	p, err := llm.New(f.llmProvider, llm.OpenAIConfig{URL: f.llmURL, Key: f.llmKey, Model: f.llmModel, Timeout: timeout})
+	if err != nil {
+		return nil, fmt.Errorf("--llm-provider: %w", err)
+	}
+	return p, nil
 }
 
 // parseConnLimits reads --idle-timeout, --body-timeout (Go durations) and

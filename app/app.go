@@ -18,6 +18,7 @@ import (
 
 	"github.com/compadre-dev/compadre/auth"
 	httpapi "github.com/compadre-dev/compadre/http"
+	"github.com/compadre-dev/compadre/llm"
 	"github.com/compadre-dev/compadre/store"
 	"github.com/compadre-dev/compadre/wasmrt"
 	"golang.org/x/net/netutil"
@@ -37,6 +38,8 @@ type Config struct {
 	// RateLimitBurstMinutes is how many minutes' worth of requests a rate
 	// limit admits at once; below 1 means one (the documented figures).
 	RateLimitBurstMinutes float64
+	// Model answers the conversation engine; nil means the built-in model.
+	Model llm.Provider
 	// TokenTTL is how long a signed-in token lives.
 	TokenTTL time.Duration
 	Logger   *slog.Logger
@@ -201,7 +204,7 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 	apiCfg := httpapi.Config{
 		Store: st, Tokens: auth.NewTokens(signing, cfg.TokenTTL, cfg.Now), Sealer: sealer, Logger: cfg.Logger,
 		RateLimitScale: cfg.RateLimitScale, RateLimitBurstMinutes: cfg.RateLimitBurstMinutes, Now: cfg.Now, Version: Version, BodyTimeout: cfg.BodyTimeout,
-		KeyHashCost: cfg.keyHashCost(),
+		KeyHashCost: cfg.keyHashCost(), Model: cfg.Model,
 	}
 	if cfg.Sandbox {
 		cacheDir := cfg.SandboxCacheDir

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/compadre-dev/compadre/app"
+	"github.com/compadre-dev/compadre/llm"
 	"github.com/compadre-dev/compadre/store"
 )
 
@@ -61,6 +62,10 @@ func WithSandbox() Option {
 		}
 	}
 }
+
+// WithModel answers the conversation engine with p instead of the
+// built-in model: an OpenAI-compatible server the test runs, say.
+func WithModel(p llm.Provider) Option { return func(c *app.Config) { c.Model = p } }
 
 // WithTeamBranch sets the branch template repo "team" publishes from
 // (default releases/{org}).

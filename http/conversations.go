@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 
 	a "github.com/compadre-dev/compadre/auth"
 	"github.com/compadre-dev/compadre/config"
+	"github.com/compadre-dev/compadre/engine"
 	"github.com/compadre-dev/compadre/store"
 )
 
@@ -28,16 +28,10 @@ type createConversationRequest struct {
 	Tags                  map[string]*string `json:"tags"`
 }
 
-type conversationCreatedEvent struct {
-	Type           string `json:"type"`
-	ConversationID string `json:"conversation_id"`
-}
-
-// createConversation starts a conversation and streams its events as
-// newline-delimited JSON. Until the conversation engine runs the agent's
-// turns, the stream is the conversation-created event alone. See
-// DECISIONS.md, "What does create-conversation stream before the agent can
-// speak?".
+// createConversation starts a conversation and streams its opening turn
+// as newline-delimited JSON: conversation-created, the agent's actions,
+// its first message, interaction-complete. The conversation is written
+// with that turn; if the turn fails, nothing is kept.
 func (s *Server) createConversation(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	st := state(ctx)
@@ -54,14 +48,15 @@ func (s *Server) createConversation(w http.ResponseWriter, r *http.Request) erro
 	if req.ServiceVersionSetName != nil {
 		n.VersionSetName = *req.ServiceVersionSetName
 	}
+	var initial *engine.Input
 	if req.InitialMessage != nil {
 		text, err := strippedNonEmpty(*req.InitialMessage, "body", "initial_message")
 		if err != nil {
 			return err
 		}
-		n.Initial = &store.Message{Message: text, Format: "text", MessageType: store.MessageUser}
+		initial = &engine.Input{Kind: engine.InputUserMessage, Text: text, Format: "text"}
 		if req.InitialMessageType != nil {
-			n.Initial.MessageType = *req.InitialMessageType
+			initial.Kind = *req.InitialMessageType
 		}
 	}
 	attrs := a.Attributes{a.AttrOrgID: st.org.ID, a.AttrServiceID: req.ServiceID, a.AttrUserID: st.principal.UserID}
@@ -74,29 +69,30 @@ func (s *Server) createConversation(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	if n.Initial != nil {
-		n.Initial.Sender = sender(caller, n.Initial.MessageType)
+	if initial != nil {
+		initial.Sender = sender(caller, initial.Kind)
 	}
 	if queryString(r, "response_format") == "voice" {
 		n.Check = func(_ store.Conversation, agent store.AgentVersion) error {
 			return checkVoiceLanguage(caller.Preferences.PreferredLanguage, agent)
 		}
 	}
-	c, err := s.store.CreateConversation(ctx, n)
+	c, err := s.store.PrepareConversation(ctx, n)
 	if err != nil {
 		return err
 	}
-	line, err := json.Marshal(conversationCreatedEvent{Type: "conversation-created", ConversationID: c.ID})
+	if queryString(r, "response_format") == "voice" {
+		return badRequest("Voice responses need a speech synthesizer, and none is configured; ask for response_format=text.")
+	}
+	actions, err := actionFilter(queryString(r, "current_agent_action_type"),
+		a.Allowed(st.principal.Grants, a.ConversationGetInteractionInsights, conversationAttrs(c)))
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.WriteHeader(http.StatusCreated)
-	_, _ = w.Write(append(line, '\n'))
-	if f, ok := w.(http.Flusher); ok {
-		f.Flush()
-	}
-	return nil
+	release, _ := s.engine.Hold(c.ID)
+	defer release()
+	es := s.newEventStream(w, r, http.StatusCreated, actions)
+	return es.finish(s.engine.Open(ctx, c, initial, engine.Run{}, es.emit))
 }
 
 // voiceLanguages are the languages (ISO 639-3) the agent can speak in,
@@ -302,10 +298,13 @@ func (s *Server) getConversationMessages(w http.ResponseWriter, r *http.Request)
 }
 
 // finishConversation needs User:UpdateUserInfo on the user who started the
-// conversation as well as Conversation:FinishConversation on it.
+// conversation as well as Conversation:FinishConversation on it. It waits
+// for no interaction: one in process makes it a 409.
 func (s *Server) finishConversation(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	st := state(ctx)
+	release := func() {}
+	defer func() { release() }()
 	err := s.store.FinishConversation(ctx, st.org.ID, mux.Vars(r)["conversation_id"], func(c store.Conversation, u *store.User) error {
 		owner := a.Attributes{a.AttrOrgID: c.OrgID, a.AttrUserID: c.UserID}
 		if u != nil {
@@ -317,6 +316,11 @@ func (s *Server) finishConversation(w http.ResponseWriter, r *http.Request) erro
 		if err := st.allow(a.ConversationFinishConversation, conversationAttrs(c)); err != nil {
 			return err
 		}
+		held, ok := s.engine.Hold(c.ID)
+		if !ok {
+			return engine.ErrBusy
+		}
+		release = held
 		return nil
 	})
 	if err != nil {

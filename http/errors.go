@@ -12,6 +12,7 @@ import (
 
 	"github.com/compadre-dev/compadre/auth"
 	"github.com/compadre-dev/compadre/config"
+	"github.com/compadre-dev/compadre/engine"
 	"github.com/compadre-dev/compadre/store"
 	"github.com/compadre-dev/compadre/tools"
 )
@@ -69,10 +70,31 @@ func fieldErrors(fs config.Faults) []fieldError {
 	return out
 }
 
-// writeError is the one place errors become responses. Anything it does not
-// recognise is a 500 whose real cause goes to the log, not the client.
+// failureStatus is the status of an interaction's error event for each
+// kind of failure.
+var failureStatus = map[engine.FailureKind]int{
+	engine.GraphBroken:      http.StatusInternalServerError,
+	engine.ToolFailed:       http.StatusBadRequest,
+	engine.ToolsUnavailable: http.StatusServiceUnavailable,
+	engine.ModelFailed:      http.StatusBadGateway,
+	engine.ModelTimedOut:    http.StatusGatewayTimeout,
+}
+
+// writeError is the one place errors become responses.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	ae := errorResponse(r, log, err)
+	for k, v := range ae.header {
+		w.Header()[k] = v
+	}
+	writeJSON(w, ae.status, map[string]any{"detail": ae.detail})
+}
+
+// errorResponse is the one place errors get the status and detail a client
+// sees, as a response or as a stream's error event. Anything it does not
+// recognise is a 500 whose real cause goes to the log, not the client.
+func errorResponse(r *http.Request, log *slog.Logger, err error) *apiError {
 	var ae *apiError
+	var failure *engine.Failure
 	var re *store.RuleError
 	var ce *store.ConflictError
 	var ne *store.NotFoundError
@@ -89,6 +111,10 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		ae = badRequest(unresolved.Error())
 	case errors.As(err, &incomplete):
 		ae = badRequest(incomplete.Error())
+	case errors.As(err, &failure):
+		ae = errorf(failureStatus[failure.Kind], failure.Reason+".")
+	case errors.Is(err, engine.ErrBusy):
+		ae = conflict("A related operation on this conversation is in process; try again once it ends.")
 	case errors.As(err, &re) && re.Missing != nil:
 		ae = badRequest(missingDetail(re.Missing))
 	case errors.As(err, &re):
@@ -122,10 +148,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		log.ErrorContext(r.Context(), "request failed", "request_id", requestID(r.Context()), "error", err)
 		ae = errorf(http.StatusInternalServerError, "Internal Server Error")
 	}
-	for k, v := range ae.header {
-		w.Header()[k] = v
-	}
-	writeJSON(w, ae.status, map[string]any{"detail": ae.detail})
+	return ae
 }
 
 // sourceError words what a publish could not use from the repository.

@@ -21,6 +21,10 @@ import (
 // maxBodyBytes is the largest request body accepted; larger ones get 413.
 const maxBodyBytes = 1 << 20
 
+// maxRawBodyBytes is the largest body an operation taking a form or audio
+// accepts: a few minutes of speech as WAV.
+const maxRawBodyBytes = 16 << 20
+
 type authMode int
 
 const (

@@ -30,7 +30,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 		checks["database"] = "unavailable"
 		status, code = "unavailable", http.StatusServiceUnavailable
 	}
-	body := map[string]any{"status": status, "version": s.version, "checks": checks}
+	body := map[string]any{"status": status, "version": s.version, "checks": checks,
+		"providers": map[string]string{"llm": s.model.Name()}}
 	if s.sandbox != nil {
 		var state string
 		state, body["python"] = s.sandbox()

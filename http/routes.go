@@ -92,6 +92,16 @@ func (s *Server) routes() []route {
 		{"GET", org + "/conversation/{conversation_id}/messages/", "get-conversation-messages", authRequired, nil, 20, s.getConversationMessages},
 		{"POST", org + "/conversation/{conversation_id}/finish/", "finish-conversation", authRequired, perms{a.UserUpdateUserInfo, a.ConversationFinishConversation}, 5, s.finishConversation},
 		{"POST", org + "/conversation/{conversation_id}/tags/", "modify-tags-of-conversation", authRequired, perms{a.ConversationModifyConversation}, 50, s.modifyTagsOfConversation},
+		// Conversation:GetInteractionInsights only decides which events
+		// an interaction streams; Conversation:GetMessage on insights only
+		// decides whether reflections are shown.
+		{"POST", org + "/conversation/{conversation_id}/interact", "interact-with-conversation", authRequired, perms{a.UserUpdateUserInfo, a.ConversationInteractWithConversation}, 15, s.interactWithConversation},
+		{"GET", org + "/conversation/{conversation_id}/interaction/{interaction_id}/insights", "get-interaction-insights", authRequired, perms{a.ConversationGetInteractionInsights, a.OrganizationGetStateMachine}, 20, s.getInteractionInsights},
+		{"POST", org + "/conversation/{conversation_id}/interaction/{interaction_id}/recommend_responses", "recommend-responses-for-interaction", authRequired, perms{a.ConversationGetRecommendedResponses}, 20, s.recommendResponses},
+		{"GET", org + "/conversation/{conversation_id}/messages/{message_id}/source", "retrieve-message-source", authRequired, perms{a.ConversationGetMessage}, 30, s.retrieveMessageSource},
+		{"POST", org + "/conversation/conversation_starter", "generate-conversation-starter", authRequired, perms{a.ConversationCreateConversation}, 10, s.generateConversationStarter},
+		// A message source's URL carries its own sealed, expiring token.
+		{"GET", "/audio/{token}", "download-message-audio", authNone, nil, 0, s.downloadAudio},
 
 		// The fixed search path comes before the paths naming a set.
 		{"GET", sets + "search", "search-dynamic-behavior-sets", authRequired, nil, 50, s.searchDynamicBehaviorSets},

@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/compadre-dev/compadre/auth"
+	"github.com/compadre-dev/compadre/engine"
+	"github.com/compadre-dev/compadre/llm"
 	"github.com/compadre-dev/compadre/store"
 	"github.com/compadre-dev/compadre/tools"
 )
@@ -44,6 +46,9 @@ type Config struct {
 	// BodyTimeout is how long a request's body may take to arrive, from
 	// the end of its headers; 0 means no limit.
 	BodyTimeout time.Duration
+	// Model answers the conversation engine's questions; nil means the
+	// built-in model.
+	Model llm.Provider
 	// KeyHashCost is the argon2id cost of new API-key secrets; test
 	// fixtures lower it. See DECISIONS.md, "Why may test servers hash keys cheaply?".
 	KeyHashCost auth.HashCost
@@ -59,6 +64,8 @@ type Server struct {
 	version string
 	sandbox func() (state, python string)
 	tools   *tools.Service
+	engine  *engine.Engine
+	model   llm.Provider
 	// bodyTimeout bounds the arrival of a request body; 0 is no bound.
 	bodyTimeout time.Duration
 	limits      *rateLimiter
@@ -98,6 +105,15 @@ func New(cfg Config) (*Server, error) {
 		s.now = time.Now
 	}
 	s.limits = newRateLimiter(cfg.RateLimitScale, cfg.RateLimitBurstMinutes, s.now)
+	s.model = cfg.Model
+	if s.model == nil {
+		s.model = llm.Builtin{}
+	}
+	ecfg := engine.Config{Store: s.store, Model: s.model, Now: s.now}
+	if cfg.Tools != nil {
+		ecfg.Tools = cfg.Tools
+	}
+	s.engine = engine.New(ecfg)
 	s.keyHashCost, s.decoyHash = cfg.KeyHashCost, cfg.KeyHashCost.Decoy()
 	doc, err := loadedAPIDocument()
 	if err != nil {

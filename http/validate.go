@@ -38,14 +38,15 @@ type apiDocument struct {
 }
 
 type operation struct {
-	id     string
-	method string
-	path   string
-	// hasBody is whether the document offers a JSON body, which the
-	// validator reads and checks; any other body is the handler's to read.
+	id           string
+	method       string
+	path         string
 	hasBody      bool
 	bodyRequired bool
-	params       []*parameter
+	// rawBody is a body the document does not describe as JSON (a
+	// multipart form, audio); the handler reads it, up to maxRawBodyBytes.
+	rawBody bool
+	params  []*parameter
 	// base locates the operation in the document, as a JSON pointer.
 	base string
 	// compile compiles body and the parameters' schemas once; err is why
@@ -117,17 +118,17 @@ func loadAPIDocument() (*apiDocument, error) {
 			}
 			op := &operation{id: id, method: strings.ToUpper(method), path: path,
 				base: docURL + "#/paths/" + pointerEscape(path) + "/" + method}
-			// Only a JSON body is read and validated here; one the document
-			// offers in other media types alone (a multipart form, raw audio)
-			// is left unread for the handler, which parses it and bounds its
-			// size itself. See DECISIONS.md, "Why are bodies other than JSON
-			// left to the handler?".
+			// Only a JSON body is validated here; one the document offers in
+			// other media types alone (a multipart form, raw audio) is read
+			// whole, up to maxRawBodyBytes, for the handler to parse. See
+			// DECISIONS.md, "Why are bodies other than JSON left to the
+			// handler?".
 			if rb, ok := om["requestBody"].(map[string]any); ok {
+				op.hasBody = true
+				op.bodyRequired, _ = rb["required"].(bool)
 				content, _ := rb["content"].(map[string]any)
-				if _, ok := content["application/json"]; ok {
-					op.hasBody = true
-					op.bodyRequired, _ = rb["required"].(bool)
-				}
+				_, isJSON := content["application/json"]
+				op.rawBody = !isJSON
 			}
 			params, _ := om["parameters"].([]any)
 			for i, p := range params {
@@ -161,7 +162,7 @@ func (d *apiDocument) compiled(op *operation) error {
 	op.compile.Do(func() {
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		if op.hasBody {
+		if op.hasBody && !op.rawBody {
 			if op.body, op.err = d.compiler.Compile(op.base + "/requestBody/content/application~1json/schema"); op.err != nil {
 				op.err = fmt.Errorf("httpapi: %s body schema: %w", op.id, op.err)
 				return
@@ -257,10 +258,14 @@ func (s *Server) validateRequest(w http.ResponseWriter, r *http.Request, op *ope
 		st.query[p.name] = v
 	}
 	if op.hasBody {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+		limit, limitText := int64(maxBodyBytes), "1 MiB"
+		if op.rawBody {
+			limit, limitText = maxRawBodyBytes, "16 MiB"
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return errorf(http.StatusRequestEntityTooLarge, "The request body is larger than 1 MiB.")
+			return errorf(http.StatusRequestEntityTooLarge, "The request body is larger than "+limitText+".")
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return fmt.Errorf("httpapi: read request body: %w", err)
@@ -269,6 +274,8 @@ func (s *Server) validateRequest(w http.ResponseWriter, r *http.Request, op *ope
 			return badRequest("The request body could not be read.")
 		}
 		switch {
+		case op.rawBody:
+			st.body = body
 		case len(bytes.TrimSpace(body)) == 0:
 			if op.bodyRequired {
 				f.add([]any{"body"}, "missing", "Field required")

@@ -80,6 +80,8 @@ type NewConversation struct {
 	// resolved to concrete versions, before anything is written. It is
 	// given the agent version resolved, read in the same transaction.
 	Check func(Conversation, AgentVersion) error
+	// hypothetical skips the rule against a second unfinished conversation.
+	hypothetical bool
 }
 
 // PrepareConversation resolves what a new conversation of the user with
@@ -125,6 +127,18 @@ func (s *Store) CreateConversation(ctx context.Context, n NewConversation) (Conv
 	return c, nil
 }
 
+// HypotheticalConversation is PrepareConversation without the rule
+// against a second unfinished conversation: what a conversation started
+// now would use, for generating its openers.
+func (s *Store) HypotheticalConversation(ctx context.Context, n NewConversation) (Conversation, error) {
+	n.hypothetical = true
+	c, err := prepareConversation(ctx, s.read, n, s.now())
+	if err != nil {
+		return Conversation{}, fmt.Errorf("store: hypothetical conversation: %w", err)
+	}
+	return c, nil
+}
+
 func prepareConversation(ctx context.Context, db queryer, n NewConversation, now time.Time) (Conversation, error) {
 	svc, err := getService(ctx, db, n.OrgID, n.ServiceID)
 	if err != nil {
@@ -142,8 +156,10 @@ func prepareConversation(ctx context.Context, db queryer, n NewConversation, now
 	if err != nil {
 		return Conversation{}, asRule(err)
 	}
-	if err := checkNoOpenConversation(ctx, db, n.OrgID, n.UserID, n.ServiceID); err != nil {
-		return Conversation{}, err
+	if !n.hypothetical {
+		if err := checkNoOpenConversation(ctx, db, n.OrgID, n.UserID, n.ServiceID); err != nil {
+			return Conversation{}, err
+		}
 	}
 	c := Conversation{
 		ID: NewID(), OrgID: n.OrgID, UserID: n.UserID, ServiceID: n.ServiceID, VersionSetName: n.VersionSetName,

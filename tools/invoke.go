@@ -55,6 +55,21 @@ type InvokeRequest struct {
 	Version store.ToolVersion
 	Inputs  []Input
 	By      store.Actor
+	// Origin, when set, is the conversation the runs belong to; its fields
+	// are recorded on every run.
+	Origin *Origin
+}
+
+// Origin is where in a conversation a run happened, as invocation records
+// keep it.
+type Origin struct {
+	ConversationID  string
+	InteractionID   string
+	SimulationRunID *string
+	UnitTestID      *string
+	RunIndex        *int
+	// Metadata is the agent framework's invocation metadata.
+	Metadata json.RawMessage
 }
 
 // ErrDeprecated means the version was deprecated and no longer runs.
@@ -98,6 +113,11 @@ func (s *Service) Invoke(ctx context.Context, req InvokeRequest) ([]Result, erro
 		} else {
 			user := req.By.UserID
 			rec.UserID = &user
+		}
+		if o := req.Origin; o != nil {
+			rec.ConversationID, rec.InteractionID = &o.ConversationID, &o.InteractionID
+			rec.SimulationRunID, rec.UnitTestID, rec.RunIndex = o.SimulationRunID, o.UnitTestID, o.RunIndex
+			rec.Metadata = o.Metadata
 		}
 		records[i] = rec
 	}
