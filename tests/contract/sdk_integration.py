@@ -22,8 +22,7 @@ SUITE_DIR = Path(__file__).resolve().parents[1] / "sdk-integration" / "python"
 SDK_SUITES = {
     "test_organization_integration.py": True,
     "test_user_integration.py": True,
-    # Enabled once the conversation engine lands: it needs interactions.
-    "test_conversation_integration.py": False,
+    "test_conversation_integration.py": True,
 }
 
 
