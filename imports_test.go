@@ -30,6 +30,7 @@ var importRules = map[string]struct {
 	"compadretest": {project: []string{"app", "store"}},
 	"ssml":         {},
 	"llm":          {forbidden: []string{"database/sql"}},
+	"voice":        {forbidden: []string{"database/sql"}},
 }
 
 // TestEveryPackageHasARule fails for a package folder the import rules do
