@@ -386,3 +386,22 @@ func TestResample(t *testing.T) {
 		})
 	}
 }
+
+func BenchmarkDecode(b *testing.B) {
+	for _, name := range []string{"hello.wav", "tone-44k-stereo.mp3"} {
+		data, err := os.ReadFile("testdata/" + name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				clip, err := Decode(data, "", nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_ = clip.Mono16()
+			}
+		})
+	}
+}
