@@ -135,13 +135,17 @@ func (o openAI) post(ctx context.Context, op, path, contentType string, body []b
 	ctx, cancel := context.WithTimeout(ctx, o.cfg.Timeout)
 	defer cancel()
 	fail := func(status int, reason string, err error) ([]byte, error) {
-		if errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			err = ErrTimeout
 		} else if !errors.Is(err, context.Canceled) {
 			err = nil
 		}
 		if o.cfg.Key != "" {
 			reason = strings.ReplaceAll(reason, o.cfg.Key, "[key]")
+		}
+		// Cut after redacting, so no part of the key can be left at the end.
+		if len(reason) > 300 {
+			reason = strings.ToValidUTF8(reason[:300], "") + "..."
 		}
 		return nil, &ProviderError{Op: op, Status: status, Reason: reason, Err: err}
 	}
@@ -175,9 +179,6 @@ func (o openAI) post(ctx context.Context, op, path, contentType string, body []b
 		}
 		if json.Unmarshal(data, &e) == nil && e.Error.Message != "" {
 			msg = e.Error.Message
-		}
-		if len(msg) > 300 {
-			msg = msg[:300] + "..."
 		}
 		return fail(resp.StatusCode, msg, nil)
 	}
