@@ -33,6 +33,7 @@ var importRules = map[string]struct {
 	"config":       {project: []string{"pep440", "ssml"}, forbidden: []string{"net/http", "database/sql"}},
 	"llm":          {forbidden: []string{"database/sql"}},
 	"engine":       {project: []string{"store", "config", "llm", "tools", "pep440"}, forbidden: []string{"net/http", "database/sql"}},
+	"voice":        {forbidden: []string{"database/sql"}},
 }
 
 // TestEveryPackageHasARule fails for a package folder the import rules do
