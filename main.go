@@ -31,6 +31,7 @@ import (
 	httpapi "github.com/compadre-dev/compadre/http"
 	"github.com/compadre-dev/compadre/llm"
 	"github.com/compadre-dev/compadre/store"
+	"github.com/compadre-dev/compadre/voice"
 	"github.com/compadre-dev/compadre/wasmrt"
 	"github.com/dustin/go-humanize"
 )
@@ -84,11 +85,12 @@ func env(getenv func(string) string, name, def string) string {
 }
 
 type serveFlags struct {
-	addr, data, org, rateLimits, logFormat, logLevel, tokenTTL string
-	sandbox, sandboxTimeout, sandboxMemory, sandboxWait        string
-	toolsRepo, teamBranch, retention                           string
-	durability, idleTimeout, bodyTimeout, maxConns             string
-	llmProvider, llmURL, llmKey, llmModel, llmTimeout          string
+	addr, data, org, rateLimits, logFormat, logLevel, tokenTTL   string
+	sandbox, sandboxTimeout, sandboxMemory, sandboxWait          string
+	toolsRepo, teamBranch, retention                             string
+	durability, idleTimeout, bodyTimeout, maxConns               string
+	llmProvider, llmURL, llmKey, llmModel, llmTimeout            string
+	sttURL, sttKey, sttModel, ttsURL, ttsKey, ttsModel, ttsVoice string
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -118,10 +120,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.StringVar(&f.llmKey, "llm-key", env(getenv, "llm-key", ""), "bearer key for the model server; never logged (COMPADRE_LLM_KEY)")
 	fs.StringVar(&f.llmModel, "llm-model", env(getenv, "llm-model", ""), "model asked when a version set prefers none (COMPADRE_LLM_MODEL)")
 	fs.StringVar(&f.llmTimeout, "llm-timeout", env(getenv, "llm-timeout", llm.DefaultTimeout.String()), "limit of one model call (COMPADRE_LLM_TIMEOUT)")
+	fs.StringVar(&f.sttURL, "stt-url", env(getenv, "stt-url", ""), "base URL of an OpenAI-compatible speech-to-text server (/audio/transcriptions); without one, voice messages are described, not recognised (COMPADRE_STT_URL)")
+	fs.StringVar(&f.sttKey, "stt-key", env(getenv, "stt-key", ""), "bearer key for the speech-to-text server; never logged (COMPADRE_STT_KEY)")
+	fs.StringVar(&f.sttModel, "stt-model", env(getenv, "stt-model", ""), "speech-to-text model (default whisper-1) (COMPADRE_STT_MODEL)")
+	fs.StringVar(&f.ttsURL, "tts-url", env(getenv, "tts-url", ""), "base URL of an OpenAI-compatible text-to-speech server (/audio/speech); without one, voice replies are refused (COMPADRE_TTS_URL)")
+	fs.StringVar(&f.ttsKey, "tts-key", env(getenv, "tts-key", ""), "bearer key for the text-to-speech server; never logged (COMPADRE_TTS_KEY)")
+	fs.StringVar(&f.ttsModel, "tts-model", env(getenv, "tts-model", ""), "text-to-speech model (default tts-1) (COMPADRE_TTS_MODEL)")
+	fs.StringVar(&f.ttsVoice, "tts-voice", env(getenv, "tts-voice", ""), "voice every reply uses, instead of the agent's voice ID (COMPADRE_TTS_VOICE)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	model, err := parseModel(f)
+	if err != nil {
+		return err
+	}
+	transcriber, synthesizer, err := parseVoice(f)
 	if err != nil {
 		return err
 	}
@@ -170,7 +183,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Sandbox: f.sandbox == "on", SandboxLimits: limits, SandboxWait: sandboxWait, Retention: retention,
 		ToolsRepo: f.toolsRepo, TeamBranch: f.teamBranch,
 		Durability: durability, IdleTimeout: conns.IdleTimeout, BodyTimeout: conns.BodyTimeout, MaxConns: conns.MaxConns,
-		Model: model,
+		Model: model, Transcriber: transcriber, Synthesizer: synthesizer,
 	}, baseURL)
 	if err != nil {
 		l.Close()
@@ -181,7 +194,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		python = prov.Interpreter()
 	}
 	log.Info("serving", "url", baseURL, "data", f.data, "rate_limits", f.rateLimits, "version", app.Version, "python", python,
-		"llm", model.Name(), "llm_url", f.llmURL)
+		"llm", model.Name(), "llm_url", f.llmURL, "transcriber", voiceName(transcriber, "builtin"),
+		"synthesizer", voiceName(synthesizer, "none"))
 	return a.Serve(ctx, l, 30*time.Second)
 }
 
@@ -196,6 +210,36 @@ func parseModel(f serveFlags) (llm.Provider, error) {
 		return nil, fmt.Errorf("--llm-provider: %w", err)
 	}
 	return p, nil
+}
+
+// parseVoice builds the speech providers --stt-url and --tts-url name; a
+// nil one means the built-in transcriber, or no synthesizer.
+func parseVoice(f serveFlags) (voice.Transcriber, voice.Synthesizer, error) {
+	var t voice.Transcriber
+	var s voice.Synthesizer
+	if f.sttURL != "" {
+		stt, err := voice.NewOpenAITranscriber(voice.OpenAIConfig{URL: f.sttURL, Key: f.sttKey, Model: f.sttModel})
+		if err != nil {
+			return nil, nil, fmt.Errorf("--stt-url: %w", err)
+		}
+		t = stt
+	}
+	if f.ttsURL != "" {
+		tts, err := voice.NewOpenAISynthesizer(voice.OpenAIConfig{URL: f.ttsURL, Key: f.ttsKey, Model: f.ttsModel, Voice: f.ttsVoice})
+		if err != nil {
+			return nil, nil, fmt.Errorf("--tts-url: %w", err)
+		}
+		s = tts
+	}
+	return t, s, nil
+}
+
+// voiceName names a speech provider for the start-up log, or none.
+func voiceName(p interface{ Name() string }, none string) string {
+	if p == nil {
+		return none
+	}
+	return p.Name()
 }
 
 // parseConnLimits reads --idle-timeout, --body-timeout (Go durations) and

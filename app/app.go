@@ -20,6 +20,7 @@ import (
 	httpapi "github.com/compadre-dev/compadre/http"
 	"github.com/compadre-dev/compadre/llm"
 	"github.com/compadre-dev/compadre/store"
+	"github.com/compadre-dev/compadre/voice"
 	"github.com/compadre-dev/compadre/wasmrt"
 	"golang.org/x/net/netutil"
 )
@@ -40,6 +41,10 @@ type Config struct {
 	RateLimitBurstMinutes float64
 	// Model answers the conversation engine; nil means the built-in model.
 	Model llm.Provider
+	// Transcriber and Synthesizer are the voice providers; nil means the
+	// built-in transcriber and no synthesizer.
+	Transcriber voice.Transcriber
+	Synthesizer voice.Synthesizer
 	// TokenTTL is how long a signed-in token lives.
 	TokenTTL time.Duration
 	Logger   *slog.Logger
@@ -204,7 +209,7 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 	apiCfg := httpapi.Config{
 		Store: st, Tokens: auth.NewTokens(signing, cfg.TokenTTL, cfg.Now), Sealer: sealer, Logger: cfg.Logger,
 		RateLimitScale: cfg.RateLimitScale, RateLimitBurstMinutes: cfg.RateLimitBurstMinutes, Now: cfg.Now, Version: Version, BodyTimeout: cfg.BodyTimeout,
-		KeyHashCost: cfg.keyHashCost(), Model: cfg.Model,
+		KeyHashCost: cfg.keyHashCost(), Model: cfg.Model, Transcriber: cfg.Transcriber, Synthesizer: cfg.Synthesizer,
 	}
 	if cfg.Sandbox {
 		cacheDir := cfg.SandboxCacheDir

@@ -24,6 +24,7 @@ import (
 	"github.com/compadre-dev/compadre/app"
 	"github.com/compadre-dev/compadre/llm"
 	"github.com/compadre-dev/compadre/store"
+	"github.com/compadre-dev/compadre/voice"
 )
 
 // Server is a running server and the credentials of its administrator.
@@ -66,6 +67,10 @@ func WithSandbox() Option {
 // WithModel answers the conversation engine with p instead of the
 // built-in model: an OpenAI-compatible server the test runs, say.
 func WithModel(p llm.Provider) Option { return func(c *app.Config) { c.Model = p } }
+
+// WithSynthesizer speaks voice replies with p: an OpenAI-compatible speech
+// server the test runs, say. Without it voice replies are refused.
+func WithSynthesizer(p voice.Synthesizer) Option { return func(c *app.Config) { c.Synthesizer = p } }
 
 // WithTeamBranch sets the branch template repo "team" publishes from
 // (default releases/{org}).

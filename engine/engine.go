@@ -20,6 +20,7 @@ import (
 	"github.com/compadre-dev/compadre/llm"
 	"github.com/compadre-dev/compadre/store"
 	"github.com/compadre-dev/compadre/tools"
+	"github.com/compadre-dev/compadre/voice"
 )
 
 // Defaults of Config's limits.
@@ -48,7 +49,10 @@ type Config struct {
 	Store *store.Store
 	Model llm.Provider
 	Tools ToolInvoker
-	Now   func() time.Time
+	// Synthesizer speaks voice replies; nil means none (Run.Speak then
+	// fails the interaction).
+	Synthesizer voice.Synthesizer
+	Now         func() time.Time
 	// MaxTransitions, MaxToolRounds and ModelTimeout default to the
 	// Default constants when zero.
 	MaxTransitions int
@@ -167,6 +171,10 @@ type Run struct {
 	// conversation's tool runs.
 	SimulationRunID *string
 	UnitTestID      *string
+	// Speak has the agent answer in voice, in Language (ISO 639-3), with
+	// the configured Synthesizer.
+	Speak    bool
+	Language string
 }
 
 // Emit sends one event to the client. An error (the client went away)

@@ -545,8 +545,7 @@ func (t *turn) speak(s *config.ActionState) (string, error) {
 // announces its completion: a client that sees interaction-complete knows
 // everything before it is kept.
 func (t *turn) commit(text string) error {
-	agentMsg := t.addMessage(store.Message{Sender: t.agentName(), Message: text, Format: "text",
-		MessageType: store.MessageAgent})
+	reply := store.Message{Sender: t.agentName(), Message: text, Format: "text", MessageType: store.MessageAgent}
 	pieces := fragments(text)
 	for i, p := range pieces {
 		if err := t.action(MessageFragmentGenerated{Type: "engage-user-message-fragment-generated", Index: i,
@@ -554,6 +553,16 @@ func (t *turn) commit(text string) error {
 			return err
 		}
 	}
+	if t.run.Speak {
+		audio, err := t.voice(text)
+		if err != nil {
+			return err
+		}
+		reply.Format, reply.SourceBlobID = "voice", &audio.blob.ID
+		t.blobs = append(t.blobs, audio.blob)
+		pieces = audio.pieces
+	}
+	agentMsg := t.addMessage(reply)
 	for i, p := range pieces {
 		if err := t.emit(NewMessage{Type: "new-message", Message: p, Stop: i == len(pieces)-1, SequenceNumber: i,
 			MessageID: agentMsg.ID}); err != nil {

@@ -81,8 +81,18 @@ func (s *Server) createConversation(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	if queryString(r, "response_format") == "voice" {
-		return badRequest("Voice responses need a speech synthesizer, and none is configured; ask for response_format=text.")
+	run, err := s.replyFormat(r)
+	if err != nil {
+		return err
+	}
+	if run.Speak {
+		agent, err := s.store.GetAgentVersion(ctx, c.OrgID, c.AgentID, c.AgentVersion)
+		if err != nil {
+			return err
+		}
+		if run.Language, err = speechLanguage(caller.Preferences.PreferredLanguage, agent); err != nil {
+			return err
+		}
 	}
 	actions, err := actionFilter(queryString(r, "current_agent_action_type"),
 		a.Allowed(st.principal.Grants, a.ConversationGetInteractionInsights, conversationAttrs(c)))
@@ -92,7 +102,7 @@ func (s *Server) createConversation(w http.ResponseWriter, r *http.Request) erro
 	release, _ := s.engine.Hold(c.ID)
 	defer release()
 	es := s.newEventStream(w, r, http.StatusCreated, actions)
-	return es.finish(s.engine.Open(ctx, c, initial, engine.Run{}, es.emit))
+	return es.finish(s.engine.Open(ctx, c, initial, run, es.emit))
 }
 
 // voiceLanguages are the languages (ISO 639-3) the agent can speak in,

@@ -15,6 +15,7 @@ import (
 	"github.com/compadre-dev/compadre/engine"
 	"github.com/compadre-dev/compadre/store"
 	"github.com/compadre-dev/compadre/tools"
+	"github.com/compadre-dev/compadre/voice"
 )
 
 // apiError is an error with the status and detail a client should see. The
@@ -103,6 +104,9 @@ func errorResponse(r *http.Request, log *slog.Logger, err error) *apiError {
 	var invalid *config.Invalid
 	var unresolved *config.Unresolved
 	var incomplete *config.Incomplete
+	var unsupportedAudio *voice.UnsupportedError
+	var brokenAudio *voice.BrokenError
+	var speech *voice.ProviderError
 	switch {
 	case errors.As(err, &ae):
 	case errors.As(err, &invalid):
@@ -113,6 +117,15 @@ func errorResponse(r *http.Request, log *slog.Logger, err error) *apiError {
 		ae = badRequest(incomplete.Error())
 	case errors.As(err, &failure):
 		ae = errorf(failureStatus[failure.Kind], failure.Reason+".")
+	case errors.As(err, &unsupportedAudio):
+		ae = errorf(http.StatusUnsupportedMediaType, fmt.Sprintf("The audio format is not supported: %s. Send WAV, "+
+			"raw PCM described by request_audio_config, or MP3.", unsupportedAudio.Found))
+	case errors.As(err, &brokenAudio):
+		ae = badRequest("The audio cannot be used: " + brokenAudio.Reason + ".")
+	case errors.As(err, &speech) && errors.Is(err, voice.ErrTimeout):
+		ae = errorf(http.StatusGatewayTimeout, "The speech server did not answer in time.")
+	case errors.As(err, &speech):
+		ae = errorf(http.StatusBadGateway, "The speech server failed: "+speech.Error()+".")
 	case errors.Is(err, engine.ErrBusy):
 		ae = conflict("A related operation on this conversation is in process; try again once it ends.")
 	case errors.As(err, &re) && re.Missing != nil:

@@ -201,14 +201,34 @@ func (s *Server) interactWithConversation(w http.ResponseWriter, r *http.Request
 	if c.IsFinished {
 		return &store.ConflictError{Refusal: store.Refusal{Rule: store.RuleFinished, Kind: store.KindConversation, ID: c.ID}}
 	}
-	if queryString(r, "response_format") == "voice" {
-		return badRequest("Voice responses need a speech synthesizer, and none is configured; ask for response_format=text.")
+	run, err := s.replyFormat(r)
+	if err != nil {
+		return err
 	}
 	in := engine.Input{Kind: form.kind, Format: "text"}
-	if voiceIn {
-		return errorf(http.StatusUnsupportedMediaType, "Voice messages are not accepted yet.")
+	if voiceIn || run.Speak {
+		var preferred *string
+		if starter.ID != "" {
+			preferred = starter.Preferences.PreferredLanguage
+		}
+		agent, err := s.store.GetAgentVersion(ctx, c.OrgID, c.AgentID, c.AgentVersion)
+		if err != nil {
+			return err
+		}
+		if run.Language, err = speechLanguage(preferred, agent); err != nil {
+			return err
+		}
 	}
-	if form.kind != engine.InputSkip {
+	switch {
+	case voiceIn && form.kind != engine.InputSkip:
+		cfg, err := audioConfig(queryString(r, "request_audio_config"))
+		if err != nil {
+			return err
+		}
+		if in, err = s.hear(ctx, c.OrgID, form, cfg, run.Language); err != nil {
+			return err
+		}
+	case form.kind != engine.InputSkip:
 		if !utf8.Valid(form.message) {
 			return badRequest("The message is not UTF-8 text.")
 		}
@@ -244,7 +264,20 @@ func (s *Server) interactWithConversation(w http.ResponseWriter, r *http.Request
 		}
 	}
 	es := s.newEventStream(w, r, http.StatusOK, actions)
-	return es.finish(s.engine.Interact(ctx, c, in, engine.Run{}, es.emit))
+	return es.finish(s.engine.Interact(ctx, c, in, run, es.emit))
+}
+
+// replyFormat reads response_format: a voice reply needs a synthesizer,
+// and its absence is a 400 before anything streams.
+func (s *Server) replyFormat(r *http.Request) (engine.Run, error) {
+	if queryString(r, "response_format") != "voice" {
+		return engine.Run{}, nil
+	}
+	if s.synthesizer == nil {
+		return engine.Run{}, badRequest("Voice responses need a speech synthesizer, and none is configured " +
+			"(see --tts-url); ask for response_format=text.")
+	}
+	return engine.Run{Speak: true}, nil
 }
 
 // latestMessageTime is when the conversation's newest message was

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +10,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +23,7 @@ import (
 	"github.com/compadre-dev/compadre/compadretest"
 	assets "github.com/compadre-dev/compadre/embed"
 	"github.com/compadre-dev/compadre/llm"
+	"github.com/compadre-dev/compadre/voice"
 )
 
 // formField is one part of an interact form; a part with a file name is a
@@ -679,4 +684,173 @@ func TestConversationDroppedStreamRollsBack(t *testing.T) {
 			t.Errorf("the dropped interaction's message was kept (%v messages before)", before)
 		}
 	}
+}
+
+// speechServer is an OpenAI-compatible text-to-speech server answering
+// every request with a tenth of a second of a 16 kHz tone per word.
+func speechServer(t *testing.T) voice.Synthesizer {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Input string `json:"input"`
+		}
+		if r.URL.Path != "/audio/speech" || json.NewDecoder(r.Body).Decode(&req) != nil {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		samples := make([]int16, 1600*len(strings.Fields(req.Input)))
+		for i := range samples {
+			samples[i] = int16(8000 * (i % 2))
+		}
+		w.Header().Set("Content-Type", "audio/wav")
+		_, _ = w.Write(voice.EncodeWAV(samples, 16000))
+	}))
+	t.Cleanup(srv.Close)
+	s, err := voice.NewOpenAISynthesizer(voice.OpenAIConfig{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// interactRaw sends an interaction with the body as it is, as the
+// TypeScript SDK sends voice.
+func (c *client) interactRaw(t testing.TB, convID, query, ctype string, body []byte) stream {
+	t.Helper()
+	req, err := http.NewRequest("POST", c.base+"/v1/"+c.org+"/conversation/"+convID+"/interact?"+query, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", ctype)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return readStream(t, resp)
+}
+
+func TestConversationVoice(t *testing.T) {
+	t.Parallel()
+	_, c := newTestServer(t, compadretest.WithSynthesizer(speechServer(t)))
+	svc := c.talkingService(t, "Walker", walkerGraph())
+	hello, err := os.ReadFile(filepath.Join("..", "voice", "testdata", "hello.wav"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp3, err := os.ReadFile(filepath.Join("..", "voice", "testdata", "tone-16k-mono.mp3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A voice reply: the pieces are base64 PCM16, the full message is the
+	// text, and the reply has a source.
+	opened := c.open(t, "", map[string]any{"service_id": svc})
+	convID := opened.events[0]["conversation_id"].(string)
+	s := c.open(t, "", map[string]any{"service_id": svc})
+	if s.status != http.StatusBadRequest {
+		t.Errorf("a second open conversation: %d", s.status)
+	}
+	pcmConfig := url.QueryEscape(`{"type": "pcm", "frame_rate": 16000, "n_channels": 1, "sample_width": 2}`)
+	wavForm := func(ctype string) []formField {
+		return []formField{{name: "initial_message_type", value: "user-message"},
+			{name: "recorded_message", value: string(hello), file: "audio.wav", contentType: ctype}}
+	}
+	s = c.interactVoice(t, convID, "request_format=voice&response_format=voice&request_audio_config="+pcmConfig, wavForm("audio/wav"))
+	if s.status != http.StatusOK || s.last()["type"] != "interaction-complete" {
+		t.Fatalf("voice in, voice out: status %d: %s", s.status, s.raw)
+	}
+	checkLines(t, s, false)
+	if got := s.events[0]["user_message"]; got != "[voice message: 1.90 s of audio, 16000 Hz, mono]" {
+		t.Errorf("transcript: %v", got)
+	}
+	var audio []byte
+	for _, ev := range s.events {
+		if ev["type"] == "new-message" {
+			b, err := base64.StdEncoding.DecodeString(ev["message"].(string))
+			if err != nil {
+				t.Fatalf("a voice piece is not base64: %v", err)
+			}
+			audio = append(audio, b...)
+		}
+	}
+	if want := 2 * 1600 * len(strings.Fields(s.last()["full_message"].(string))); len(audio) != want {
+		t.Errorf("voice reply: %d bytes of PCM, want %d", len(audio), want)
+	}
+
+	// Both messages are voice, with sources served by Compadre.
+	status, page := c.do("GET", "/conversation/"+convID+"/messages/?interaction_id="+s.last()["interaction_id"].(string), nil)
+	mustStatus(t, "messages", status, http.StatusOK, page)
+	for _, m := range page["messages"].([]any) {
+		m := m.(map[string]any)
+		if m["format"] != "voice" {
+			t.Errorf("message %v is not voice", m)
+		}
+		status, src := c.do("GET", "/conversation/"+convID+"/messages/"+m["id"].(string)+"/source", nil)
+		mustStatus(t, "source", status, http.StatusOK, src)
+		resp, err := http.Get(src["url"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != src["content_type"] {
+			t.Errorf("download: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		if m["message_type"] == "user-message" && !bytes.Equal(body, hello) {
+			t.Errorf("the user's audio came back changed: %d bytes, sent %d", len(body), len(hello))
+		}
+		// A tampered link tells nothing.
+		tampered := src["url"].(string)
+		tampered = tampered[:len(tampered)-2] + "AA"
+		if resp, err := http.Get(tampered); err != nil || resp.StatusCode != http.StatusNotFound {
+			t.Errorf("a tampered link: %v %v", resp.StatusCode, err)
+		}
+	}
+
+	// The TypeScript SDK's form: the audio as the body; and MP3.
+	if s := c.interactRaw(t, convID, "request_format=voice&response_format=text", "audio/wav", hello); s.last()["type"] != "interaction-complete" {
+		t.Errorf("raw WAV: status %d: %s", s.status, s.raw)
+	}
+	if s := c.interactRaw(t, convID, "request_format=voice&response_format=text&request_audio_config="+url.QueryEscape(`{"type":"mp3"}`),
+		"audio/mpeg", mp3); s.last()["type"] != "interaction-complete" || !strings.Contains(s.events[0]["user_message"].(string), "0.5") {
+		t.Errorf("MP3: status %d: %s", s.status, s.raw)
+	}
+
+	cases := []struct {
+		name, query, ctype string
+		body               []byte
+		want               int
+	}{
+		{"Ogg", "", "audio/ogg", []byte("OggS\x00\x02rest of it"), http.StatusUnsupportedMediaType},
+		{"truncated WAV", "", "audio/wav", hello[:30], http.StatusBadRequest},
+		{"a WAV that contradicts its PCM config", "&request_audio_config=" + url.QueryEscape(`{"type":"pcm","frame_rate":8000,"n_channels":1,"sample_width":2}`),
+			"audio/wav", hello, http.StatusBadRequest},
+		{"a config that is not JSON", "&request_audio_config=pcm", "audio/wav", hello, http.StatusUnprocessableEntity},
+		{"two channels", "&request_audio_config=" + url.QueryEscape(`{"type":"pcm","frame_rate":16000,"n_channels":2,"sample_width":2}`),
+			"audio/wav", hello, http.StatusUnprocessableEntity},
+	}
+	before := c.conversationGet(t, convID)["num_messages"]
+	for _, tc := range cases {
+		if s := c.interactRaw(t, convID, "request_format=voice&response_format=text"+tc.query, tc.ctype, tc.body); s.status != tc.want {
+			t.Errorf("%s: status %d, want %d: %s", tc.name, s.status, tc.want, s.raw)
+		}
+	}
+	if after := c.conversationGet(t, convID)["num_messages"]; after != before {
+		t.Errorf("refused voice stored messages: %v, had %v", after, before)
+	}
+
+	// A text message has no source.
+	status, page = c.do("GET", "/conversation/"+convID+"/messages/?limit=1", nil)
+	mustStatus(t, "messages", status, http.StatusOK, page)
+	first := page["messages"].([]any)[0].(map[string]any)
+	if status, body := c.do("GET", "/conversation/"+convID+"/messages/"+first["id"].(string)+"/source", nil); status != http.StatusBadRequest {
+		t.Errorf("a text message's source: %d %v", status, body)
+	}
+}
+
+// interactVoice sends a multipart voice interaction with the query as given.
+func (c *client) interactVoice(t testing.TB, convID, query string, fields []formField) stream {
+	t.Helper()
+	body, ctype := multipartBody(t, fields)
+	return c.interactRaw(t, convID, query, ctype, body)
 }

@@ -31,7 +31,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 		status, code = "unavailable", http.StatusServiceUnavailable
 	}
 	body := map[string]any{"status": status, "version": s.version, "checks": checks,
-		"providers": map[string]string{"llm": s.model.Name()}}
+		"providers": s.providers()}
 	if s.sandbox != nil {
 		var state string
 		state, body["python"] = s.sandbox()
@@ -57,4 +57,14 @@ func (s *Server) getOpenAPIDocument(w http.ResponseWriter, r *http.Request) erro
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(s.doc.json)
 	return nil
+}
+
+// providers names the model and voice providers the server uses, for
+// /readyz and the start-up log.
+func (s *Server) providers() map[string]string {
+	synth := "none"
+	if s.synthesizer != nil {
+		synth = s.synthesizer.Name()
+	}
+	return map[string]string{"llm": s.model.Name(), "transcriber": s.transcriber.Name(), "synthesizer": synth}
 }

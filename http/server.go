@@ -20,6 +20,7 @@ import (
 	"github.com/compadre-dev/compadre/llm"
 	"github.com/compadre-dev/compadre/store"
 	"github.com/compadre-dev/compadre/tools"
+	"github.com/compadre-dev/compadre/voice"
 )
 
 // Config is what the API needs from the process that runs it.
@@ -49,6 +50,12 @@ type Config struct {
 	// Model answers the conversation engine's questions; nil means the
 	// built-in model.
 	Model llm.Provider
+	// Transcriber hears voice messages; nil means the built-in one, which
+	// describes the audio rather than recognising speech.
+	Transcriber voice.Transcriber
+	// Synthesizer speaks voice replies; nil means none, and voice replies
+	// are refused.
+	Synthesizer voice.Synthesizer
 	// KeyHashCost is the argon2id cost of new API-key secrets; test
 	// fixtures lower it. See DECISIONS.md, "Why may test servers hash keys cheaply?".
 	KeyHashCost auth.HashCost
@@ -66,6 +73,10 @@ type Server struct {
 	tools   *tools.Service
 	engine  *engine.Engine
 	model   llm.Provider
+	// transcriber and synthesizer are the voice providers; synthesizer may
+	// be nil.
+	transcriber voice.Transcriber
+	synthesizer voice.Synthesizer
 	// bodyTimeout bounds the arrival of a request body; 0 is no bound.
 	bodyTimeout time.Duration
 	limits      *rateLimiter
@@ -109,7 +120,11 @@ func New(cfg Config) (*Server, error) {
 	if s.model == nil {
 		s.model = llm.Builtin{}
 	}
-	ecfg := engine.Config{Store: s.store, Model: s.model, Now: s.now}
+	s.transcriber, s.synthesizer = cfg.Transcriber, cfg.Synthesizer
+	if s.transcriber == nil {
+		s.transcriber = voice.Builtin{}
+	}
+	ecfg := engine.Config{Store: s.store, Model: s.model, Now: s.now, Synthesizer: s.synthesizer}
 	if cfg.Tools != nil {
 		ecfg.Tools = cfg.Tools
 	}

@@ -96,8 +96,10 @@ with warnings.catch_warnings():
     events = list(client.conversations.create_conversation(
         # model_construct: the SDK's tag models cannot be dictionary keys.
         ConversationCreateConversationRequest.model_construct(service_id=service.id, tags={"channel": "web"}),
-        CreateConversationParametersQuery(response_format=Format.voice)))
-check(len(events) == 1 and events[0].root.type == "conversation-created", f"stream {events}")
+        CreateConversationParametersQuery(response_format=Format.text)))
+types = [e.root.type for e in events]
+check(types[0] == "conversation-created" and "new-message" in types and types[-1] == "interaction-complete",
+      f"stream {types}")
 conversation_id = events[0].root.conversation_id
 convs = client.conversations.get_conversations(GetConversationsParametersQuery(id=[conversation_id])).conversations
 check(len(convs) == 1 and convs[0].tags == {"channel": "web"}, f"conversations {convs}")
