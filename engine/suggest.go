@@ -21,11 +21,13 @@ const DefaultRecommendContext = "PERSONA:\nName: User\nBackground: A typical per
 // condition of the state the conversation is in (what the user could do
 // to move it on), and a reply asking for more: the built-in model answers
 // exactly those.
-func (e *Engine) Recommend(ctx context.Context, c store.Conversation, userContext string) ([]string, error) {
+// The prompt is logged under the interaction recommended for.
+func (e *Engine) Recommend(ctx context.Context, c store.Conversation, interactionID, userContext string) ([]string, error) {
 	t, err := e.newTurn(ctx, c, nil, Run{}, func(Event) error { return nil }, false)
 	if err != nil {
 		return nil, err
 	}
+	t.interactionID, t.logTag = interactionID, "recommend-"+store.NewID()+"-"
 	if err := t.start(); err != nil {
 		return nil, err
 	}
@@ -36,9 +38,13 @@ func (e *Engine) Recommend(ctx context.Context, c store.Conversation, userContex
 		}
 	}
 	lines = append(lines, "Could you tell me more about that?")
-	ans, err := t.askOutside(llm.Call{Purpose: llm.PurposeRecommendResponses, Kind: llm.Text,
+	ans, err := t.ask(llm.Call{Purpose: llm.PurposeRecommendResponses, Kind: llm.Text,
 		Guidance: strings.Join(lines, "\n"), Messages: t.prompt(t.pos.State, "You are the user of this conversation:\n"+
 			userContext+"\nWrite up to three replies the user might send next, one a line.")})
+	// The prompt is kept whether or not the model answered.
+	if lerr := e.cfg.Store.RecordPromptLogs(context.WithoutCancel(ctx), t.prompts); lerr != nil {
+		return nil, lerr
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -100,8 +106,8 @@ func (e *Engine) Starters(ctx context.Context, req StarterRequest) ([]Starter, e
 	return out, nil
 }
 
-// askOutside asks the model outside an interaction: nothing is recorded
-// with a turn, so the prompt is not logged under one.
+// askOutside asks the model outside any conversation (conversation
+// starters): there is nothing to log the prompt under.
 func (t *turn) askOutside(c llm.Call) (llm.Answer, error) {
 	ans, err := t.ask(c)
 	t.prompts = nil

@@ -35,6 +35,9 @@ type turn struct {
 	// message the turn adds comes after it.
 	latest time.Time
 
+	// logTag sets apart the prompt log keys of calls made for an
+	// interaction after it (recommendations) from its own.
+	logTag      string
 	messages    []store.Message
 	blobs       []store.Blob
 	prompts     []store.PromptLog

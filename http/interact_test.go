@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"github.com/compadre-dev/compadre/compadretest"
 	assets "github.com/compadre-dev/compadre/embed"
 	"github.com/compadre-dev/compadre/llm"
+	"github.com/compadre-dev/compadre/store"
 	"github.com/compadre-dev/compadre/voice"
 )
 
@@ -853,4 +855,101 @@ func (c *client) interactVoice(t testing.TB, convID, query string, fields []form
 	t.Helper()
 	body, ctype := multipartBody(t, fields)
 	return c.interactRaw(t, convID, query, ctype, body)
+}
+
+// TestConversationPromptsAreLogged: every prompt an interaction sends and
+// the completion it gets are kept under the interaction's key, as are a
+// recommendation's under the interaction recommended for.
+func TestConversationPromptsAreLogged(t *testing.T) {
+	t.Parallel()
+	srv, c := newTestServer(t)
+	svc := c.talkingService(t, "Walker", walkerGraph())
+	convID := c.open(t, "", map[string]any{"service_id": svc}).events[0]["conversation_id"].(string)
+	s := c.interact(t, convID, "", userMessage("I have a question about my invoice"))
+	interID := s.last()["interaction_id"].(string)
+	prefix := "conversation/" + convID + "/interaction/" + interID + "/"
+	logs, err := srv.Store().PromptLogs(context.Background(), srv.Organization, prefix, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var purposes []string
+	for _, l := range logs {
+		purposes = append(purposes, l.Purpose)
+		if l.Model != "builtin" || !strings.Contains(string(l.Prompt), "I have a question about my invoice") {
+			t.Errorf("log %s: model %q, prompt %s", l.Key, l.Model, l.Prompt)
+		}
+	}
+	if fmt.Sprint(purposes) != "[select-exit-condition decide reflect engage-user]" {
+		t.Errorf("logged purposes: %v", purposes)
+	}
+	if last := logs[len(logs)-1]; last.Completion != "Explain the invoice" || last.Key != prefix+"04-engage-user" {
+		t.Errorf("engage-user log: key %s, completion %q", last.Key, last.Completion)
+	}
+
+	status, body := c.do("POST", "/conversation/"+convID+"/interaction/"+interID+"/recommend_responses", nil)
+	mustStatus(t, "recommend", status, http.StatusOK, body)
+	if got := fmt.Sprint(body["recommended_responses"]); got != "[I is satisfied and says goodbye. Could you tell me more about that?]" {
+		t.Errorf("recommendations: %s", got)
+	}
+	logs, err = srv.Store().PromptLogs(context.Background(), srv.Organization, prefix+"recommend-", 100)
+	if err != nil || len(logs) != 1 || logs[0].Purpose != "recommend-responses" {
+		t.Errorf("recommendation logs: %v %v", logs, err)
+	}
+	// Only the latest interaction of an open conversation has recommendations.
+	if status, _ := c.do("POST", "/conversation/"+convID+"/interaction/"+store.NewID()+"/recommend_responses", nil); status != http.StatusBadRequest {
+		t.Errorf("recommend for another interaction: %d", status)
+	}
+	if status, ins := c.do("GET", "/conversation/"+convID+"/interaction/"+store.NewID()+"/insights", nil); status != http.StatusNotFound {
+		t.Errorf("insights of a missing interaction: %d %v", status, ins)
+	}
+}
+
+func TestConversationStarters(t *testing.T) {
+	t.Parallel()
+	_, c := newTestServer(t)
+	svc := c.talkingService(t, "Walker", walkerGraph())
+	// An unfinished conversation does not stand in the way.
+	c.open(t, "", map[string]any{"service_id": svc})
+	body := func(facets []any, lo, hi int) map[string]any {
+		return map[string]any{"service_id": svc, "facets": facets, "min_count": lo, "max_count": hi,
+			"generation_instructions": "Short and friendly"}
+	}
+	cases := []struct {
+		name   string
+		facets []any
+		lo, hi int
+		want   []string
+	}{
+		{"one per facet", []any{"billing", " returns "}, 1, 5, []string{"I would like help with billing.", "I would like help with returns."}},
+		{"at least min_count, cycling", []any{"billing"}, 3, 5, []string{"I would like help with billing.", "I would like help with billing.", "I would like help with billing."}},
+		{"at most max_count", []any{"a", "b", "c"}, 1, 2, []string{"I would like help with a.", "I would like help with b."}},
+	}
+	for _, tc := range cases {
+		status, out := c.do("POST", "/conversation/conversation_starter", body(tc.facets, tc.lo, tc.hi))
+		mustStatus(t, tc.name, status, http.StatusOK, out)
+		var got []string
+		for _, p := range out["prompts"].([]any) {
+			p := p.(map[string]any)
+			got = append(got, p["prompt"].(string))
+			if len(p["facets"].([]any)) != 1 {
+				t.Errorf("%s: facets %v", tc.name, p["facets"])
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	if status, out := c.do("POST", "/conversation/conversation_starter", body([]any{"a"}, 3, 2)); status != http.StatusBadRequest {
+		t.Errorf("min above max: %d %v", status, out)
+	}
+	b := body([]any{"a"}, 1, 1)
+	b["service_id"] = store.NewID()
+	if status, out := c.do("POST", "/conversation/conversation_starter", b); status != http.StatusNotFound {
+		t.Errorf("a missing service: %d %v", status, out)
+	}
+	b = body([]any{"a"}, 1, 1)
+	b["service_version_set_name"] = "nope"
+	if status, out := c.do("POST", "/conversation/conversation_starter", b); status != http.StatusNotFound {
+		t.Errorf("a missing version set: %d %v", status, out)
+	}
 }

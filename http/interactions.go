@@ -77,7 +77,7 @@ func (s *Server) recommendResponses(w http.ResponseWriter, r *http.Request) erro
 	if id := mux.Vars(r)["interaction_id"]; err != nil || latest.ID != id {
 		return badRequest("Interaction " + id + " is not the latest completed interaction of the conversation.")
 	}
-	responses, err := s.engine.Recommend(ctx, c, userContext)
+	responses, err := s.engine.Recommend(ctx, c, latest.ID, userContext)
 	if err != nil {
 		return err
 	}

@@ -122,13 +122,11 @@ func (s *Store) CommitTurn(ctx context.Context, t Turn) error {
 			string(in.Insights), formatTime(now)); err != nil {
 			return err
 		}
-		for _, p := range t.Prompts {
-			const qp = `INSERT INTO prompt_logs (org_id, key, conversation_id, interaction_id, purpose, model, prompt,
-				completion, error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-			if _, err := tx.ExecContext(ctx, qp, orgID, p.Key, p.ConversationID, p.InteractionID, p.Purpose, p.Model,
-				string(p.Prompt), p.Completion, p.Error, formatTime(p.CreatedAt)); err != nil {
-				return err
-			}
+		for i := range t.Prompts {
+			t.Prompts[i].OrgID = orgID
+		}
+		if err := insertPromptLogs(ctx, tx, t.Prompts); err != nil {
+			return err
 		}
 		nowText := formatTime(now)
 		const qc = `UPDATE conversations SET engine_state = ?, interaction_count = interaction_count + 1, updated_at = ?,
@@ -141,6 +139,57 @@ func (s *Store) CommitTurn(ctx context.Context, t Turn) error {
 		return fmt.Errorf("store: commit turn: %w", err)
 	}
 	return nil
+}
+
+// RecordPromptLogs stores prompt logs made outside an interaction's turn
+// (recommendations for a conversation, say).
+func (s *Store) RecordPromptLogs(ctx context.Context, logs []PromptLog) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		return insertPromptLogs(ctx, tx, logs)
+	})
+	if err != nil {
+		return fmt.Errorf("store: record prompt logs: %w", err)
+	}
+	return nil
+}
+
+func insertPromptLogs(ctx context.Context, tx *sql.Tx, logs []PromptLog) error {
+	for _, p := range logs {
+		const q = `INSERT INTO prompt_logs (org_id, key, conversation_id, interaction_id, purpose, model, prompt,
+			completion, error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		if _, err := tx.ExecContext(ctx, q, p.OrgID, p.Key, p.ConversationID, p.InteractionID, p.Purpose, p.Model,
+			string(p.Prompt), p.Completion, p.Error, formatTime(p.CreatedAt)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PromptLogs returns the organization's prompt logs whose key starts with
+// prefix, oldest first, at most limit of them.
+func (s *Store) PromptLogs(ctx context.Context, orgID, prefix string, limit int) ([]PromptLog, error) {
+	const q = `SELECT key, conversation_id, interaction_id, purpose, model, prompt, completion, error, created_at
+		FROM prompt_logs WHERE org_id = ? AND substr(key, 1, ?) = ? ORDER BY created_at, key LIMIT ?`
+	rows, err := s.read.QueryContext(ctx, q, orgID, len(prefix), prefix, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: prompt logs: %w", err)
+	}
+	defer rows.Close()
+	var out []PromptLog
+	for rows.Next() {
+		p := PromptLog{OrgID: orgID}
+		var prompt, created string
+		if err := rows.Scan(&p.Key, &p.ConversationID, &p.InteractionID, &p.Purpose, &p.Model, &prompt, &p.Completion,
+			&p.Error, &created); err != nil {
+			return nil, fmt.Errorf("store: prompt logs: %w", err)
+		}
+		p.Prompt = json.RawMessage(prompt)
+		if p.CreatedAt, err = parseTime(created); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
 }
 
 const interactionColumns = `id, org_id, conversation_id, seq, state_machine_id, state_machine_version, insights, created_at`
