@@ -52,13 +52,36 @@ func (e *Engine) Recommend(ctx context.Context, c store.Conversation, interactio
 }
 
 // userReply turns an exit condition ("The user asks about billing") into
-// something the user could say.
+// something the user could say ("I ask about billing."): the subject
+// becomes "I" and its verb agrees, by rule rather than understanding.
 func userReply(condition string) string {
 	s := strings.TrimSpace(condition)
 	for _, p := range []string{"The user ", "the user ", "User ", "user "} {
-		if rest, ok := strings.CutPrefix(s, p); ok {
-			return "I " + strings.TrimSuffix(rest, ".") + "."
+		rest, ok := strings.CutPrefix(s, p)
+		if !ok {
+			continue
 		}
+		verb, tail, _ := strings.Cut(rest, " ")
+		switch {
+		case verb == "is":
+			verb = "am"
+		case verb == "has":
+			verb = "have"
+		case verb == "does":
+			verb = "do"
+		case strings.HasSuffix(verb, "ies") && len(verb) > 3:
+			verb = strings.TrimSuffix(verb, "ies") + "y"
+		case strings.HasSuffix(verb, "es") && strings.ContainsAny(verb[max(0, len(verb)-4):len(verb)-2], "sxz") ||
+			strings.HasSuffix(verb, "ches") || strings.HasSuffix(verb, "shes"):
+			verb = strings.TrimSuffix(verb, "es")
+		case strings.HasSuffix(verb, "s") && !strings.HasSuffix(verb, "ss"):
+			verb = strings.TrimSuffix(verb, "s")
+		}
+		out := "I " + verb
+		if tail != "" {
+			out += " " + tail
+		}
+		return strings.TrimSuffix(out, ".") + "."
 	}
 	return s
 }

@@ -888,7 +888,7 @@ func TestConversationPromptsAreLogged(t *testing.T) {
 
 	status, body := c.do("POST", "/conversation/"+convID+"/interaction/"+interID+"/recommend_responses", nil)
 	mustStatus(t, "recommend", status, http.StatusOK, body)
-	if got := fmt.Sprint(body["recommended_responses"]); got != "[I is satisfied and says goodbye. Could you tell me more about that?]" {
+	if got := fmt.Sprint(body["recommended_responses"]); got != "[I am satisfied and says goodbye. Could you tell me more about that?]" {
 		t.Errorf("recommendations: %s", got)
 	}
 	logs, err = srv.Store().PromptLogs(context.Background(), srv.Organization, prefix+"recommend-", 100)
