@@ -73,6 +73,10 @@ type Turn struct {
 	Finish  bool
 	Prompts []PromptLog
 	Blobs   []Blob
+	// Invocations are the dynamic behavior set versions the turn invoked.
+	// One whose set version is gone by the time the turn commits is left
+	// out, as deleting the set would have deleted its record anyway.
+	Invocations []DynamicBehaviorInvocation
 }
 
 // CommitTurn writes a turn. A conversation finished meanwhile is a
@@ -127,6 +131,12 @@ func (s *Store) CommitTurn(ctx context.Context, t Turn) error {
 				completion, error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 			if _, err := tx.ExecContext(ctx, qp, orgID, p.Key, p.ConversationID, p.InteractionID, p.Purpose, p.Model,
 				string(p.Prompt), p.Completion, p.Error, formatTime(p.CreatedAt)); err != nil {
+				return err
+			}
+		}
+		for _, inv := range t.Invocations {
+			inv.ID, inv.OrgID, inv.ConversationID = NewID(), orgID, convID
+			if _, err := insertDynamicBehaviorInvocation(ctx, tx, inv, now); err != nil {
 				return err
 			}
 		}
@@ -186,6 +196,33 @@ func (s *Store) LatestInteraction(ctx context.Context, orgID, conversationID str
 		return Interaction{}, fmt.Errorf("store: latest interaction of %s: %w", conversationID, err)
 	}
 	return in, nil
+}
+
+// ListPromptLogs returns the prompts an interaction of the organization
+// sent to the model, in the order it sent them.
+func (s *Store) ListPromptLogs(ctx context.Context, orgID, interactionID string) ([]PromptLog, error) {
+	const q = `SELECT key, conversation_id, interaction_id, purpose, model, prompt, completion, error, created_at
+		FROM prompt_logs WHERE org_id = ? AND interaction_id = ? ORDER BY key`
+	rows, err := s.read.QueryContext(ctx, q, orgID, interactionID)
+	if err != nil {
+		return nil, fmt.Errorf("store: list prompt logs of %s: %w", interactionID, err)
+	}
+	defer rows.Close()
+	out := []PromptLog{}
+	for rows.Next() {
+		p := PromptLog{OrgID: orgID}
+		var prompt, created string
+		if err := rows.Scan(&p.Key, &p.ConversationID, &p.InteractionID, &p.Purpose, &p.Model, &prompt, &p.Completion,
+			&p.Error, &created); err != nil {
+			return nil, fmt.Errorf("store: list prompt logs of %s: %w", interactionID, err)
+		}
+		p.Prompt = json.RawMessage(prompt)
+		if p.CreatedAt, err = parseTime(created); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
 }
 
 // GetBlob returns the organization's stored audio; a missing one is a
