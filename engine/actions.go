@@ -15,9 +15,11 @@ type SelectDynamicBehaviorCompleted struct {
 	PreviousSelectedDynamicBehaviorSetVersion *VersionInfo `json:"previous_selected_dynamic_behavior_set_version_info"`
 }
 
+// DynamicBehaviorOverride says a dynamic behavior's instructions and tools
+// are merged with the state's, and whether they replace the state's own.
 type DynamicBehaviorOverride struct {
 	Type                     string `json:"type"`
-	OverridingInstructions   string `json:"overriding_instructions"`
+	OverridingInstructions   bool   `json:"overriding_instructions"`
 	OverridingToolCandidates bool   `json:"overriding_tool_candidates"`
 }
 

@@ -226,6 +226,9 @@ type position struct {
 	// Kept are tool outputs kept by their result persistence, newest last,
 	// which later prompts show.
 	Kept []keptOutput `json:"kept,omitempty"`
+	// Behavior is the dynamic behavior set version the latest interaction
+	// took on, if any.
+	Behavior *behaviorKey `json:"behavior,omitempty"`
 }
 
 // keptOutput is a tool output later interactions may read.

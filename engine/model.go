@@ -59,6 +59,7 @@ func (t *turn) prompt(state, task string) []llm.Message {
 	fmt.Fprintf(&b, "Context: %s\nCurrent state: %s\n", spec.Description, state)
 	writeList(&b, "Global action guidelines", spec.GlobalActionGuidelines)
 	writeList(&b, "Global boundary constraints", spec.GlobalBoundaryConstraints)
+	t.writeBehavior(&b)
 	if len(t.pos.Kept) > 0 {
 		b.WriteString("Results of earlier tool calls:\n")
 		for _, k := range t.pos.Kept {

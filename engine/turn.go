@@ -31,6 +31,11 @@ type turn struct {
 	// subject is what the agent answers: the user's message or event.
 	subject string
 	history []llm.Message
+	// earlier are the conversation's messages before the turn, as history
+	// holds them.
+	earlier []store.Message
+	// behavior is the dynamic behavior the turn took on, if any.
+	behavior *behavior
 	// latest is when the conversation's newest message was written; every
 	// message the turn adds comes after it.
 	latest time.Time
@@ -81,6 +86,7 @@ func (t *turn) loadHistory() error {
 		return err
 	}
 	slices.Reverse(msgs)
+	t.earlier = msgs
 	if n := len(msgs); n > 0 {
 		t.latest = msgs[n-1].CreatedAt
 	}
@@ -110,6 +116,9 @@ func (t *turn) play() error {
 		return err
 	}
 	if err := t.start(); err != nil {
+		return err
+	}
+	if err := t.selectBehavior(); err != nil {
 		return err
 	}
 	agentMessage, err := t.walk()
@@ -526,13 +535,17 @@ func (t *turn) speak(s *config.ActionState) (string, error) {
 	if err := t.action(ActionSelected{Type: "navigate-state-machine-action-state-action-selected", Action: act}); err != nil {
 		return "", err
 	}
-	logs, err := t.toolRounds(s.ActionToolCallSpecs, "engage-user-tool", metaEngageUser, s.Name)
+	if err := t.engageOverride(); err != nil {
+		return "", err
+	}
+	logs, err := t.toolRounds(t.engageTools(s), "engage-user-tool", metaEngageUser, s.Name)
 	if err != nil {
 		return "", err
 	}
 	t.insights.EngageUserToolCallLogs = append(t.insights.EngageUserToolCallLogs, logs...)
-	ans, err := t.ask(llm.Call{Purpose: "engage-user", Kind: llm.Text, Guidance: act,
-		Messages: t.prompt(s.Name, "Reply to the user now, doing this: "+act)})
+	guidance := t.engageGuidance(act)
+	ans, err := t.ask(llm.Call{Purpose: "engage-user", Kind: llm.Text, Guidance: guidance,
+		Messages: t.prompt(s.Name, "Reply to the user now, doing this: "+guidance)})
 	if err != nil {
 		return "", err
 	}
@@ -583,7 +596,8 @@ func (t *turn) commit(text string) error {
 	turn := store.Turn{OrgID: t.conv.OrgID, ConversationID: t.conv.ID, After: t.conv.Interactions,
 		Interaction: store.Interaction{ID: t.interactionID, StateMachineID: t.pos.Graph.ID,
 			StateMachineVersion: t.pos.Graph.Version, Insights: insights},
-		Messages: t.messages, EngineState: state, Finish: t.completed, Prompts: t.prompts, Blobs: t.blobs}
+		Messages: t.messages, EngineState: state, Finish: t.completed, Prompts: t.prompts, Blobs: t.blobs,
+		Invocations: t.invocations()}
 	if t.open {
 		c := t.conv
 		c.EngineState = state

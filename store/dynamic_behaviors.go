@@ -523,6 +523,44 @@ func (s *Store) ListDynamicBehaviorSetVersions(ctx context.Context, orgID, setID
 	return out, more, nil
 }
 
+// ServiceDynamicBehaviors returns the newest version of each active set of
+// the organization applied to the service, in the sets' creation order:
+// the behaviors a conversation of the service may take on.
+func (s *Store) ServiceDynamicBehaviors(ctx context.Context, orgID, serviceID string) ([]DynamicBehaviorSetVersion, error) {
+	const q = `SELECT v.id, v.set_id, v.version, v.body, v.creator_org_id, v.creator_user_id, v.created_at, v.updated_at
+		FROM dynamic_behavior_sets d JOIN dynamic_behavior_set_versions v ON v.set_id = d.id
+		WHERE d.org_id = ? AND d.is_active = 1
+			AND EXISTS (SELECT 1 FROM json_each(d.applied_to_services) j WHERE j.value = ?)
+			AND v.version = (SELECT MAX(version) FROM dynamic_behavior_set_versions WHERE set_id = d.id)
+		ORDER BY d.created_at, d.id`
+	rows, err := s.read.QueryContext(ctx, q, orgID, serviceID)
+	if err != nil {
+		return nil, fmt.Errorf("store: dynamic behaviors of service %s: %w", serviceID, err)
+	}
+	defer rows.Close()
+	out := []DynamicBehaviorSetVersion{}
+	for rows.Next() {
+		v := DynamicBehaviorSetVersion{OrgID: orgID}
+		var body, created, updated string
+		if err := rows.Scan(&v.ID, &v.SetID, &v.Version, &body, &v.Creator.OrgID, &v.Creator.UserID, &created, &updated); err != nil {
+			return nil, fmt.Errorf("store: dynamic behaviors of service %s: %w", serviceID, err)
+		}
+		var b dynamicBehaviorBody
+		if err := json.Unmarshal([]byte(body), &b); err != nil {
+			return nil, fmt.Errorf("store: dynamic behavior set version %s body: %w", v.ID, err)
+		}
+		v.ConversationTriggers, v.Actions = b.ConversationTriggers, b.Actions
+		if v.CreatedAt, err = parseTime(created); err != nil {
+			return nil, err
+		}
+		if v.UpdatedAt, err = parseTime(updated); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 // DynamicBehaviorInvocation records that one version of a set fired in a
 // conversation, and the messages that led to it.
 type DynamicBehaviorInvocation struct {
@@ -553,7 +591,9 @@ type dynamicBehaviorInvocationBody struct {
 	ExternalEventMessageIDs []string `json:"external_event_message_ids"`
 }
 
-// RecordDynamicBehaviorInvocation stores an invocation, stamping it with an
+// RecordDynamicBehaviorInvocation stores an invocation on its own (the
+// conversation engine records its invocations with the turn, through
+// Turn.Invocations), stamping it with an
 // ID and the current time (also its InvokedAt, if that is zero). The set
 // version it names must exist in the organization (*NotFoundError).
 func (s *Store) RecordDynamicBehaviorInvocation(ctx context.Context, inv DynamicBehaviorInvocation) (DynamicBehaviorInvocation, error) {
@@ -562,37 +602,50 @@ func (s *Store) RecordDynamicBehaviorInvocation(ctx context.Context, inv Dynamic
 	if inv.InvokedAt.IsZero() {
 		inv.InvokedAt = now
 	}
-	if inv.AgentInnerThoughtsIDs == nil {
-		inv.AgentInnerThoughtsIDs = []string{}
-	}
-	if inv.ExternalEventMessageIDs == nil {
-		inv.ExternalEventMessageIDs = []string{}
-	}
-	body, err := json.Marshal(dynamicBehaviorInvocationBody{InitialMessageID: inv.InitialMessageID, AgentMessageID: inv.AgentMessageID,
-		AgentInnerThoughtsIDs: inv.AgentInnerThoughtsIDs, ExternalEventMessageIDs: inv.ExternalEventMessageIDs})
-	if err != nil {
-		return DynamicBehaviorInvocation{}, err
-	}
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM dynamic_behavior_set_versions WHERE org_id = ? AND set_id = ? AND version = ?`,
-			inv.OrgID, inv.SetID, inv.SetVersion).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return &NotFoundError{Kind: KindDynamicBehaviorSet, ID: inv.SetID, Version: strconv.Itoa(inv.SetVersion)}
+	inv.AgentInnerThoughtsIDs, inv.ExternalEventMessageIDs = nonNil(inv.AgentInnerThoughtsIDs), nonNil(inv.ExternalEventMessageIDs)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		recorded, err := insertDynamicBehaviorInvocation(ctx, tx, inv, now)
+		if err == nil && !recorded {
+			err = &NotFoundError{Kind: KindDynamicBehaviorSet, ID: inv.SetID, Version: strconv.Itoa(inv.SetVersion)}
 		}
-		if err != nil {
-			return err
-		}
-		const q = `INSERT INTO dynamic_behavior_invocations (id, org_id, conversation_id, service_id, user_id, set_id,
-			set_version, body, invoked_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-		_, err = tx.ExecContext(ctx, q, inv.ID, inv.OrgID, inv.ConversationID, inv.ServiceID, inv.UserID, inv.SetID,
-			inv.SetVersion, string(body), formatTime(inv.InvokedAt), formatTime(now), formatTime(now))
 		return err
 	})
 	if err != nil {
 		return DynamicBehaviorInvocation{}, fmt.Errorf("store: record dynamic behavior invocation: %w", err)
 	}
 	return inv, nil
+}
+
+// insertDynamicBehaviorInvocation writes inv if the set version it names
+// exists in its organization; recorded is false when it does not.
+func insertDynamicBehaviorInvocation(ctx context.Context, tx *sql.Tx, inv DynamicBehaviorInvocation, now time.Time) (recorded bool, err error) {
+	body, err := json.Marshal(dynamicBehaviorInvocationBody{InitialMessageID: inv.InitialMessageID, AgentMessageID: inv.AgentMessageID,
+		AgentInnerThoughtsIDs: nonNil(inv.AgentInnerThoughtsIDs), ExternalEventMessageIDs: nonNil(inv.ExternalEventMessageIDs)})
+	if err != nil {
+		return false, err
+	}
+	if inv.InvokedAt.IsZero() {
+		inv.InvokedAt = now
+	}
+	const q = `INSERT INTO dynamic_behavior_invocations (id, org_id, conversation_id, service_id, user_id, set_id,
+		set_version, body, invoked_at, created_at, updated_at)
+		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM dynamic_behavior_set_versions
+			WHERE org_id = ? AND set_id = ? AND version = ?)`
+	res, err := tx.ExecContext(ctx, q, inv.ID, inv.OrgID, inv.ConversationID, inv.ServiceID, inv.UserID, inv.SetID,
+		inv.SetVersion, string(body), formatTime(inv.InvokedAt), formatTime(now), formatTime(now),
+		inv.OrgID, inv.SetID, inv.SetVersion)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+func nonNil(ids []string) []string {
+	if ids == nil {
+		return []string{}
+	}
+	return ids
 }
 
 // dynamicBehaviorInvocationSortColumns maps the API's sort fields to columns.

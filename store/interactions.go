@@ -73,6 +73,10 @@ type Turn struct {
 	Finish  bool
 	Prompts []PromptLog
 	Blobs   []Blob
+	// Invocations are the dynamic behavior set versions the turn invoked.
+	// One whose set version is gone by the time the turn commits is left
+	// out, as deleting the set would have deleted its record anyway.
+	Invocations []DynamicBehaviorInvocation
 }
 
 // CommitTurn writes a turn. A conversation finished meanwhile is a
@@ -127,6 +131,12 @@ func (s *Store) CommitTurn(ctx context.Context, t Turn) error {
 		}
 		if err := insertPromptLogs(ctx, tx, t.Prompts); err != nil {
 			return err
+		}
+		for _, inv := range t.Invocations {
+			inv.ID, inv.OrgID, inv.ConversationID = NewID(), orgID, convID
+			if _, err := insertDynamicBehaviorInvocation(ctx, tx, inv, now); err != nil {
+				return err
+			}
 		}
 		nowText := formatTime(now)
 		const qc = `UPDATE conversations SET engine_state = ?, interaction_count = interaction_count + 1, updated_at = ?,
@@ -236,6 +246,7 @@ func (s *Store) LatestInteraction(ctx context.Context, orgID, conversationID str
 	}
 	return in, nil
 }
+
 
 // GetBlob returns the organization's stored audio; a missing one is a
 // *NotFoundError.
