@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/compadre-dev/compadre/compadretest"
 	"github.com/compadre-dev/compadre/engine"
@@ -84,7 +86,8 @@ func toolCallSpec(toolID, constraint, persistence, instruction string, after flo
 // instruction: "inspect" (exit condition tool, versions below 2),
 // "fetch" (engage-user, persisted-preferred), "wait" (engage-user,
 // ephemeral, with a filler after 0.2 s); "lookup" leaves for the
-// tool-call state, whose designated tool is persisted.
+// tool-call state, whose designated tool is persisted and has a filler
+// for parameters that take over 0.2 s to write.
 //
 //	start --lookup--> lookup (tool-call) --> answer --goodbye--> end
 func toolsGraph(probe string) map[string]any {
@@ -103,7 +106,7 @@ func toolsGraph(probe string) map[string]any {
 		"designated_tool_call_context":   "A lookup was asked for",
 		"designated_tool_call_guidances": []any{}, "designated_tool_call_validations": []any{},
 		"designated_tool_call_params_generation_audio_fillers":                []any{"Preparing the lookup."},
-		"designated_tool_call_params_generation_audio_filler_triggered_after": 10,
+		"designated_tool_call_params_generation_audio_filler_triggered_after": 0.2,
 	}
 	g := stateMachineMinimal()
 	g["states"] = []any{start, lookup, stateMachineAction("answer", "Report the lookup", exit("The user says goodbye", "end")),
@@ -112,9 +115,11 @@ func toolsGraph(probe string) map[string]any {
 }
 
 // recordingModel is the built-in model, remembering the system prompt of
-// every call by the user's message it was about.
+// every call by the user's message it was about. Calls of the purposes in
+// slow take half a second when the message says "slowly".
 type recordingModel struct {
 	llm.Builtin
+	slow    map[string]bool
 	mu      sync.Mutex
 	prompts map[string][]string
 }
@@ -125,6 +130,13 @@ func (m *recordingModel) Complete(ctx context.Context, c llm.Call) (llm.Answer, 
 		m.prompts[c.Subject] = append(m.prompts[c.Subject], c.Messages[0].Content)
 	}
 	m.mu.Unlock()
+	if m.slow[c.Purpose] && strings.Contains(c.Subject, "slowly") {
+		select {
+		case <-time.After(500 * time.Millisecond):
+		case <-ctx.Done():
+			return llm.Answer{}, ctx.Err()
+		}
+	}
 	return m.Builtin.Complete(ctx, c)
 }
 
@@ -179,7 +191,7 @@ func mustJSONText(t testing.TB, v any) string {
 // share one server and take turns, each with its own conversation.
 func TestConversationTools(t *testing.T) {
 	t.Parallel()
-	model := &recordingModel{prompts: map[string][]string{}}
+	model := &recordingModel{prompts: map[string][]string{}, slow: map[string]bool{"tool-params": true}}
 	srv, c := newTestServer(t, compadretest.WithSandbox(), compadretest.WithModel(model))
 	probe := publishProbeTool(t, srv, c)
 	status, body := c.do("POST", stateMachinePath(), map[string]any{"state_machine_name": "tools"})
@@ -433,6 +445,21 @@ func TestConversationTools(t *testing.T) {
 		if s := interact(t, convID, `fetch {"text": "quick"}`); len(s.actions("action-too-long")) != 0 {
 			t.Errorf("a quick call reported action-too-long: %v", s.types())
 		}
+
+		// Writing the designated tool's parameters slowly: the state's
+		// filler, after the event that started the step.
+		s = interact(t, convID, `lookup slowly {"text": "hi"}`)
+		types := s.types()
+		i := slices.Index(types, "action-too-long")
+		if i < 1 || types[i-1] != "designated-tool-retrieved" || types[i+1] != "designated-tool-call-params-generated" ||
+			len(s.actions("action-too-long")) != 1 {
+			t.Fatalf("events %v", types)
+		}
+		tooLong = s.actions("action-too-long")[0]
+		if tooLong["filler"] != "Preparing the lookup." ||
+			mustJSONText(t, tooLong["previously_started_event"]) != mustJSONText(t, s.actions("designated-tool-retrieved")[0]) {
+			t.Errorf("action-too-long %v", tooLong)
+		}
 	})
 
 	t.Run("simulation mode", func(t *testing.T) {
@@ -487,4 +514,43 @@ func TestConversationTools(t *testing.T) {
 			t.Errorf("with 2.0.0 deprecated: %v, want 1.0.0 to run", started)
 		}
 	})
+}
+
+// TestConversationFillersWhileThinking: a decision or a reflection that
+// takes longer than its state's audio_filler_triggered_after reports
+// action-too-long with the state's first filler, once, while it thinks.
+func TestConversationFillersWhileThinking(t *testing.T) {
+	t.Parallel()
+	model := &recordingModel{prompts: map[string][]string{}, slow: map[string]bool{"decide": true, "reflect": true}}
+	_, c := newTestServer(t, compadretest.WithModel(model))
+	g := walkerGraph()
+	route, think := stateMachineState(g, 1), stateMachineState(g, 3)
+	route["audio_fillers"], route["audio_filler_triggered_after"] = []any{"Let me see."}, 0.05
+	think["audio_fillers"], think["audio_filler_triggered_after"] = []any{"Thinking it over.", "Nearly there."}, 0.05
+	svc := c.talkingService(t, "Thinker", g)
+	convID := c.open(t, "", map[string]any{"service_id": svc}).events[0]["conversation_id"].(string)
+
+	s := c.interact(t, convID, "", userMessage("I have a question about my invoice, answer slowly"))
+	checkLines(t, s, false)
+	types := s.types()
+	var got []string
+	for i, typ := range types {
+		if typ == "action-too-long" {
+			a := s.events[i]["action"].(map[string]any)
+			prev := a["previously_started_event"].(map[string]any)["type"]
+			got = append(got, fmt.Sprintf("%s after %s: %s (started by %s)", typ, types[i-1], a["filler"], prev))
+		}
+	}
+	want := []string{
+		"action-too-long after navigate-state-machine-decision-state-decision-started: Let me see. " +
+			"(started by navigate-state-machine-decision-state-decision-started)",
+		"action-too-long after navigate-state-machine-reflection-state-prompt-retrieved: Thinking it over. " +
+			"(started by navigate-state-machine-reflection-state-prompt-retrieved)",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("fillers:\n got %q\nwant %q\nevents %v", got, want, types)
+	}
+	if s.last()["type"] != "interaction-complete" {
+		t.Errorf("last event %v", s.last())
+	}
 }
