@@ -87,7 +87,8 @@ func toolCallSpec(toolID, constraint, persistence, instruction string, after flo
 // "fetch" (engage-user, persisted-preferred), "wait" (engage-user,
 // ephemeral, with a filler after 0.2 s); "lookup" leaves for the
 // tool-call state, whose designated tool is persisted and has a filler
-// for parameters that take over 0.2 s to write.
+// for parameters that take over 0.2 s to write, and which offers probe
+// ("verify", ephemeral) before it.
 //
 //	start --lookup--> lookup (tool-call) --> answer --goodbye--> end
 func toolsGraph(probe string) map[string]any {
@@ -100,7 +101,8 @@ func toolsGraph(probe string) map[string]any {
 		toolCallSpec(probe, ">=1.0.0", "ephemeral", "Wait patiently.", 0.2, "One moment please.", "Still working."),
 	}
 	lookup := map[string]any{
-		"type": "tool-call", "name": "lookup", "next_state": "answer", "tool_call_specs": []any{},
+		"type": "tool-call", "name": "lookup", "next_state": "answer",
+		"tool_call_specs":                []any{toolCallSpec(probe, ">=1.0.0", "ephemeral", "Verify the record.", 10)},
 		"designated_tool":                toolCallSpec(probe, ">=1.0.0", "persisted", "Look it up.", 10),
 		"designated_tool_call_objective": "Look up what was asked for",
 		"designated_tool_call_context":   "A lookup was asked for",
@@ -325,11 +327,33 @@ func TestConversationTools(t *testing.T) {
 		if s.last()["full_message"] != "Welcome the user" {
 			t.Errorf("after failures the agent says %v, want start's action", s.last()["full_message"])
 		}
-		// At exactly 5000 characters a persisted output is kept.
-		s = interact(t, convID, `lookup {"n": 5000}`)
-		designated := c.insights(t, convID, s)["state_transition_logs"].([]any)[1].(map[string]any)["designated_tool_call_log"].(map[string]any)
+		// At exactly 5000 characters a persisted output is kept. The
+		// state's other tool runs first, and is logged with the transition.
+		s = interact(t, convID, `lookup and verify {"n": 5000}`)
+		types := s.types()
+		first := slices.Index(types, "tool-call-started")
+		if len(s.actions("tool-call-started")) != 2 || first < slices.Index(types, "designated-tool-retrieved") ||
+			first > slices.Index(types, "designated-tool-call-params-generated") {
+			t.Errorf("events %v, want the state's tool before the designated tool's parameters", types)
+		}
+		toolLog := c.insights(t, convID, s)["state_transition_logs"].([]any)[1].(map[string]any)
+		designated := toolLog["designated_tool_call_log"].(map[string]any)
 		if out, _ := designated["output"].(string); out != strings.Repeat("x", 5000) {
 			t.Errorf("kept output of 5000 characters: got %d characters", len(out))
+		}
+		if rounds := toolLog["tool_call_logs"].([]any); len(rounds) != 1 || rounds[0].([]any)[0].(map[string]any)["output"] != nil {
+			t.Errorf("the tool-call state's tool logs: %.200v, want one ephemeral call", rounds)
+		}
+		invs := c.invocations(t, convID)
+		wantMeta := mustJSONText(t, map[string]any{"type": "tool-call-state", "current_state_machine_and_version": graphVersion,
+			"state_name": "lookup"})
+		if len(invs) != 4 {
+			t.Fatalf("got %d invocations, want 4", len(invs))
+		}
+		for _, inv := range invs[2:] {
+			if got := mustJSONText(t, inv["invocation_source"].(map[string]any)["invocation_metadata"]); got != wantMeta {
+				t.Errorf("metadata %s, want %s", got, wantMeta)
+			}
 		}
 	})
 
