@@ -88,7 +88,8 @@ func newer(a, b store.ToolVersion) bool {
 
 // toolRounds lets the model call the given tools, one a round, until it
 // calls none or the rounds run out; a tool is called at most once. Each
-// round's log is one entry of the result.
+// round's log is one entry of the result. See DECISIONS.md, "When does the
+// agent call a state's tools, and how are the calls recorded?".
 func (t *turn) toolRounds(specs []config.ToolSpec, purpose, meta, state string) ([][]ToolCallLog, error) {
 	logs := [][]ToolCallLog{}
 	if len(specs) == 0 {
@@ -315,7 +316,8 @@ func (t *turn) unlessSlow(fillers []string, after float64, started Action, work 
 // agent sees it now. Any output over MaxToolOutput characters fails the
 // call; "persisted" fails it over MaxKeptOutput; "persisted-preferred"
 // keeps up to MaxKeptOutput and is otherwise ephemeral; "ephemeral" keeps
-// nothing.
+// nothing. See DECISIONS.md, "What does a tool call keep, by its result
+// persistence?".
 func persist(spec config.ToolSpec, res toolResult) (*string, toolResult) {
 	if !res.ok {
 		return nil, res
