@@ -20,6 +20,7 @@ import (
 	httpapi "github.com/compadre-dev/compadre/http"
 	"github.com/compadre-dev/compadre/llm"
 	"github.com/compadre-dev/compadre/store"
+	"github.com/compadre-dev/compadre/tools"
 	"github.com/compadre-dev/compadre/voice"
 	"github.com/compadre-dev/compadre/wasmrt"
 	"golang.org/x/net/netutil"
@@ -129,6 +130,8 @@ type App struct {
 	cfg   Config
 	Store *store.Store
 	API   *httpapi.Server
+	// Tools publishes and runs tools; the API answers with it.
+	Tools *tools.Service
 	log   *slog.Logger
 	// sandbox is nil unless Config.Sandbox.
 	sandbox *sandbox
@@ -227,10 +230,11 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 		a.sandbox = startSandbox(open, cacheDir, cfg.SandboxLimits, wait, cfg.Logger)
 		apiCfg.Sandbox = a.sandbox.status
 	}
-	if apiCfg.Tools, err = a.openTools(cfg, sealer); err != nil {
+	if a.Tools, err = a.openTools(cfg, sealer); err != nil {
 		a.Close()
 		return nil, err
 	}
+	apiCfg.Tools = a.Tools
 	a.API, err = httpapi.New(apiCfg)
 	if err != nil {
 		a.Close()

@@ -24,6 +24,7 @@ import (
 	"github.com/compadre-dev/compadre/app"
 	"github.com/compadre-dev/compadre/llm"
 	"github.com/compadre-dev/compadre/store"
+	"github.com/compadre-dev/compadre/tools"
 	"github.com/compadre-dev/compadre/voice"
 )
 
@@ -189,6 +190,11 @@ func (s *Server) NewAPIKey(t testing.TB, org, userID string) app.Credentials {
 // operation writes yet (a conversation's messages, dynamic behavior
 // invocations), as the conversation engine would.
 func (s *Server) Store() *store.Store { return s.app.Store }
+
+// Tools is the server's tool service, for tests that run a conversation
+// engine of their own over the server's store and sandbox (a simulated
+// conversation, say).
+func (s *Server) Tools() *tools.Service { return s.app.Tools }
 
 // SignIn signs the user of c in with its API key, as the official SDKs do,
 // and returns the bearer token to send as "Authorization: Bearer <token>".

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/compadre-dev/compadre/config"
@@ -86,7 +88,8 @@ func newer(a, b store.ToolVersion) bool {
 
 // toolRounds lets the model call the given tools, one a round, until it
 // calls none or the rounds run out; a tool is called at most once. Each
-// round's log is one entry of the result.
+// round's log is one entry of the result. See DECISIONS.md, "When does the
+// agent call a state's tools, and how are the calls recorded?".
 func (t *turn) toolRounds(specs []config.ToolSpec, purpose, meta, state string) ([][]ToolCallLog, error) {
 	logs := [][]ToolCallLog{}
 	if len(specs) == 0 {
@@ -115,7 +118,11 @@ func (t *turn) toolRounds(specs []config.ToolSpec, purpose, meta, state string) 
 		}
 		r := left[ans.Choice-1]
 		left = slices.Delete(left, ans.Choice-1, ans.Choice)
-		log, _, err := t.callTool(r, round, meta, state)
+		raw, params, err := t.toolParams(r, state, r.spec.AdditionalInstruction)
+		if err != nil {
+			return nil, err
+		}
+		log, _, err := t.runTool(r, round, meta, state, raw, params)
 		if err != nil {
 			return nil, err
 		}
@@ -124,18 +131,38 @@ func (t *turn) toolRounds(specs []config.ToolSpec, purpose, meta, state string) 
 	return logs, nil
 }
 
-// callDesignated runs a tool-call state's tool exactly once; if it fails
-// the state is not left and the interaction ends in an error.
+// callDesignated runs a tool-call state's tool exactly once, after the
+// state's other tools had their rounds; if it fails the state is not left
+// and the interaction ends in an error.
 func (t *turn) callDesignated(s *config.ToolCallState) error {
 	r, err := t.resolve(s.DesignatedTool)
 	if err != nil {
 		return err
 	}
-	if err := t.action(DesignatedToolRetrieved{Type: "designated-tool-retrieved", ToolID: r.tool.ID,
-		ToolVersion: r.versionString()}); err != nil {
+	retrieved := DesignatedToolRetrieved{Type: "designated-tool-retrieved", ToolID: r.tool.ID, ToolVersion: r.versionString()}
+	if err := t.action(retrieved); err != nil {
 		return err
 	}
-	log, res, err := t.callTool(r, 0, metaToolCallState, s.Name)
+	logs, err := t.toolRounds(s.ToolCallSpecs, "tool-call-state-tool", metaToolCallState, s.Name)
+	if err != nil {
+		return err
+	}
+	var raw json.RawMessage
+	var params map[string]any
+	if err := t.unlessSlow(s.DesignatedToolCallParamsGenerationAudioFillers,
+		s.DesignatedToolCallParamsGenerationAudioFillerTriggeredAfter, retrieved, func() {
+			raw, params, err = t.toolParams(r, s.Name, designatedInstruction(s))
+		}); err != nil {
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if err := t.action(DesignatedToolCallParamsGenerated{Type: "designated-tool-call-params-generated",
+		ToolID: r.tool.ID, ToolVersion: r.versionString(), ToolCallParams: params}); err != nil {
+		return err
+	}
+	log, res, err := t.runTool(r, 0, metaToolCallState, s.Name, raw, params)
 	if err != nil {
 		return err
 	}
@@ -148,7 +175,23 @@ func (t *turn) callDesignated(s *config.ToolCallState) error {
 		InputArguments: log.Input}); err != nil {
 		return err
 	}
-	return t.follow(s.NextState, TransitionLog{Type: "tool-call", ToolCallLogs: [][]ToolCallLog{}, DesignatedToolCallLog: &log})
+	return t.follow(s.NextState, TransitionLog{Type: "tool-call", ToolCallLogs: logs, DesignatedToolCallLog: &log})
+}
+
+// designatedInstruction is what a tool-call state tells the model about
+// the parameters of its designated tool.
+func designatedInstruction(s *config.ToolCallState) string {
+	var b strings.Builder
+	b.WriteString(s.DesignatedTool.AdditionalInstruction)
+	if s.DesignatedToolCallObjective != "" {
+		b.WriteString("\nObjective: " + s.DesignatedToolCallObjective)
+	}
+	if s.DesignatedToolCallContext != "" {
+		b.WriteString("\nContext: " + s.DesignatedToolCallContext)
+	}
+	writeList(&b, "\nGuidances", s.DesignatedToolCallGuidances)
+	writeList(&b, "\nThe parameters must satisfy", s.DesignatedToolCallValidations)
+	return strings.TrimSpace(b.String())
 }
 
 // toolResult is what a call gave the agent: the output, or why it failed.
@@ -157,28 +200,30 @@ type toolResult struct {
 	text string
 }
 
-// callTool has the model write the tool's parameters against its input
-// schema, runs it in the sandbox, and applies the spec's result
-// persistence.
-func (t *turn) callTool(r resolvedTool, round int, meta, state string) (ToolCallLog, toolResult, error) {
+// toolParams has the model write the tool's parameters against its input
+// schema: the raw object the tool is given, and the same decoded for
+// events and logs.
+func (t *turn) toolParams(r resolvedTool, state, instruction string) (json.RawMessage, map[string]any, error) {
 	ans, err := t.ask(llm.Call{Purpose: "tool-params", Kind: llm.Object, Schema: r.version.InputSchema,
 		Messages: t.prompt(state, fmt.Sprintf("Write the parameters for tool %s (%s). %s", r.tool.Name,
-			r.tool.Description, r.spec.AdditionalInstruction))})
+			r.tool.Description, instruction))})
 	if err != nil {
-		return ToolCallLog{}, toolResult{}, err
+		return nil, nil, err
 	}
 	params := map[string]any{}
 	if err := json.Unmarshal(ans.Object, &params); err != nil {
-		return ToolCallLog{}, toolResult{}, &Failure{ModelFailed, "The language model's tool parameters are not a JSON object"}
+		return nil, nil, &Failure{ModelFailed, "The language model's tool parameters are not a JSON object"}
 	}
-	if meta == metaToolCallState {
-		if err := t.action(DesignatedToolCallParamsGenerated{Type: "designated-tool-call-params-generated",
-			ToolID: r.tool.ID, ToolVersion: r.versionString(), ToolCallParams: params}); err != nil {
-			return ToolCallLog{}, toolResult{}, err
-		}
-	}
-	if err := t.action(ToolCallStarted{Type: "tool-call-started", ToolRoundIndex: round, ToolID: r.tool.ID,
-		ToolVersion: r.versionString(), InputParams: params}); err != nil {
+	return ans.Object, params, nil
+}
+
+// runTool runs the tool in the sandbox with the given parameters, in the
+// turn's mode and recorded as made at this point of the conversation, and
+// applies the spec's result persistence.
+func (t *turn) runTool(r resolvedTool, round int, meta, state string, raw json.RawMessage, params map[string]any) (ToolCallLog, toolResult, error) {
+	started := ToolCallStarted{Type: "tool-call-started", ToolRoundIndex: round, ToolID: r.tool.ID,
+		ToolVersion: r.versionString(), InputParams: params}
+	if err := t.action(started); err != nil {
 		return ToolCallLog{}, toolResult{}, err
 	}
 	metadata, err := json.Marshal(t.metadata(meta, state, round))
@@ -189,13 +234,18 @@ func (t *turn) callTool(r resolvedTool, round int, meta, state string) (ToolCall
 	if mode == "" {
 		mode = tools.ModeRegular
 	}
-	results, err := t.e.cfg.Tools.Invoke(t.ctx, tools.InvokeRequest{
-		OrgID: t.conv.OrgID, Tool: r.tool, Version: r.version,
-		Inputs: []tools.Input{{Parameters: ans.Object, Mode: mode}},
-		By:     store.Actor{OrgID: t.conv.OrgID, UserID: t.conv.UserID},
-		Origin: &tools.Origin{ConversationID: t.conv.ID, InteractionID: t.interactionID, SimulationRunID: t.run.SimulationRunID,
-			UnitTestID: t.run.UnitTestID, Metadata: metadata},
-	})
+	var results []tools.Result
+	if err := t.unlessSlow(r.spec.AudioFillers, r.spec.AudioFillerTriggeredAfter, started, func() {
+		results, err = t.e.cfg.Tools.Invoke(t.ctx, tools.InvokeRequest{
+			OrgID: t.conv.OrgID, Tool: r.tool, Version: r.version,
+			Inputs: []tools.Input{{Parameters: raw, Mode: mode}},
+			By:     store.Actor{OrgID: t.conv.OrgID, UserID: t.conv.UserID},
+			Origin: &tools.Origin{ConversationID: t.conv.ID, InteractionID: t.interactionID, SimulationRunID: t.run.SimulationRunID,
+				UnitTestID: t.run.UnitTestID, Metadata: metadata},
+		})
+	}); err != nil {
+		return ToolCallLog{}, toolResult{}, err
+	}
 	var res toolResult
 	var duration float64
 	var problems *tools.Problems
@@ -231,12 +281,43 @@ func (t *turn) callTool(r resolvedTool, round int, meta, state string) (ToolCall
 		Output: kept, Duration: duration}, res, nil
 }
 
+// unlessSlow runs work and, if it is still running after the given
+// seconds, reports action-too-long once with the first of fillers and
+// the event that started the step, then waits for it to end. Without
+// fillers there is nothing to say, so nothing is reported. See
+// DECISIONS.md, "What does action-too-long carry without a speech synthesizer?".
+func (t *turn) unlessSlow(fillers []string, after float64, started Action, work func()) error {
+	if len(fillers) == 0 || after <= 0 {
+		work()
+		return nil
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		work()
+	}()
+	timer := time.NewTimer(time.Duration(after * float64(time.Second)))
+	defer timer.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-timer.C:
+	}
+	err := t.action(ActionTooLong{Type: "action-too-long", Filler: fillers[0], PreviouslyStartedEvent: started})
+	// The step is bounded (the sandbox's deadline, the model's timeout,
+	// the request's context), and its results belong to this goroutine
+	// once it ends.
+	<-done
+	return err
+}
+
 // persist applies a spec's result persistence to a call's result: what is
 // kept for later interactions (nil if nothing), and the result as the
 // agent sees it now. Any output over MaxToolOutput characters fails the
 // call; "persisted" fails it over MaxKeptOutput; "persisted-preferred"
 // keeps up to MaxKeptOutput and is otherwise ephemeral; "ephemeral" keeps
-// nothing.
+// nothing. See DECISIONS.md, "What does a tool call keep, by its result
+// persistence?".
 func persist(spec config.ToolSpec, res toolResult) (*string, toolResult) {
 	if !res.ok {
 		return nil, res

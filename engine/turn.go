@@ -382,7 +382,8 @@ func (t *turn) announceExit(ec config.ExitCondition) error {
 
 // decide leaves a decision state by the exit condition the model picks.
 func (t *turn) decide(s *config.DecisionState) error {
-	if err := t.action(DecisionStarted{Type: "navigate-state-machine-decision-state-decision-started"}); err != nil {
+	started := DecisionStarted{Type: "navigate-state-machine-decision-state-decision-started"}
+	if err := t.action(started); err != nil {
 		return err
 	}
 	logs, err := t.toolRounds(s.ToolCallSpecs, "decision-tool", metaStateTransition, s.Name)
@@ -393,9 +394,14 @@ func (t *turn) decide(s *config.DecisionState) error {
 	for i, ec := range s.ExitConditions {
 		options[i] = ec.Description
 	}
-	ans, err := t.ask(llm.Call{Purpose: "decide", Kind: llm.Choice, Options: options,
-		Messages: t.prompt(s.Name, "Decide which exit condition holds. Objective: "+s.Objective+"\n"+
-			strings.Join(s.DecisionGuidelines, "\n"))})
+	var ans llm.Answer
+	if err := t.unlessSlow(s.AudioFillers, s.AudioFillerTriggeredAfter, started, func() {
+		ans, err = t.ask(llm.Call{Purpose: "decide", Kind: llm.Choice, Options: options,
+			Messages: t.prompt(s.Name, "Decide which exit condition holds. Objective: "+s.Objective+"\n"+
+				strings.Join(s.DecisionGuidelines, "\n"))})
+	}); err != nil {
+		return err
+	}
 	if err != nil {
 		return err
 	}
@@ -481,16 +487,21 @@ func (t *turn) annotate(s *config.AnnotationState) error {
 // reflect has the model think about the state's problem, within its word
 // limit, and stores the thought.
 func (t *turn) reflect(s *config.ReflectionState) error {
-	if err := t.action(ReflectionPromptRetrieved{Type: "navigate-state-machine-reflection-state-prompt-retrieved",
-		Prompt: s.Problem}); err != nil {
+	started := ReflectionPromptRetrieved{Type: "navigate-state-machine-reflection-state-prompt-retrieved", Prompt: s.Problem}
+	if err := t.action(started); err != nil {
 		return err
 	}
 	logs, err := t.toolRounds(s.ToolCallSpecs, "reflection-tool", metaStateTransition, s.Name)
 	if err != nil {
 		return err
 	}
-	ans, err := t.ask(llm.Call{Purpose: "reflect", Kind: llm.Text, Guidance: s.Problem, WordLimit: s.WordLimit,
-		Messages: t.prompt(s.Name, fmt.Sprintf("Reflect on this problem in at most %d words: %s", s.WordLimit, s.Problem))})
+	var ans llm.Answer
+	if err := t.unlessSlow(s.AudioFillers, s.AudioFillerTriggeredAfter, started, func() {
+		ans, err = t.ask(llm.Call{Purpose: "reflect", Kind: llm.Text, Guidance: s.Problem, WordLimit: s.WordLimit,
+			Messages: t.prompt(s.Name, fmt.Sprintf("Reflect on this problem in at most %d words: %s", s.WordLimit, s.Problem))})
+	}); err != nil {
+		return err
+	}
 	if err != nil {
 		return err
 	}
