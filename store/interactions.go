@@ -95,14 +95,23 @@ func (s *Store) CommitTurn(ctx context.Context, t Turn) error {
 				return err
 			}
 		} else {
-			c, err := getConversation(ctx, tx, orgID, convID)
+			// Only the two columns the checks need: a whole conversation
+			// counts its messages, which under the write lock would
+			// take longer the longer the conversation.
+			var finished bool
+			var interactions int
+			const q = `SELECT is_finished, interaction_count FROM conversations WHERE org_id = ? AND id = ?`
+			err := tx.QueryRowContext(ctx, q, orgID, convID).Scan(&finished, &interactions)
+			if errors.Is(err, sql.ErrNoRows) {
+				return missing(KindConversation, convID)
+			}
 			if err != nil {
 				return err
 			}
-			if c.IsFinished {
+			if finished {
 				return &ConflictError{Refusal{Rule: RuleFinished, Kind: KindConversation, ID: convID}}
 			}
-			if c.Interactions != t.After {
+			if interactions != t.After {
 				return &ConflictError{Refusal{Rule: RuleBusy, Kind: KindConversation, ID: convID}}
 			}
 		}
