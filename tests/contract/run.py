@@ -1,5 +1,6 @@
 """Contract tests: start a fresh server and check it against its own OpenAPI
-document (schemathesis) and the official Python SDK.
+document (schemathesis) and the official Python SDK (sdk_smoke.py, and
+sdk_engine.py's conversation end to end).
 
 Usage: python tests/contract/run.py --binary bin/compadre
 """
@@ -76,11 +77,14 @@ def main() -> int:
         proc, creds = start(args.binary, work / "data", "--rate-limits", "off")
         try:
             token = sign_in(creds)
-            # The SDK smoke test first, while the administrator is as first
-            # start made it: the fuzzer may legitimately reassign its role.
-            failures += subprocess.call(
-                [sys.executable, str(HERE / "sdk_smoke.py")], stdin=subprocess.DEVNULL,
-                env={**os.environ, "COMPADRE_CREDENTIALS": json.dumps(creds)}) != 0
+            # The SDK runs first, while the administrator is as first start
+            # made it: the fuzzer may legitimately reassign its role. The
+            # engine run publishes a tool, so it pushes to the server's tools
+            # repository; /readyz (above) has the sandbox running for it.
+            env = {**os.environ, "COMPADRE_CREDENTIALS": json.dumps(creds),
+                   "COMPADRE_TOOLS_REPO": str(work / "data" / "tools.git")}
+            for script in ("sdk_smoke.py", "sdk_engine.py"):
+                failures += subprocess.call([sys.executable, str(HERE / script)], stdin=subprocess.DEVNULL, env=env) != 0
             # Every operation but the one that deletes the organization, then
             # that one, so it cannot pull the ground from under the others.
             failures += schemathesis(creds, token, work, "--exclude-operation-id", "delete-organization") != 0
@@ -91,7 +95,7 @@ def main() -> int:
             stop(proc)
             if failures:
                 print((work / "server.log").read_text()[-5000:])
-    print(f"contract: {3 - failures} passed, {failures} failed")
+    print(f"contract: {4 - failures} passed, {failures} failed")
     return 1 if failures else 0
 
 
