@@ -51,12 +51,16 @@ def schemathesis(creds: dict, token: str, work: Path, *operation_filter: str) ->
         # version constraints must be PEP 440 specifier sets and whose audio
         # fillers must be the SSML subset a filler may use, and its tag keys
         # must stay distinct once trimmed (elsewhere that is a 400); a
-        # version range's lower bound must be at most its upper bound.
+        # version range's lower bound must be at most its upper bound; an
+        # interaction's external event texts and timestamps must pair up,
+        # and its request_audio_config, JSON in a query string, must be
+        # one of the two audio configurations.
         '[[operations]]\n'
         'include-operation-id = ["create-api-key", "create-temporary-permission-grant", "create-role", "modify-role",'
         ' "create-service-hierarchical-state-machine-version", "get-tool-versions", "create-dynamic-behavior-set",'
         ' "create-dynamic-behavior-set-version", "update-dynamic-behavior-set", "get-agent-versions",'
-        ' "get-service-hierarchical-state-machine-versions", "get-dynamic-behavior-set-versions"]\n'
+        ' "get-service-hierarchical-state-machine-versions", "get-dynamic-behavior-set-versions",'
+        ' "interact-with-conversation"]\n'
         '[operations.checks.positive_data_acceptance]\n'
         f'expected-statuses = {ACCEPTED[:-1]}, "422"]\n')
     cmd = [str(Path(sys.executable).parent / "schemathesis"), "--config-file", str(config), "run",
