@@ -21,13 +21,13 @@ import (
 // Fault is one thing wrong with a declaration: where (Loc, a path of keys
 // and indexes from the document's root), what kind of fault (Type, named as
 // pydantic names it), a sentence for the reader (Msg) and, if useful, the
-// offending value (Input). Its fields are in the order of the API's 422
-// entries, so that the API can convert one to the other.
+// offending value (Input). It is written as the API's 422 entries are,
+// FastAPI's shape, so the API answers with faults as they are.
 type Fault struct {
-	Loc   []any
-	Msg   string
-	Type  string
-	Input any
+	Loc   []any  `json:"loc"`
+	Msg   string `json:"msg"`
+	Type  string `json:"type"`
+	Input any    `json:"input,omitempty"`
 }
 
 // Faults collects the faults of one declaration, so one answer lists
@@ -103,7 +103,7 @@ func DecodeFault(err error, prefix ...any) Fault {
 	if errors.As(err, &ute) {
 		loc := slices.Clone(prefix)
 		if ute.Field != "" {
-			loc = append(loc, instanceLoc(strings.Split(ute.Field, "."))...)
+			loc = append(loc, InstanceLoc(strings.Split(ute.Field, "."))...)
 		}
 		switch ute.Type.Kind() {
 		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
@@ -125,9 +125,9 @@ func DecodeFault(err error, prefix ...any) Fault {
 	return Fault{Loc: slices.Clone(prefix), Type: "value_error", Msg: "Input is not valid"}
 }
 
-// instanceLoc turns the parts of a dotted JSON path into a location, with
-// the parts that are numbers as indexes.
-func instanceLoc(parts []string) []any {
+// InstanceLoc turns the parts of a JSON path into a location, with the
+// parts that are numbers as indexes.
+func InstanceLoc(parts []string) []any {
 	out := make([]any, len(parts))
 	for i, p := range parts {
 		if n, err := strconv.Atoi(p); err == nil {

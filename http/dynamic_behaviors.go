@@ -19,9 +19,7 @@ import (
 // faults to fe, and returns it as the store keeps it, with the tool call
 // specs to resolve.
 func behaviorVersion(fe *faults, c config.BehaviorContent, loc ...any) (store.DynamicBehaviorSetVersion, []config.LocatedSpec) {
-	var cf config.Faults
-	b, specs := c.Check(&cf, loc)
-	*fe = append(*fe, fieldErrors(cf)...)
+	b, specs := c.Check(fe, loc)
 	raw, _ := json.Marshal(b.Actions)
 	return store.DynamicBehaviorSetVersion{ConversationTriggers: b.ConversationTriggers, Actions: raw}, specs
 }
@@ -37,13 +35,13 @@ func dynamicBehaviorTags(fe *faults, in map[string]*string, loc ...any) []store.
 	sort.Strings(keys)
 	for _, k := range keys {
 		at := append(slices.Clip(loc), k)
-		key := fe.stripped(k, at...)
+		key := fe.Stripped(k, at...)
 		if _, dup := out[key]; dup && key != "" {
-			fe.add(at, "value_error", "Tag key "+strconv.Quote(key)+" is given more than once", k)
+			fe.Add(at, "value_error", "Tag key "+strconv.Quote(key)+" is given more than once", k)
 		}
 		v := in[k]
 		if v != nil {
-			val := fe.stripped(*v, at...)
+			val := fe.Stripped(*v, at...)
 			v = &val
 		}
 		out[key] = v
@@ -117,12 +115,12 @@ func (s *Server) createDynamicBehaviorSet(w http.ResponseWriter, r *http.Request
 	}
 	var fe faults
 	set := store.DynamicBehaviorSet{
-		ID: store.NewID(), OrgID: st.org.ID, Name: fe.stripped(req.Name, "body", "name"),
+		ID: store.NewID(), OrgID: st.org.ID, Name: fe.Stripped(req.Name, "body", "name"),
 		IsActive: req.InitialVersion.IsActive, AppliedToServices: uniqueServiceIDs(req.AppliedToServices),
 		Tags: dynamicBehaviorTags(&fe, req.Tags, "body", "tags"), Creator: actor(r),
 	}
 	first, specs := behaviorVersion(&fe, req.InitialVersion.BehaviorContent, "body", "initial_version")
-	if err := fe.err(); err != nil {
+	if err := fe.Err(); err != nil {
 		return err
 	}
 	first.Creator = set.Creator
@@ -343,13 +341,13 @@ func (s *Server) updateDynamicBehaviorSet(w http.ResponseWriter, r *http.Request
 	var fe faults
 	var name string
 	if req.Name != nil {
-		name = fe.stripped(*req.Name, "body", "name")
+		name = fe.Stripped(*req.Name, "body", "name")
 	}
 	var tags []store.Tag
 	if req.Tags != nil {
 		tags = dynamicBehaviorTags(&fe, *req.Tags, "body", "tags")
 	}
-	if err := fe.err(); err != nil {
+	if err := fe.Err(); err != nil {
 		return err
 	}
 	err = s.store.UpdateDynamicBehaviorSet(ctx, st.org.ID, id, actor(r), func(d *store.DynamicBehaviorSet) error {
@@ -392,7 +390,7 @@ func (s *Server) createDynamicBehaviorSetVersion(w http.ResponseWriter, r *http.
 	}
 	var fe faults
 	v, specs := behaviorVersion(&fe, req, "body")
-	if err := fe.err(); err != nil {
+	if err := fe.Err(); err != nil {
 		return err
 	}
 	d, err := s.loadDynamicBehaviorSet(r, auth.DynamicBehaviorUpdate)

@@ -51,24 +51,10 @@ func forbidden(p auth.Permission) *apiError {
 }
 
 // fieldError is one entry of a 422 body, shaped as FastAPI shapes them.
-type fieldError struct {
-	Loc   []any  `json:"loc"`
-	Msg   string `json:"msg"`
-	Type  string `json:"type"`
-	Input any    `json:"input,omitempty"`
-}
+type fieldError = config.Fault
 
 func validationFailed(errs ...fieldError) *apiError {
 	return &apiError{status: http.StatusUnprocessableEntity, detail: errs}
-}
-
-// fieldErrors turns a configuration's faults into 422 entries.
-func fieldErrors(fs config.Faults) []fieldError {
-	out := make([]fieldError, len(fs))
-	for i, f := range fs {
-		out[i] = fieldError(f)
-	}
-	return out
 }
 
 // failureStatus is the status of an interaction's error event for each
@@ -110,7 +96,7 @@ func errorResponse(r *http.Request, log *slog.Logger, err error) *apiError {
 	switch {
 	case errors.As(err, &ae):
 	case errors.As(err, &invalid):
-		ae = validationFailed(fieldErrors(invalid.Faults)...)
+		ae = validationFailed(invalid.Faults...)
 	case errors.As(err, &unresolved):
 		ae = badRequest(unresolved.Error())
 	case errors.As(err, &incomplete):

@@ -94,32 +94,32 @@ func readInteractForm(r *http.Request, body []byte, voice bool) (interactForm, e
 	}
 	switch form.kind {
 	case "":
-		f.add([]any{"body", "initial_message_type"}, "missing", "Field required")
+		f.Add([]any{"body", "initial_message_type"}, "missing", "Field required")
 	case engine.InputUserMessage, engine.InputExternalEvent, engine.InputSkip:
 	default:
-		f.add([]any{"body", "initial_message_type"}, "literal_error",
+		f.Add([]any{"body", "initial_message_type"}, "literal_error",
 			"Input should be 'user-message', 'external-event' or 'skip'", form.kind)
 	}
 	switch {
 	case !form.hasMessage:
-		f.add([]any{"body", "recorded_message"}, "missing", "Field required")
+		f.Add([]any{"body", "recorded_message"}, "missing", "Field required")
 	case form.kind == engine.InputSkip && len(form.message) > 0:
-		f.add([]any{"body", "recorded_message"}, "string_too_long", "A skip carries no message: recorded_message must be empty")
+		f.Add([]any{"body", "recorded_message"}, "string_too_long", "A skip carries no message: recorded_message must be empty")
 	case form.kind != engine.InputSkip && len(form.message) == 0:
-		f.add([]any{"body", "recorded_message"}, "string_too_short", "String should have at least 1 character")
+		f.Add([]any{"body", "recorded_message"}, "string_too_short", "String should have at least 1 character")
 	}
 	if form.kind == engine.InputSkip && (len(form.contents) > 0 || len(form.stamps) > 0) {
-		f.add([]any{"body", "external_event_message_content"}, "too_long", "A skip carries no external events")
+		f.Add([]any{"body", "external_event_message_content"}, "too_long", "A skip carries no external events")
 	}
 	if len(form.contents) != len(form.stamps) {
-		f.add([]any{"body", "external_event_message_timestamp"}, "value_error", fmt.Sprintf(
+		f.Add([]any{"body", "external_event_message_timestamp"}, "value_error", fmt.Sprintf(
 			"external_event_message_content has %d entries and external_event_message_timestamp %d; they must pair up",
 			len(form.contents), len(form.stamps)))
 	}
 	for i, c := range form.contents {
-		form.contents[i] = f.stripped(c, "body", "external_event_message_content", i)
+		form.contents[i] = f.Stripped(c, "body", "external_event_message_content", i)
 	}
-	return form, f.err()
+	return form, f.Err()
 }
 
 // externalEvents reads the form's events, checking their timestamps: each
@@ -131,13 +131,13 @@ func (s *Server) externalEvents(form interactForm, latest *time.Time) ([]engine.
 	for i, raw := range form.stamps {
 		at, err := parseTimestamp(raw)
 		if err != nil {
-			f.add([]any{"body", "external_event_message_timestamp", i}, "datetime_from_date_parsing",
+			f.Add([]any{"body", "external_event_message_timestamp", i}, "datetime_from_date_parsing",
 				"Input should be a valid datetime", raw)
 			continue
 		}
 		events[i] = engine.ExternalEvent{Content: form.contents[i], At: at}
 	}
-	if err := f.err(); err != nil {
+	if err := f.Err(); err != nil {
 		return nil, err
 	}
 	now := s.now()

@@ -249,15 +249,7 @@ func TestConversationDynamicBehaviors(t *testing.T) {
 	}
 
 	// An interaction that fails after the selection records no invocation.
-	exit := func(desc, next string) map[string]any { return map[string]any{"description": desc, "next_state": next} }
-	decision := func(name, next string) map[string]any {
-		return map[string]any{"type": "decision", "name": name, "objective": "Loop", "exit_conditions": []any{exit("Again", next)},
-			"decision_guidelines": []any{}, "tool_call_specs": []any{}, "audio_fillers": []any{}, "audio_filler_triggered_after": 1}
-	}
-	g := stateMachineMinimal()
-	g["states"] = []any{stateMachineAction("start", "Greet", exit("The user wants to loop", "a"), exit("Finish", "end")),
-		decision("a", "b"), decision("b", "a"), stateMachineAction("end", "Bye")}
-	looper := c.talkingService(t, "Looper", g)
+	looper := c.talkingService(t, "Looper", loopingGraph())
 	loops := c.behaviorCreate(behaviorFor("Loops", true, []string{looper}, []string{"loop"}, behaviorInject("Loop gladly.")))
 	loopConv := c.open(t, "", map[string]any{"service_id": looper}).events[0]["conversation_id"].(string)
 	s = c.interact(t, loopConv, "", userMessage("loop please"))

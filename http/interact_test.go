@@ -119,29 +119,24 @@ func readStream(t testing.TB, resp *http.Response) stream {
 func (c *client) interact(t testing.TB, convID, query string, fields []formField) stream {
 	t.Helper()
 	body, ctype := multipartBody(t, fields)
-	req, err := http.NewRequest("POST", c.base+"/v1/"+c.org+"/conversation/"+convID+"/interact?request_format=text&response_format=text"+query,
-		bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", ctype)
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return readStream(t, resp)
+	return c.interactRaw(t, convID, "request_format=text&response_format=text"+query, ctype, body)
 }
 
 // open creates a conversation and reads its stream.
 func (c *client) open(t testing.TB, query string, body map[string]any) stream {
 	t.Helper()
 	b, _ := json.Marshal(body)
-	req, err := http.NewRequest("POST", c.base+"/v1/"+c.org+"/conversation/?response_format=text"+query, bytes.NewReader(b))
+	return c.streamed(t, "/conversation/?response_format=text"+query, "application/json", b)
+}
+
+// streamed posts body to path and reads the answer as a stream.
+func (c *client) streamed(t testing.TB, path, ctype string, body []byte) stream {
+	t.Helper()
+	req, err := http.NewRequest("POST", c.base+"/v1/"+c.org+path, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", ctype)
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -389,11 +384,9 @@ func TestConversationWalksEveryKindOfState(t *testing.T) {
 	}
 }
 
-// TestConversationLoopIsStopped: decision states leading into each other
-// are cut off by the transition cap, and the interaction leaves nothing.
-func TestConversationLoopIsStopped(t *testing.T) {
-	t.Parallel()
-	_, c := newTestServer(t)
+// loopingGraph leaves its start state for two decision states that lead
+// into each other, when the user asks to loop.
+func loopingGraph() map[string]any {
 	exit := func(desc, next string) map[string]any { return map[string]any{"description": desc, "next_state": next} }
 	decision := func(name, next string) map[string]any {
 		return map[string]any{"type": "decision", "name": name, "objective": "Loop", "exit_conditions": []any{exit("Again", next)},
@@ -402,7 +395,15 @@ func TestConversationLoopIsStopped(t *testing.T) {
 	g := stateMachineMinimal()
 	g["states"] = []any{stateMachineAction("start", "Greet", exit("The user wants to loop", "a"), exit("Finish", "end")),
 		decision("a", "b"), decision("b", "a"), stateMachineAction("end", "Bye")}
-	svc := c.talkingService(t, "Looper", g)
+	return g
+}
+
+// TestConversationLoopIsStopped: decision states leading into each other
+// are cut off by the transition cap, and the interaction leaves nothing.
+func TestConversationLoopIsStopped(t *testing.T) {
+	t.Parallel()
+	_, c := newTestServer(t)
+	svc := c.talkingService(t, "Looper", loopingGraph())
 	convID := c.open(t, "", map[string]any{"service_id": svc}).events[0]["conversation_id"].(string)
 	before := c.conversationGet(t, convID)["num_messages"]
 	s := c.interact(t, convID, "", userMessage("loop please"))
@@ -718,17 +719,7 @@ func speechServer(t *testing.T) voice.Synthesizer {
 // TypeScript SDK sends voice.
 func (c *client) interactRaw(t testing.TB, convID, query, ctype string, body []byte) stream {
 	t.Helper()
-	req, err := http.NewRequest("POST", c.base+"/v1/"+c.org+"/conversation/"+convID+"/interact?"+query, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", ctype)
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return readStream(t, resp)
+	return c.streamed(t, "/conversation/"+convID+"/interact?"+query, ctype, body)
 }
 
 func TestConversationVoice(t *testing.T) {

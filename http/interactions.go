@@ -110,10 +110,10 @@ func (s *Server) generateConversationStarter(w http.ResponseWriter, r *http.Requ
 	}
 	var f faults
 	for i, facet := range req.Facets {
-		req.Facets[i] = f.stripped(facet, "body", "facets", i)
+		req.Facets[i] = f.Stripped(facet, "body", "facets", i)
 	}
-	req.GenerationInstructions = f.stripped(req.GenerationInstructions, "body", "generation_instructions")
-	if err := f.err(); err != nil {
+	req.GenerationInstructions = f.Stripped(req.GenerationInstructions, "body", "generation_instructions")
+	if err := f.Err(); err != nil {
 		return err
 	}
 	if req.MinCount > req.MaxCount {

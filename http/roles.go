@@ -29,7 +29,7 @@ func grantsIn(loc []any, in []grantIn) ([]store.PermissionGrant, error) {
 	for i, g := range in {
 		out[i] = g.grant(&f, extend(loc, i))
 	}
-	if err := f.err(); err != nil {
+	if err := f.Err(); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -44,7 +44,7 @@ func (g grantIn) grant(f *faults, loc []any) store.PermissionGrant {
 			msg = "Deny permission grants were removed in v0.7.0: permissions are allow-only. " +
 				"Grant only what is allowed, narrowing it with conditions"
 		}
-		f.add(extend(loc, "grant_type"), "value_error", msg, *g.GrantType)
+		f.Add(extend(loc, "grant_type"), "value_error", msg, *g.GrantType)
 		return store.PermissionGrant{}
 	}
 	pg := store.PermissionGrant{PermissionName: g.PermissionName, Conditions: g.Conditions}
@@ -52,7 +52,7 @@ func (g grantIn) grant(f *faults, loc []any) store.PermissionGrant {
 		pg.Conditions = map[string]store.Condition{}
 	}
 	for _, p := range auth.CheckGrant(pg) {
-		f.add(extend(loc, p.Loc...), "value_error", p.Msg)
+		f.Add(extend(loc, p.Loc...), "value_error", p.Msg)
 	}
 	return pg
 }

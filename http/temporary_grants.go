@@ -70,7 +70,7 @@ func (s *Server) createTemporaryGrant(w http.ResponseWriter, r *http.Request) er
 	}
 	var f faults
 	grant := req.PermissionGrant.grant(&f, []any{"body", "permission_grant"})
-	if err := f.err(); err != nil {
+	if err := f.Err(); err != nil {
 		return err
 	}
 	justification, err := strippedNonEmpty(req.Justification, "body", "justification")

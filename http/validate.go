@@ -245,7 +245,7 @@ func (s *Server) validateRequest(w http.ResponseWriter, r *http.Request, op *ope
 		}
 		if !present {
 			if p.required {
-				f.add([]any{p.in, p.name}, "missing", "Field required")
+				f.Add([]any{p.in, p.name}, "missing", "Field required")
 			} else if p.hasDefault {
 				st.query[p.name] = p.def
 			}
@@ -278,7 +278,7 @@ func (s *Server) validateRequest(w http.ResponseWriter, r *http.Request, op *ope
 			st.body = body
 		case len(bytes.TrimSpace(body)) == 0:
 			if op.bodyRequired {
-				f.add([]any{"body"}, "missing", "Field required")
+				f.Add([]any{"body"}, "missing", "Field required")
 			}
 		default:
 			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
@@ -303,7 +303,7 @@ func (s *Server) validateRequest(w http.ResponseWriter, r *http.Request, op *ope
 			st.body = body
 		}
 	}
-	return f.err()
+	return f.Err()
 }
 
 // paramValue reads a parameter and converts it to its schema's JSON type,
@@ -401,7 +401,7 @@ func schemaErrors(err error, prefix []any) []fieldError {
 	}
 	var out []fieldError
 	for _, l := range leaves {
-		loc := append(slices.Clone(prefix), instanceLoc(l.InstanceLocation)...)
+		loc := append(slices.Clone(prefix), config.InstanceLoc(l.InstanceLocation)...)
 		if req, ok := l.ErrorKind.(*kind.Required); ok {
 			for _, m := range req.Missing {
 				out = append(out, fieldError{Loc: append(slices.Clone(loc), m), Msg: "Field required", Type: "missing"})
@@ -418,18 +418,6 @@ func schemaErrors(err error, prefix []any) []fieldError {
 			continue
 		}
 		out = append(out, fieldError{Loc: loc, Msg: l.ErrorKind.LocalizedString(printer), Type: errorType(l.ErrorKind)})
-	}
-	return out
-}
-
-func instanceLoc(parts []string) []any {
-	out := make([]any, len(parts))
-	for i, p := range parts {
-		if n, err := strconv.Atoi(p); err == nil {
-			out[i] = n
-		} else {
-			out[i] = p
-		}
 	}
 	return out
 }

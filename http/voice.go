@@ -38,26 +38,26 @@ func audioConfig(raw string) (*voice.PCMConfig, error) {
 	case "pcm":
 		switch {
 		case in.FrameRate == nil:
-			f.add(extend(loc, "frame_rate"), "missing", "Field required")
+			f.Add(extend(loc, "frame_rate"), "missing", "Field required")
 		case *in.FrameRate < 4000 || *in.FrameRate > 44100:
-			f.add(extend(loc, "frame_rate"), "value_error", "frame_rate must be between 4000 and 44100", *in.FrameRate)
+			f.Add(extend(loc, "frame_rate"), "value_error", "frame_rate must be between 4000 and 44100", *in.FrameRate)
 		}
 		switch {
 		case in.NChannels == nil:
-			f.add(extend(loc, "n_channels"), "missing", "Field required")
+			f.Add(extend(loc, "n_channels"), "missing", "Field required")
 		case *in.NChannels != 1:
-			f.add(extend(loc, "n_channels"), "literal_error", "Input should be 1", *in.NChannels)
+			f.Add(extend(loc, "n_channels"), "literal_error", "Input should be 1", *in.NChannels)
 		}
 		switch {
 		case in.SampleWidth == nil:
-			f.add(extend(loc, "sample_width"), "missing", "Field required")
+			f.Add(extend(loc, "sample_width"), "missing", "Field required")
 		case *in.SampleWidth != 2 && *in.SampleWidth != 4:
-			f.add(extend(loc, "sample_width"), "enum", "Input should be 2 or 4", *in.SampleWidth)
+			f.Add(extend(loc, "sample_width"), "enum", "Input should be 2 or 4", *in.SampleWidth)
 		}
 	default:
-		f.add(extend(loc, "type"), "union_tag_invalid", "Input tag should be 'mp3' or 'pcm'", in.Type)
+		f.Add(extend(loc, "type"), "union_tag_invalid", "Input tag should be 'mp3' or 'pcm'", in.Type)
 	}
-	if err := f.err(); err != nil {
+	if err := f.Err(); err != nil {
 		return nil, err
 	}
 	return &voice.PCMConfig{FrameRate: *in.FrameRate, Channels: *in.NChannels, SampleWidth: *in.SampleWidth}, nil
