@@ -256,7 +256,6 @@ func (s *Store) LatestInteraction(ctx context.Context, orgID, conversationID str
 	return in, nil
 }
 
-
 // GetBlob returns the organization's stored audio; a missing one is a
 // *NotFoundError.
 func (s *Store) GetBlob(ctx context.Context, orgID, id string) (Blob, error) {
