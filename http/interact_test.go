@@ -944,3 +944,103 @@ func TestConversationStarters(t *testing.T) {
 		t.Errorf("a missing version set: %d %v", status, out)
 	}
 }
+
+// TestConversationEntersReferencedGraph: a [reference.state, jumpback]
+// transition walks into the referenced graph, and that graph's terminal
+// state returns the conversation to the jumpback state.
+func TestConversationEntersReferencedGraph(t *testing.T) {
+	t.Parallel()
+	_, c := newTestServer(t)
+	exit := func(desc string, next any) map[string]any { return map[string]any{"description": desc, "next_state": next} }
+	sub := stateMachineMinimal()
+	sub["states"] = []any{stateMachineAction("ask", "Ask for the order number", exit("The user gives the order number", "done")),
+		stateMachineAction("done", "Thank the user")}
+	sub["new_user_initial_state"], sub["returning_user_initial_state"], sub["terminal_state"] = "ask", "ask", "done"
+	status, body := c.do("POST", stateMachinePath(), map[string]any{"state_machine_name": "orders"})
+	mustStatus(t, "create state machine", status, http.StatusCreated, body)
+	subID := body["id"].(string)
+	status, body = c.do("POST", stateMachinePath(subID)+"/", sub)
+	mustStatus(t, "create state machine version", status, http.StatusCreated, body)
+
+	top := stateMachineMinimal()
+	top["states"] = []any{
+		stateMachineAction("start", "Welcome the user", exit("The user asks about an order", []any{"orders.ask", "after"})),
+		stateMachineAction("after", "Offer more help", exit("The user says goodbye", "end")),
+		stateMachineAction("end", "Say goodbye"),
+	}
+	top["references"] = map[string]any{"orders": []any{subID, 1}}
+	svc := c.talkingService(t, "Shop", top)
+	convID := c.open(t, "", map[string]any{"service_id": svc}).events[0]["conversation_id"].(string)
+
+	s := c.interact(t, convID, "", userMessage("Where is my order?"))
+	checkLines(t, s, false)
+	if done := s.last(); done["full_message"] != "Ask for the order number" {
+		t.Fatalf("into the referenced graph: %s", s.raw)
+	}
+	s = c.interact(t, convID, "", userMessage("The order number is 42"))
+	checkLines(t, s, false)
+	done := s.last()
+	if done["full_message"] != "Offer more help" || done["conversation_completed"] != false {
+		t.Fatalf("back from the referenced graph: %v", done)
+	}
+	status, ins := c.do("GET", "/conversation/"+convID+"/interaction/"+done["interaction_id"].(string)+"/insights", nil)
+	mustStatus(t, "insights", status, http.StatusOK, ins)
+	var logs []string
+	for _, l := range ins["state_transition_logs"].([]any) {
+		l := l.(map[string]any)
+		logs = append(logs, fmt.Sprintf("%s:%s@%v>%s@%v", l["type"], l["previous_state"],
+			l["previous_service_hierarchical_state_machine_version_info"].([]any)[0] == subID, l["next_state"],
+			l["next_service_hierarchical_state_machine_version_info"].([]any)[0] == subID))
+	}
+	// In the referenced graph, then back in the main one.
+	if got := fmt.Sprint(logs); got != "[action:ask@true>done@true jumpback:done@true>after@false]" {
+		t.Errorf("transition logs: %v", got)
+	}
+	if ins["current_state_name"] != "after" {
+		t.Errorf("insights: %v", ins)
+	}
+}
+
+// TestConversationModelFailure: a model that fails or answers nonsense
+// ends the interaction with an error event, and nothing is kept.
+func TestConversationModelFailure(t *testing.T) {
+	t.Parallel()
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"error": "overloaded"}`, http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(failing.Close)
+	model, err := llm.New(llm.OpenAIName, llm.OpenAIConfig{URL: failing.URL, Model: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, c := newTestServer(t, compadretest.WithModel(model))
+	svc := c.talkingService(t, "Walker", walkerGraph())
+	s := c.open(t, "", map[string]any{"service_id": svc})
+	last := s.last()
+	if s.status != http.StatusCreated || last["type"] != "error" || last["http_error_code"] != float64(502) {
+		t.Fatalf("create with a failing model: status %d: %s", s.status, s.raw)
+	}
+	checkLines(t, s, true)
+	// The conversation of a failed opening turn is not kept.
+	if got, _ := c.conversationList(t, ""); len(got) != 0 {
+		t.Errorf("conversations after a failed opening: %v", got)
+	}
+}
+
+// TestConversationModelTimeout: a model that does not answer within the
+// provider's timeout ends the interaction with a 504 error event, not a
+// hang.
+func TestConversationModelTimeout(t *testing.T) {
+	t.Parallel()
+	gate := newGatedModel(t)
+	model, err := llm.New(llm.OpenAIName, llm.OpenAIConfig{URL: gate.base, Model: "m", Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, c := newTestServer(t, compadretest.WithModel(model))
+	svc := c.talkingService(t, "Walker", walkerGraph())
+	s := c.open(t, "", map[string]any{"service_id": svc})
+	if last := s.last(); last["type"] != "error" || last["http_error_code"] != float64(504) {
+		t.Fatalf("a silent model: status %d: %s", s.status, s.raw)
+	}
+}
