@@ -951,7 +951,9 @@ func TestConversationStarters(t *testing.T) {
 func TestConversationEntersReferencedGraph(t *testing.T) {
 	t.Parallel()
 	_, c := newTestServer(t)
-	exit := func(desc string, next any) map[string]any { return map[string]any{"description": desc, "next_state": next} }
+	exit := func(desc string, next any) map[string]any {
+		return map[string]any{"description": desc, "next_state": next}
+	}
 	sub := stateMachineMinimal()
 	sub["states"] = []any{stateMachineAction("ask", "Ask for the order number", exit("The user gives the order number", "done")),
 		stateMachineAction("done", "Thank the user")}
