@@ -397,7 +397,8 @@ CREATE TABLE conversations (
     updated_at            TEXT NOT NULL,
     seed                  INTEGER NOT NULL DEFAULT 0,
     engine_state          TEXT NOT NULL DEFAULT '{}',
-    interaction_count     INTEGER NOT NULL DEFAULT 0
+    interaction_count     INTEGER NOT NULL DEFAULT 0,
+    num_messages          INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 
 CREATE INDEX conversations_org ON conversations (org_id, created_at);

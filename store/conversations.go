@@ -221,7 +221,7 @@ func insertConversation(ctx context.Context, tx *sql.Tx, c Conversation) error {
 const conversationColumns = `c.id, c.org_id, c.user_id, c.service_id, c.version_set_name, c.agent_id, c.agent_version,
 	c.state_machine_id, c.state_machine_version, c.llm_model_preferences, c.tags, c.is_finished, c.final_message,
 	c.finished_at, c.created_at, c.updated_at,
-	(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id), c.seed, c.engine_state, c.interaction_count`
+	c.num_messages, c.seed, c.engine_state, c.interaction_count`
 
 func scanConversation(row interface{ Scan(...any) error }) (Conversation, error) {
 	var c Conversation
@@ -389,7 +389,8 @@ func insertMessage(ctx context.Context, tx *sql.Tx, m Message, now time.Time) (M
 		m.Format, m.MessageType, formatTime(m.CreatedAt), m.SourceBlobID); err != nil {
 		return Message{}, err
 	}
-	const u = `UPDATE conversations SET final_message = ?, updated_at = ? WHERE org_id = ? AND id = ?`
+	const u = `UPDATE conversations SET final_message = ?, num_messages = num_messages + 1, updated_at = ?
+		WHERE org_id = ? AND id = ?`
 	if _, err := tx.ExecContext(ctx, u, m.Message, formatTime(now), m.OrgID, m.ConversationID); err != nil {
 		return Message{}, err
 	}
