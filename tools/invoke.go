@@ -252,6 +252,9 @@ func compileSchema(raw json.RawMessage) (*jsonschema.Schema, error) {
 	}
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
+	// No loader: a $ref outside the schema must not read the server's
+	// files or the network.
+	c.UseLoader(jsonschema.SchemeURLLoader{})
 	if err := c.AddResource("input_schema.json", doc); err != nil {
 		return nil, err
 	}
