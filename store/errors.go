@@ -50,6 +50,8 @@ const (
 	RuleDeleted Rule = "deleted"
 	// RuleInUse: Kind ID is used by the active services Others.
 	RuleInUse Rule = "in use"
+	// RuleFixedType: Kind ID's value type is Name and cannot change.
+	RuleFixedType Rule = "fixed type"
 	// RuleBusy: Kind ID changed while the write was being prepared (another
 	// interaction of the conversation committed first).
 	RuleBusy Rule = "busy"
@@ -119,6 +121,7 @@ const (
 	KindToolVariable       Kind = "environment variable"
 	KindUserVariable       Kind = "variable"
 	KindBlob               Kind = "message source"
+	KindMetric             Kind = "metric"
 )
 
 // NotFoundError is the one form "not found" takes: which record is
