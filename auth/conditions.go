@@ -23,6 +23,7 @@ const (
 	AttrServiceID      = "service_id"
 	AttrVersionSetName = "version_set_name"
 	AttrBehaviorSetID  = "dynamic_behavior_set_id"
+	AttrMetricID       = "metric_id"
 )
 
 // conditionKeys lists, for each permission checked against more than the
@@ -72,6 +73,11 @@ var conditionKeys = map[Permission][]string{
 	DynamicBehaviorGet:    {AttrOrgID, AttrBehaviorSetID, AttrName},
 	DynamicBehaviorUpdate: {AttrOrgID, AttrBehaviorSetID, AttrName},
 	DynamicBehaviorDelete: {AttrOrgID, AttrBehaviorSetID, AttrName},
+
+	MetricCreateMetric: {AttrOrgID, AttrName},
+	MetricGetMetric:    {AttrOrgID, AttrMetricID, AttrName},
+	MetricModifyMetric: {AttrOrgID, AttrMetricID, AttrName},
+	MetricDeleteMetric: {AttrOrgID, AttrMetricID, AttrName},
 
 	ConversationCreateConversation:       {AttrOrgID, AttrServiceID, AttrUserID},
 	ConversationGetConversation:          {AttrOrgID, AttrConversationID, AttrServiceID, AttrUserID},

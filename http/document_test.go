@@ -242,6 +242,8 @@ func TestDocumentedSortFieldsAreAccepted(t *testing.T) {
 		"get-dynamic-behavior-sets":                       store.ValidDynamicBehaviorSetSortField,
 		"get-dynamic-behavior-set-versions":               store.ValidDynamicBehaviorVersionSortField,
 		"get-dynamic-behavior-invocations":                store.ValidDynamicBehaviorInvocationSortField,
+		"get-metrics":                                     store.ValidMetricSortField,
+		"get-metric-versions":                             store.ValidMetricVersionSortField,
 	}
 	sortPattern := regexp.MustCompile(`^\^\[\+-\]\?\(?([^()$]*)\)?\$$`)
 	paths, _ := servedDocument(t)["paths"].(map[string]any)

@@ -172,25 +172,12 @@ func dynamicBehaviorSetFilter(r *http.Request) (store.DynamicBehaviorSetFilter, 
 	if err != nil {
 		return store.DynamicBehaviorSetFilter{}, err
 	}
-	f := store.DynamicBehaviorSetFilter{IsActive: queryBool(r, "is_active"),
-		AppliedToServices: queryStrings(r, "applied_to_service"), Tags: tags}
-	for i, raw := range queryStrings(r, "creator") {
-		var c store.Actor
-		if org, user, ok := strings.Cut(raw, ","); ok {
-			c = store.Actor{OrgID: strings.TrimSpace(org), UserID: strings.TrimSpace(user)}
-			if c.OrgID == "" {
-				c.UserID = ""
-			}
-		} else {
-			c.UserID = strings.TrimSpace(raw)
-		}
-		if c.UserID == "" {
-			return store.DynamicBehaviorSetFilter{}, validationFailed(fieldError{Loc: []any{"query", "creator", i},
-				Msg: "A creator must be org_id,user_id or a user ID", Type: "value_error", Input: raw})
-		}
-		f.Creators = append(f.Creators, c)
+	creators, err := creatorFilters(r)
+	if err != nil {
+		return store.DynamicBehaviorSetFilter{}, err
 	}
-	return f, nil
+	return store.DynamicBehaviorSetFilter{IsActive: queryBool(r, "is_active"),
+		AppliedToServices: queryStrings(r, "applied_to_service"), Tags: tags, Creators: creators}, nil
 }
 
 // visibleDynamicBehaviorSets keeps the sets the caller may get.

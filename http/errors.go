@@ -266,7 +266,12 @@ func refusalDetail(r store.Refusal) string {
 		return fmt.Sprintf("Environment variable %q was deleted less than %s ago; its name can be used again after that.", r.Name, r.Wait)
 	case store.RuleDeleted:
 		return fmt.Sprintf("The %s %s is already deleted.", r.Kind, r.ID)
+	case store.RuleFixedType:
+		return fmt.Sprintf("The value type of %s %s is %s and cannot change between versions.", r.Kind, r.ID, r.Name)
 	case store.RuleInUse:
+		if r.Kind == store.KindMetric {
+			return fmt.Sprintf("Metric is used in a simulation unit test (%s).", strings.Join(r.Others, ", "))
+		}
 		if r.Kind == store.KindAgent {
 			return fmt.Sprintf("The agent %s is used by an active service; deactivate the service first.", r.ID)
 		}

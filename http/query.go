@@ -129,3 +129,26 @@ func tagFilters(r *http.Request, name string) ([]store.TagFilter, error) {
 	}
 	return out, nil
 }
+
+// creatorFilters reads the creator parameter: each value is org_id,user_id
+// or a bare user ID, which matches the user in any organization.
+func creatorFilters(r *http.Request) ([]store.Actor, error) {
+	var out []store.Actor
+	for i, raw := range queryStrings(r, "creator") {
+		var c store.Actor
+		if org, user, ok := strings.Cut(raw, ","); ok {
+			c = store.Actor{OrgID: strings.TrimSpace(org), UserID: strings.TrimSpace(user)}
+			if c.OrgID == "" {
+				c.UserID = ""
+			}
+		} else {
+			c.UserID = strings.TrimSpace(raw)
+		}
+		if c.UserID == "" {
+			return nil, validationFailed(fieldError{Loc: []any{"query", "creator", i},
+				Msg: "A creator must be org_id,user_id or a user ID", Type: "value_error", Input: raw})
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}

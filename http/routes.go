@@ -14,6 +14,8 @@ func (s *Server) routes() []route {
 	const sm = org + "/organization/service_hierarchical_state_machine"
 	const sets = org + "/dynamic_behavior_set/"
 	const set = sets + "{dynamic_behavior_set_id}/"
+	const metrics = org + "/metric/"
+	const metric = metrics + "{metric_id}/"
 	return []route{
 		{"GET", "/healthz", "healthz", authNone, nil, 0, s.healthz},
 		{"GET", "/readyz", "readyz", authNone, nil, 0, s.readyz},
@@ -112,5 +114,15 @@ func (s *Server) routes() []route {
 		{"POST", set + "version/", "create-dynamic-behavior-set-version", authRequired, perms{a.DynamicBehaviorUpdate}, 200, s.createDynamicBehaviorSetVersion},
 		{"GET", set + "version/", "get-dynamic-behavior-set-versions", authRequired, perms{a.DynamicBehaviorGet}, 1000, s.getDynamicBehaviorSetVersions},
 		{"GET", set + "invocation/", "get-dynamic-behavior-invocations", authRequired, perms{a.DynamicBehaviorGet}, 50, s.getDynamicBehaviorInvocations},
+
+		// The fixed search path comes before the paths naming a metric.
+		// Listing and searching filter by Metric:GetMetric instead of refusing.
+		{"GET", metrics + "search/", "search-metrics", authRequired, nil, 20, s.searchMetrics},
+		{"POST", metrics, "create-metric", authRequired, perms{a.MetricCreateMetric}, 100, s.createMetric},
+		{"GET", metrics, "get-metrics", authRequired, nil, 20, s.getMetrics},
+		{"POST", metric, "update-metric", authRequired, perms{a.MetricModifyMetric}, 20, s.updateMetric},
+		{"DELETE", metric, "delete-metric", authRequired, perms{a.MetricDeleteMetric}, 100, s.deleteMetric},
+		{"POST", metric + "version/", "create-metric-version", authRequired, perms{a.MetricModifyMetric}, 60, s.createMetricVersion},
+		{"GET", metric + "version", "get-metric-versions", authRequired, perms{a.MetricGetMetric}, 60, s.getMetricVersions},
 	}
 }
