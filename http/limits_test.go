@@ -79,6 +79,16 @@ func TestListingsAreBounded(t *testing.T) {
 				map[string]any{"service_id": w.svcID, "tags": maxTags(256, 100+over)})
 			return status, map[string]any{"raw": string(raw)}
 		}, "/conversation/?limit=150", "conversations", 150, 20 * (256 + 100)},
+		{"metrics, name", func(over int) (int, map[string]any) {
+			b := metricBody("n"+x("n", 255+over), metricValue("boolean"))
+			b["additional_notes"] = x("a", 10000)
+			return c.do("POST", "/metric/", b)
+		}, "/metric/?limit=50", "metrics", 50, 256 + 10000},
+		{"metrics, notes", func(over int) (int, map[string]any) {
+			b := metricBody("o"+x("n", 255), metricValue("boolean"))
+			b["additional_notes"] = x("a", 10000+over)
+			return c.do("POST", "/metric/", b)
+		}, "/metric/?limit=50", "metrics", 50, 256 + 10000},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
