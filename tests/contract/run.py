@@ -50,7 +50,9 @@ def schemathesis(creds: dict, token: str, work: Path, *operation_filter: str) ->
         # tool_call_specs or its other name tool_specs, exactly one, whose
         # version constraints must be PEP 440 specifier sets and whose audio
         # fillers must be the SSML subset a filler may use, and its tag keys
-        # must stay distinct once trimmed (elsewhere that is a 400); a
+        # must stay distinct once trimmed (elsewhere that is a 400), as must
+        # a metric's; a metric's upper bound must be at least its lower
+        # bound and its categories distinct once trimmed; a
         # version range's lower bound must be at most its upper bound; an
         # interaction's external event texts and timestamps must pair up,
         # and its request_audio_config, JSON in a query string, must be
@@ -60,7 +62,8 @@ def schemathesis(creds: dict, token: str, work: Path, *operation_filter: str) ->
         ' "create-service-hierarchical-state-machine-version", "get-tool-versions", "create-dynamic-behavior-set",'
         ' "create-dynamic-behavior-set-version", "update-dynamic-behavior-set", "get-agent-versions",'
         ' "get-service-hierarchical-state-machine-versions", "get-dynamic-behavior-set-versions",'
-        ' "interact-with-conversation"]\n'
+        ' "interact-with-conversation", "create-metric", "create-metric-version", "update-metric",'
+        ' "get-metric-versions"]\n'
         '[operations.checks.positive_data_acceptance]\n'
         f'expected-statuses = {ACCEPTED[:-1]}, "422"]\n')
     cmd = [str(Path(sys.executable).parent / "schemathesis"), "--config-file", str(config), "run",
