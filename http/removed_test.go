@@ -13,13 +13,18 @@ import (
 func TestRemovedEndpointsAreAbsent(t *testing.T) {
 	t.Parallel()
 	_, c := newTestServer(t)
-	for _, tc := range []struct{ method, path string }{
-		{"GET", "/metric/organization/"},
-		{"GET", "/metric/organization"},
+	for _, tc := range []struct {
+		method, path string
+		want         int
+	}{
+		// The path now has the shape of update-metric's and
+		// delete-metric's, /metric/{metric_id}/, which take no GET.
+		{"GET", "/metric/organization/", http.StatusMethodNotAllowed},
+		{"GET", "/metric/organization", http.StatusNotFound},
 	} {
 		status, body := c.do(tc.method, tc.path, nil)
-		if status != http.StatusNotFound {
-			t.Errorf("%s %s: status %d, want 404 (body %v)", tc.method, tc.path, status, body)
+		if status != tc.want {
+			t.Errorf("%s %s: status %d, want %d (body %v)", tc.method, tc.path, status, tc.want, body)
 		}
 	}
 
