@@ -298,7 +298,8 @@ type updateMetricRequest struct {
 func notesChange(fe *faults, raw json.RawMessage) (set bool, notes *string) {
 	trimmed := bytes.TrimSpace(raw)
 	switch {
-	case len(trimmed) == 0, bytes.Equal(trimmed, []byte("{}")):
+	case len(trimmed) == 0, trimmed[0] == '{':
+		// The document allows only an empty object here.
 		return false, nil
 	case bytes.Equal(trimmed, []byte("null")):
 		return true, nil

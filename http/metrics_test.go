@@ -172,6 +172,7 @@ func TestMetricLifecycle(t *testing.T) {
 	if m := get(); m["additional_notes"] != nil || len(m["applied_to_services"].([]any)) != 0 || m["name"] != "Politeness" {
 		t.Errorf("after clearing notes: %v", m)
 	}
+	update("notes not a NotSet object", map[string]any{"additional_notes": map[string]any{"a": 1}}, http.StatusUnprocessableEntity)
 	update("blank notes", map[string]any{"additional_notes": "  "}, http.StatusUnprocessableEntity)
 	update("notes as a number", map[string]any{"additional_notes": 5}, http.StatusUnprocessableEntity)
 	// Like every body, fields the request does not have are ignored: the
