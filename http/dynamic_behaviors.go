@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gorilla/mux"
-
 	"github.com/compadre-dev/compadre/auth"
 	"github.com/compadre-dev/compadre/config"
 	"github.com/compadre-dev/compadre/store"
@@ -64,21 +62,10 @@ func dynamicBehaviorSetAttrs(d store.DynamicBehaviorSet) auth.Attributes {
 	return auth.Attributes{auth.AttrOrgID: d.OrgID, auth.AttrBehaviorSetID: d.ID, auth.AttrName: d.Name}
 }
 
-// behaviorSetIDParam is the set ID in the path, refused with 422 unless it has an
-// ID's shape, as the reference's path pattern does.
-func behaviorSetIDParam(r *http.Request) (string, error) {
-	id := mux.Vars(r)["dynamic_behavior_set_id"]
-	if !store.IsID(id) {
-		return "", validationFailed(fieldError{Loc: []any{"path", "dynamic_behavior_set_id"}, Type: "string_pattern_mismatch",
-			Msg: "String should match pattern '^[a-f0-9]{24}$'", Input: id})
-	}
-	return id, nil
-}
-
 // loadDynamicBehaviorSet finds the set named in the path (404) and checks
 // the caller holds perm for it (403).
 func (s *Server) loadDynamicBehaviorSet(r *http.Request, perm auth.Permission) (store.DynamicBehaviorSet, error) {
-	id, err := behaviorSetIDParam(r)
+	id, err := idParam(r, "dynamic_behavior_set_id")
 	if err != nil {
 		return store.DynamicBehaviorSet{}, err
 	}
@@ -317,7 +304,7 @@ type updateDynamicBehaviorSetRequest struct {
 func (s *Server) updateDynamicBehaviorSet(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	st := state(ctx)
-	id, err := behaviorSetIDParam(r)
+	id, err := idParam(r, "dynamic_behavior_set_id")
 	if err != nil {
 		return err
 	}
@@ -368,7 +355,7 @@ func (s *Server) updateDynamicBehaviorSet(w http.ResponseWriter, r *http.Request
 func (s *Server) createDynamicBehaviorSetVersion(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	st := state(ctx)
-	if _, err := behaviorSetIDParam(r); err != nil {
+	if _, err := idParam(r, "dynamic_behavior_set_id"); err != nil {
 		return err
 	}
 	var req config.BehaviorContent

@@ -8,8 +8,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/gorilla/mux"
-
 	"github.com/compadre-dev/compadre/auth"
 	"github.com/compadre-dev/compadre/config"
 	"github.com/compadre-dev/compadre/store"
@@ -19,21 +17,10 @@ func metricAttrs(m store.Metric) auth.Attributes {
 	return auth.Attributes{auth.AttrOrgID: m.OrgID, auth.AttrMetricID: m.ID, auth.AttrName: m.Name}
 }
 
-// metricIDParam is the metric ID in the path, refused with 422 unless it
-// has an ID's shape, as the reference's path pattern does.
-func metricIDParam(r *http.Request) (string, error) {
-	id := mux.Vars(r)["metric_id"]
-	if !store.IsID(id) {
-		return "", validationFailed(fieldError{Loc: []any{"path", "metric_id"}, Type: "string_pattern_mismatch",
-			Msg: "String should match pattern '^[a-f0-9]{24}$'", Input: id})
-	}
-	return id, nil
-}
-
 // loadMetric finds the metric named in the path, deleted or not (404), and
 // checks the caller holds perm for it (403).
 func (s *Server) loadMetric(r *http.Request, perm auth.Permission) (store.Metric, error) {
-	id, err := metricIDParam(r)
+	id, err := idParam(r, "metric_id")
 	if err != nil {
 		return store.Metric{}, err
 	}
@@ -318,7 +305,7 @@ func notesChange(fe *faults, raw json.RawMessage) (set bool, notes *string) {
 func (s *Server) updateMetric(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	st := state(ctx)
-	id, err := metricIDParam(r)
+	id, err := idParam(r, "metric_id")
 	if err != nil {
 		return err
 	}
@@ -361,7 +348,7 @@ func (s *Server) updateMetric(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) deleteMetric(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	st := state(ctx)
-	id, err := metricIDParam(r)
+	id, err := idParam(r, "metric_id")
 	if err != nil {
 		return err
 	}
@@ -378,7 +365,7 @@ func (s *Server) deleteMetric(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) createMetricVersion(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	st := state(ctx)
-	if _, err := metricIDParam(r); err != nil {
+	if _, err := idParam(r, "metric_id"); err != nil {
 		return err
 	}
 	var req metricVersionIn

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/compadre-dev/compadre/store"
+	"github.com/gorilla/mux"
 )
 
 // Query parameters, read after the validator has checked and converted them.
@@ -151,4 +152,15 @@ func creatorFilters(r *http.Request) ([]store.Actor, error) {
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// idParam is the ID in the path variable name, refused with 422 unless it
+// has an ID's shape, as the reference's path patterns do.
+func idParam(r *http.Request, name string) (string, error) {
+	id := mux.Vars(r)[name]
+	if !store.IsID(id) {
+		return "", validationFailed(fieldError{Loc: []any{"path", name}, Type: "string_pattern_mismatch",
+			Msg: "String should match pattern '^[a-f0-9]{24}$'", Input: id})
+	}
+	return id, nil
 }

@@ -252,26 +252,8 @@ func (f DynamicBehaviorSetFilter) where(orgID string) (string, []any) {
 		b.WriteString(` AND d.is_active = ?`)
 		args = append(args, *f.IsActive)
 	}
-	if len(f.AppliedToServices) > 0 {
-		b.WriteString(` AND EXISTS (SELECT 1 FROM json_each(d.applied_to_services) j WHERE j.value IN (` +
-			placeholders(len(f.AppliedToServices)) + `))`)
-		for _, id := range f.AppliedToServices {
-			args = append(args, id)
-		}
-	}
-	if len(f.Creators) > 0 {
-		terms := make([]string, len(f.Creators))
-		for i, c := range f.Creators {
-			if c.OrgID == "" {
-				terms[i] = `d.creator_user_id = ?`
-				args = append(args, c.UserID)
-			} else {
-				terms[i] = `(d.creator_org_id = ? AND d.creator_user_id = ?)`
-				args = append(args, c.OrgID, c.UserID)
-			}
-		}
-		b.WriteString(` AND (` + strings.Join(terms, " OR ") + `)`)
-	}
+	args = andAnyIn(&b, args, "d.applied_to_services", f.AppliedToServices)
+	args = andCreatedBy(&b, args, "d", f.Creators)
 	for _, tf := range f.Tags {
 		cond, targs := tagCondition("d.tags", tf)
 		b.WriteString(` AND ` + cond)

@@ -195,26 +195,8 @@ func (f MetricFilter) where(orgID string) (string, []any) {
 		b.WriteString(` AND m.is_deleted = ?`)
 		args = append(args, *f.IsDeleted)
 	}
-	if len(f.AppliedToServices) > 0 {
-		b.WriteString(` AND EXISTS (SELECT 1 FROM json_each(m.applied_to_services) j WHERE j.value IN (` +
-			placeholders(len(f.AppliedToServices)) + `))`)
-		for _, id := range f.AppliedToServices {
-			args = append(args, id)
-		}
-	}
-	if len(f.Creators) > 0 {
-		terms := make([]string, len(f.Creators))
-		for i, c := range f.Creators {
-			if c.OrgID == "" {
-				terms[i] = `m.creator_user_id = ?`
-				args = append(args, c.UserID)
-			} else {
-				terms[i] = `(m.creator_org_id = ? AND m.creator_user_id = ?)`
-				args = append(args, c.OrgID, c.UserID)
-			}
-		}
-		b.WriteString(` AND (` + strings.Join(terms, " OR ") + `)`)
-	}
+	args = andAnyIn(&b, args, "m.applied_to_services", f.AppliedToServices)
+	args = andCreatedBy(&b, args, "m", f.Creators)
 	for _, tf := range f.Tags {
 		cond, targs := tagCondition("m.tags", tf)
 		b.WriteString(` AND ` + cond)

@@ -385,6 +385,40 @@ func andIn(b *strings.Builder, args []any, column string, values []string) []any
 	return args
 }
 
+// andAnyIn adds a condition that the JSON array in column holds at least
+// one of values, when there are any.
+func andAnyIn(b *strings.Builder, args []any, column string, values []string) []any {
+	if len(values) == 0 {
+		return args
+	}
+	b.WriteString(` AND EXISTS (SELECT 1 FROM json_each(` + column + `) j WHERE j.value IN (` + placeholders(len(values)) + `))`)
+	for _, v := range values {
+		args = append(args, v)
+	}
+	return args
+}
+
+// andCreatedBy adds a condition that the record of table alias a was
+// created by one of creators; a creator without an organization matches
+// its user in any.
+func andCreatedBy(b *strings.Builder, args []any, a string, creators []Actor) []any {
+	if len(creators) == 0 {
+		return args
+	}
+	terms := make([]string, len(creators))
+	for i, c := range creators {
+		if c.OrgID == "" {
+			terms[i] = a + `.creator_user_id = ?`
+			args = append(args, c.UserID)
+		} else {
+			terms[i] = `(` + a + `.creator_org_id = ? AND ` + a + `.creator_user_id = ?)`
+			args = append(args, c.OrgID, c.UserID)
+		}
+	}
+	b.WriteString(` AND (` + strings.Join(terms, " OR ") + `)`)
+	return args
+}
+
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
