@@ -101,6 +101,11 @@ func (w *requestSchemaWalker) walk(n any, where string, bounds ...map[string]any
 	if _, ok := s["maximum"]; (slices.Contains(types, "integer") || slices.Contains(types, "number")) && !ok && !hasEnum && !hasConst {
 		w.problems[where+": a number without maximum"] = true
 	}
+	_, hasMin := s["minimum"]
+	_, hasExclusiveMin := s["exclusiveMinimum"]
+	if slices.Contains(types, "integer") && !hasMin && !hasExclusiveMin && !hasEnum && !hasConst {
+		w.problems[where+": an integer without minimum"] = true
+	}
 	if _, ok := inherited["maxItems"]; slices.Contains(types, "array") && !ok {
 		w.problems[where+": an array without maxItems"] = true
 	}
@@ -157,6 +162,11 @@ func TestRequestBodiesAreBounded(t *testing.T) {
 					am, _ := alt.(map[string]any)
 					if _, ok := am["maximum"]; am["type"] == "integer" && !ok {
 						w.problems[fmt.Sprintf("%s ?%s: an integer without maximum", op["operationId"], pm["name"])] = true
+					}
+					_, hasMin := am["minimum"]
+					_, hasExclusiveMin := am["exclusiveMinimum"]
+					if am["type"] == "integer" && !hasMin && !hasExclusiveMin {
+						w.problems[fmt.Sprintf("%s ?%s: an integer without minimum", op["operationId"], pm["name"])] = true
 					}
 				}
 			}
