@@ -350,7 +350,7 @@ func (t *turn) metadata(kind, state string, round int) map[string]any {
 	m := map[string]any{"type": kind, "current_state_machine_and_version": versionInfo(t.g.key)}
 	switch kind {
 	case metaStateTransition:
-		m["state_name"], m["state_transition_index"], m["tool_call_round_index"] = state, t.stateVisit+1, round
+		m["state_name"], m["state_transition_index"], m["tool_call_round_index"] = state, t.transitions+1, round
 	case metaEngageUser:
 		m["tool_call_round_index"] = round
 	case metaToolCallState:

@@ -42,15 +42,15 @@ type turn struct {
 
 	// logTag sets apart the prompt log keys of calls made for an
 	// interaction after it (recommendations) from its own.
-	logTag      string
-	messages    []store.Message
-	blobs       []store.Blob
-	prompts     []store.PromptLog
-	insights    Insights
+	logTag   string
+	messages []store.Message
+	blobs    []store.Blob
+	prompts  []store.PromptLog
+	insights Insights
+	// transitions counts the states entered, against the cap and as the
+	// state transition index tool runs are recorded with.
 	transitions int
-	// stateVisit counts transitions into states, for tool metadata.
-	stateVisit int
-	completed  bool
+	completed   bool
 }
 
 func (e *Engine) newTurn(ctx context.Context, c store.Conversation, in *Input, run Run, emit Emit, open bool) (*turn, error) {
@@ -337,7 +337,6 @@ func (t *turn) moveTo(key graphKey, state string, log TransitionLog) error {
 	t.insights.StateTransitionLogs = append(t.insights.StateTransitionLogs, log)
 	prev, prevGraph := t.pos.State, t.g.key
 	t.g, t.pos.Graph, t.pos.State = g, key, state
-	t.stateVisit++
 	return t.action(StateTransitioned{Type: "navigate-state-machine-state-transitioned", PrevState: prev,
 		PrevStateStateMachineVersionInfo: versionInfo(prevGraph), NextState: state,
 		NextStateStateMachineVersionInfo: versionInfo(key)})

@@ -11,7 +11,6 @@ import (
 	"github.com/gorilla/mux"
 
 	a "github.com/compadre-dev/compadre/auth"
-	"github.com/compadre-dev/compadre/config"
 	"github.com/compadre-dev/compadre/engine"
 	"github.com/compadre-dev/compadre/store"
 )
@@ -72,9 +71,17 @@ func (s *Server) createConversation(w http.ResponseWriter, r *http.Request) erro
 	if initial != nil {
 		initial.Sender = sender(caller, initial.Kind)
 	}
+	// A voice conversation's language is found, and checked, from the
+	// agent version the conversation resolves to.
+	var language string
 	if queryString(r, "response_format") == "voice" {
+		preferred := caller.Preferences.PreferredLanguage
 		n.Check = func(_ store.Conversation, agent store.AgentVersion) error {
-			return checkVoiceLanguage(caller.Preferences.PreferredLanguage, agent)
+			var err error
+			if language, err = speechLanguage(preferred, agent); err != nil {
+				return err
+			}
+			return checkVoiceLanguage(language, preferred != nil && *preferred != "")
 		}
 	}
 	c, err := s.store.PrepareConversation(ctx, n)
@@ -85,15 +92,7 @@ func (s *Server) createConversation(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	if run.Speak {
-		agent, err := s.store.GetAgentVersion(ctx, c.OrgID, c.AgentID, c.AgentVersion)
-		if err != nil {
-			return err
-		}
-		if run.Language, err = speechLanguage(caller.Preferences.PreferredLanguage, agent); err != nil {
-			return err
-		}
-	}
+	run.Language = language
 	actions, err := actionFilter(queryString(r, "current_agent_action_type"),
 		a.Allowed(st.principal.Grants, a.ConversationGetInteractionInsights, conversationAttrs(c)))
 	if err != nil {
@@ -114,19 +113,12 @@ var voiceLanguages = map[string]bool{
 }
 
 // checkVoiceLanguage refuses a voice conversation in a language without
-// voice: the user's preferred language, or the agent's default spoken
-// language (of the agent version the conversation uses) when the user has
-// none.
-func checkVoiceLanguage(preferred *string, agent store.AgentVersion) error {
-	lang, whose := "", "The user's preferred language"
-	if preferred != nil && *preferred != "" {
-		lang = *preferred
-	} else {
-		content, err := config.ParseAgent(agent.Body)
-		if err != nil {
-			return err
-		}
-		lang, whose = content.Identity.DefaultSpokenLanguage, "The agent's default spoken language"
+// voice: the user's preferred language (userChose), or else the agent's
+// default spoken language.
+func checkVoiceLanguage(lang string, userChose bool) error {
+	whose := "The agent's default spoken language"
+	if userChose {
+		whose = "The user's preferred language"
 	}
 	if !voiceLanguages[lang] {
 		return badRequest(fmt.Sprintf("%s, %q, does not support voice response; voice is available in %s",

@@ -236,9 +236,13 @@ func (s *Server) interactWithConversation(w http.ResponseWriter, r *http.Request
 			return badRequest("The user message is empty.")
 		}
 	}
-	caller, err := s.store.GetUser(ctx, st.org.ID, st.principal.UserID)
-	if err != nil {
-		return err
+	// The caller is usually the user who started the conversation, read
+	// above; only someone else acting on it is read again.
+	caller := starter
+	if caller.ID != st.principal.UserID {
+		if caller, err = s.store.GetUser(ctx, st.org.ID, st.principal.UserID); err != nil {
+			return err
+		}
 	}
 	in.Sender = sender(caller, form.kind)
 	release, ok := s.engine.Hold(c.ID)
