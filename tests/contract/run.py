@@ -90,19 +90,28 @@ def main() -> int:
             # repository; /readyz (above) has the sandbox running for it.
             env = {**os.environ, "COMPADRE_CREDENTIALS": json.dumps(creds),
                    "COMPADRE_TOOLS_REPO": str(work / "data" / "tools.git")}
-            for script in ("sdk_smoke.py", "sdk_engine.py"):
-                failures += subprocess.call([sys.executable, str(HERE / script)], stdin=subprocess.DEVNULL, env=env) != 0
-            # Every operation but the one that deletes the organization, then
-            # that one, so it cannot pull the ground from under the others.
-            failures += schemathesis(creds, token, work, "--exclude-operation-id", "delete-organization") != 0
-            # Alone, it has no links to follow: no stateful phase.
-            failures += schemathesis(creds, token, work, "--include-operation-id", "delete-organization",
-                                     "--phases", "examples,coverage,fuzzing") != 0
+            # CONTRACT_OPERATIONS="op-a,op-b" fuzzes only those operations,
+            # for work on a few of them; make test always runs everything.
+            only = [op for op in os.environ.get("CONTRACT_OPERATIONS", "").split(",") if op]
+            if only:
+                flags = [f for op in only for f in ("--include-operation-id", op)]
+                failures += schemathesis(creds, token, work, *flags) != 0
+            else:
+                for script in ("sdk_smoke.py", "sdk_engine.py"):
+                    failures += subprocess.call([sys.executable, str(HERE / script)],
+                                                stdin=subprocess.DEVNULL, env=env) != 0
+                # Every operation but the one that deletes the organization,
+                # then that one, so it cannot pull the ground from under the
+                # others.
+                failures += schemathesis(creds, token, work, "--exclude-operation-id", "delete-organization") != 0
+                # Alone, it has no links to follow: no stateful phase.
+                failures += schemathesis(creds, token, work, "--include-operation-id", "delete-organization",
+                                         "--phases", "examples,coverage,fuzzing") != 0
         finally:
             stop(proc)
             if failures:
                 print((work / "server.log").read_text()[-5000:])
-    print(f"contract: {4 - failures} passed, {failures} failed")
+    print(f"contract: {failures} failed")
     return 1 if failures else 0
 
 
