@@ -74,10 +74,12 @@ var conditionKeys = map[Permission][]string{
 	DynamicBehaviorUpdate: {AttrOrgID, AttrBehaviorSetID, AttrName},
 	DynamicBehaviorDelete: {AttrOrgID, AttrBehaviorSetID, AttrName},
 
-	MetricCreateMetric: {AttrOrgID, AttrName},
-	MetricGetMetric:    {AttrOrgID, AttrMetricID, AttrName},
-	MetricModifyMetric: {AttrOrgID, AttrMetricID, AttrName},
-	MetricDeleteMetric: {AttrOrgID, AttrMetricID, AttrName},
+	MetricCreateMetric:              {AttrOrgID, AttrName},
+	MetricGetMetric:                 {AttrOrgID, AttrMetricID, AttrName},
+	MetricModifyMetric:              {AttrOrgID, AttrMetricID, AttrName},
+	MetricDeleteMetric:              {AttrOrgID, AttrMetricID, AttrName},
+	MetricEvaluateMetric:            {AttrOrgID, AttrMetricID, AttrName},
+	MetricGetMetricEvaluationResult: {AttrOrgID, AttrMetricID, AttrName},
 
 	ConversationCreateConversation:       {AttrOrgID, AttrServiceID, AttrUserID},
 	ConversationGetConversation:          {AttrOrgID, AttrConversationID, AttrServiceID, AttrUserID},

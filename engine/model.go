@@ -16,9 +16,7 @@ import (
 // the prompt and what came back (or the failure) in the prompt log.
 func (t *turn) ask(c llm.Call) (llm.Answer, error) {
 	c.Seed, c.Subject = t.conv.Seed, t.subject
-	ctx, cancel := context.WithTimeout(t.ctx, t.e.cfg.ModelTimeout)
-	defer cancel()
-	ans, err := t.e.cfg.Model.Complete(ctx, c)
+	ans, err := t.e.complete(t.ctx, c)
 	prompt, _ := json.Marshal(c.Messages)
 	conv, inter := t.conv.ID, t.interactionID
 	log := store.PromptLog{OrgID: t.conv.OrgID, ConversationID: &conv, InteractionID: &inter, Purpose: c.Purpose,
@@ -31,16 +29,31 @@ func (t *turn) ask(c llm.Call) (llm.Answer, error) {
 		log.Error = err.Error()
 	}
 	t.prompts = append(t.prompts, log)
-	switch {
-	case err == nil:
-		return ans, nil
-	case t.ctx.Err() != nil:
-		return llm.Answer{}, t.ctx.Err()
-	case errors.Is(err, context.DeadlineExceeded):
-		return llm.Answer{}, &Failure{ModelTimedOut, fmt.Sprintf(
-			"The language model did not answer within %s (%s)", t.e.cfg.ModelTimeout, c.Purpose)}
+	if err != nil {
+		return llm.Answer{}, t.e.modelFailure(t.ctx, c.Purpose, err)
 	}
-	return llm.Answer{}, &Failure{ModelFailed, fmt.Sprintf("The language model failed (%s): %v", c.Purpose, err)}
+	return ans, nil
+}
+
+// complete puts a call to the model, bounded by the model timeout.
+func (e *Engine) complete(ctx context.Context, c llm.Call) (llm.Answer, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.ModelTimeout)
+	defer cancel()
+	return e.cfg.Model.Complete(ctx, c)
+}
+
+// modelFailure is what a failed call for purpose becomes: the caller's
+// own end when ctx ended, else a *Failure saying whether the model failed
+// or was too slow.
+func (e *Engine) modelFailure(ctx context.Context, purpose string, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, context.DeadlineExceeded):
+		return &Failure{ModelTimedOut, fmt.Sprintf(
+			"The language model did not answer within %s (%s)", e.cfg.ModelTimeout, purpose)}
+	}
+	return &Failure{ModelFailed, fmt.Sprintf("The language model failed (%s): %v", purpose, err)}
 }
 
 // prompt renders the messages a model reads for a decision in state: who

@@ -254,6 +254,7 @@ func TestDocumentedSortFieldsAreAccepted(t *testing.T) {
 		"get-dynamic-behavior-invocations":                store.ValidDynamicBehaviorInvocationSortField,
 		"get-metrics":                                     store.ValidMetricSortField,
 		"get-metric-versions":                             store.ValidMetricVersionSortField,
+		"get-metric-evaluation-results":                   store.ValidMetricResultSortField,
 	}
 	sortPattern := regexp.MustCompile(`^\^\[\+-\]\?\(?([^()$]*)\)?\$$`)
 	paths, _ := servedDocument(t)["paths"].(map[string]any)

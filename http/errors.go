@@ -266,6 +266,10 @@ func refusalDetail(r store.Refusal) string {
 		return fmt.Sprintf("Environment variable %q was deleted less than %s ago; its name can be used again after that.", r.Name, r.Wait)
 	case store.RuleDeleted:
 		return fmt.Sprintf("The %s %s is already deleted.", r.Kind, r.ID)
+	case store.RuleRetired:
+		return fmt.Sprintf("The %s %s is deleted and can no longer be used.", r.Kind, r.ID)
+	case store.RuleNoInteractions:
+		return fmt.Sprintf("The conversation %s has no interactions.", r.ID)
 	case store.RuleFixedType:
 		return fmt.Sprintf("The value type of %s %s is %s and cannot change between versions.", r.Kind, r.ID, r.Name)
 	case store.RuleInUse:

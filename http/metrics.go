@@ -133,12 +133,12 @@ func metricFilter(r *http.Request) (store.MetricFilter, error) {
 		Creators: creators, Tags: tags}, nil
 }
 
-// visibleMetrics keeps the metrics the caller may get.
-func visibleMetrics(r *http.Request, ms []store.Metric) []store.Metric {
+// visibleMetrics keeps the metrics the caller holds perm for.
+func visibleMetrics(r *http.Request, perm auth.Permission, ms []store.Metric) []store.Metric {
 	grants := state(r.Context()).principal.Grants
 	out := []store.Metric{}
 	for _, m := range ms {
-		if auth.Allowed(grants, auth.MetricGetMetric, metricAttrs(m)) {
+		if auth.Allowed(grants, perm, metricAttrs(m)) {
 			out = append(out, m)
 		}
 	}
@@ -210,7 +210,7 @@ func (s *Server) getMetrics(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	offset := max(0, queryInt(r, "continuation_token"))
-	ms, more := page(visibleMetrics(r, all), offset, queryInt(r, "limit"))
+	ms, more := page(visibleMetrics(r, auth.MetricGetMetric, all), offset, queryInt(r, "limit"))
 	out := make([]metricInstance, len(ms))
 	for i, m := range ms {
 		out[i] = metricOut(m)
@@ -264,7 +264,7 @@ func (s *Server) searchMetrics(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ms, _ := page(visibleMetrics(r, found), 0, maxMetricSearchResults)
+	ms, _ := page(visibleMetrics(r, auth.MetricGetMetric, found), 0, maxMetricSearchResults)
 	out := make([]metricSearchInstance, len(ms))
 	for i, m := range ms {
 		out[i] = metricSearchInstance(metricOut(m))

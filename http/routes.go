@@ -124,5 +124,7 @@ func (s *Server) routes() []route {
 		{"DELETE", metric, "delete-metric", authRequired, perms{a.MetricDeleteMetric}, 100, s.deleteMetric},
 		{"POST", metric + "version/", "create-metric-version", authRequired, perms{a.MetricModifyMetric}, 60, s.createMetricVersion},
 		{"GET", metric + "version", "get-metric-versions", authRequired, perms{a.MetricGetMetric}, 60, s.getMetricVersions},
+		{"POST", metrics + "evaluate", "evaluate-metrics", authRequired, perms{a.MetricGetMetric, a.MetricEvaluateMetric, a.MetricGetMetricEvaluationResult}, 50, s.evaluateMetrics},
+		{"GET", metrics + "metric_evaluation_result", "get-metric-evaluation-results", authRequired, nil, 10, s.getMetricEvaluationResults},
 	}
 }

@@ -60,7 +60,11 @@ func (Builtin) Complete(ctx context.Context, c Call) (Answer, error) {
 		a.Choice = choose(c.Subject, c.Options, c.Seed)
 		a.Completion = strconv.Itoa(a.Choice) + ": " + c.Options[a.Choice]
 	case Object:
-		obj, err := builtinObject(schema, c.Subject)
+		build := builtinObject
+		if c.Purpose == PurposeEvaluateMetric {
+			build = builtinVerdict
+		}
+		obj, err := build(c, schema)
 		if err != nil {
 			return fail("%v", err)
 		}
@@ -141,9 +145,7 @@ var stopWords = map[string]bool{
 // digits, three or more long, stop words left out.
 func words(s string) map[string]bool {
 	set := map[string]bool{}
-	for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
-	}) {
+	for _, w := range strings.FieldsFunc(strings.ToLower(s), notWordRune) {
 		if len([]rune(w)) >= 3 && !stopWords[w] {
 			set[w] = true
 		}
@@ -151,13 +153,17 @@ func words(s string) map[string]bool {
 	return set
 }
 
+// notWordRune reports whether r separates words: words are runs of
+// letters and digits.
+func notWordRune(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }
+
 // builtinObject builds an object satisfying the schema: the subject's
 // JSON object supplies the values that fit their property, and each
 // required property still missing gets a value made from its schema.
-func builtinObject(s *callSchema, subject string) (json.RawMessage, error) {
+func builtinObject(c Call, s *callSchema) (json.RawMessage, error) {
 	props, _ := s.doc["properties"].(map[string]any)
 	out := map[string]any{}
-	for name, v := range subjectObject(subject) {
+	for name, v := range subjectObject(c.Subject) {
 		if _, ok := props[name]; !ok {
 			continue
 		}

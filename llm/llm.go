@@ -8,8 +8,9 @@
 // # The built-in provider
 //
 // Builtin is the default. It understands nothing and writes no language
-// of its own: it reads Subject, Guidance, Options, Schema, WordLimit and
-// Seed (never Messages), and the same call always gets the same answer.
+// of its own: it reads Subject, Guidance, Options, Schema, WordLimit,
+// Passages and Seed (never Messages), and the same call always gets the
+// same answer.
 // Tests steer it through those fields by these rules:
 //
 //   - Choice: the words of a text are its runs of letters and digits,
@@ -36,6 +37,20 @@
 //     minItems items, false, null, an object of its required properties.
 //     The result is validated against the schema; when it fails, the call
 //     fails with an *Error rather than answering something else.
+//   - Judging (an Object call of Purpose PurposeEvaluateMetric, whose
+//     Schema VerdictSchema made): the terms looked for are the phrases
+//     Guidance puts in double quotes or, when it quotes none, its words.
+//     A phrase is found in a passage that contains it, ignoring case and
+//     runs of spaces; a word, in a passage having it among its words. A
+//     boolean result is true when every term is found, else false; a
+//     numerical one is lower + (upper - lower) * found / terms; both are
+//     null ("not applicable") when there is no term. A categorical result
+//     is the category with the most distinct words found in the passages
+//     (the first of those tied), or null when none has any. References
+//     are the IDs of the passages where a term, or a word of the chosen
+//     category, was found, in passage order; the justification names the
+//     terms found and those not found. To have a boolean metric judged
+//     true, quote in its description what the conversation must say.
 //   - Completion is the answer's text: the Text, the Object's JSON, or the
 //     chosen index and option ("2: option"). Model is "builtin", whatever
 //     model the call names.
@@ -95,6 +110,9 @@ type Call struct {
 	Seed uint64
 	// Model is the model to ask; empty means the provider's default.
 	Model string
+	// Passages are the texts an answer may cite by ID (a judge's
+	// references); Messages carry the same texts for a real model.
+	Passages []Passage
 }
 
 // Answer is a model's reply to a Call.

@@ -48,6 +48,11 @@ const (
 	RuleNameResting Rule = "name resting"
 	// RuleDeleted: Kind ID is already deleted.
 	RuleDeleted Rule = "deleted"
+	// RuleRetired: Kind ID is deleted, so it cannot be used for anything
+	// new (a deleted metric cannot be evaluated).
+	RuleRetired Rule = "retired"
+	// RuleNoInteractions: conversation ID has no interactions to judge.
+	RuleNoInteractions Rule = "no interactions"
 	// RuleInUse: Kind ID is used by the active services Others.
 	RuleInUse Rule = "in use"
 	// RuleFixedType: Kind ID's value type is Name and cannot change.
