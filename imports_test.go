@@ -25,7 +25,7 @@ var importRules = map[string]struct {
 	"embed":        {},
 	"auth":         {project: []string{"store"}},
 	"tools":        {project: []string{"store", "auth", "wasmrt", "pep440"}, forbidden: []string{"net/http", "database/sql"}},
-	"http":         {project: []string{"store", "auth", "wasmrt", "embed", "tools", "ssml", "config", "pep440", "engine", "llm", "voice"}, forbidden: []string{"database/sql", "github.com/tetratelabs/wazero"}},
+	"http":         {project: []string{"store", "auth", "wasmrt", "embed", "tools", "ssml", "config", "pep440", "engine", "llm", "voice", "simulate"}, forbidden: []string{"database/sql", "github.com/tetratelabs/wazero"}},
 	"app":          {project: []string{"store", "auth", "http", "wasmrt", "embed", "tools", "llm", "voice"}},
 	"compadretest": {project: []string{"app", "store", "llm", "tools", "voice"}},
 	"ssml":         {},
@@ -33,6 +33,7 @@ var importRules = map[string]struct {
 	"config":       {project: []string{"pep440", "ssml"}, forbidden: []string{"net/http", "database/sql"}},
 	"llm":          {forbidden: []string{"database/sql"}},
 	"engine":       {project: []string{"store", "config", "llm", "tools", "pep440", "voice"}, forbidden: []string{"net/http", "database/sql"}},
+	"simulate":     {project: []string{"store", "config", "llm", "tools", "engine"}, forbidden: []string{"net/http", "database/sql"}},
 	"voice":        {forbidden: []string{"database/sql"}},
 }
 

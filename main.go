@@ -30,6 +30,7 @@ import (
 	assets "github.com/compadre-dev/compadre/embed"
 	httpapi "github.com/compadre-dev/compadre/http"
 	"github.com/compadre-dev/compadre/llm"
+	"github.com/compadre-dev/compadre/simulate"
 	"github.com/compadre-dev/compadre/store"
 	"github.com/compadre-dev/compadre/voice"
 	"github.com/compadre-dev/compadre/wasmrt"
@@ -91,6 +92,7 @@ type serveFlags struct {
 	durability, idleTimeout, bodyTimeout, maxConns               string
 	llmProvider, llmURL, llmKey, llmModel, llmTimeout            string
 	sttURL, sttKey, sttModel, ttsURL, ttsKey, ttsModel, ttsVoice string
+	simulationWorkers                                            string
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -127,6 +129,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.StringVar(&f.ttsKey, "tts-key", env(getenv, "tts-key", ""), "bearer key for the text-to-speech server; never logged (COMPADRE_TTS_KEY)")
 	fs.StringVar(&f.ttsModel, "tts-model", env(getenv, "tts-model", ""), "text-to-speech model (default tts-1) (COMPADRE_TTS_MODEL)")
 	fs.StringVar(&f.ttsVoice, "tts-voice", env(getenv, "tts-voice", ""), "voice every reply uses, instead of the agent's voice ID (COMPADRE_TTS_VOICE)")
+	fs.StringVar(&f.simulationWorkers, "simulation-workers", env(getenv, "simulation-workers", strconv.Itoa(simulate.DefaultWorkers)), "simulated conversations run at once, each one interaction at a time (COMPADRE_SIMULATION_WORKERS)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -169,6 +172,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil || ttl <= 0 {
 		return fmt.Errorf("--token-ttl: want a positive duration such as 1h, got %q", f.tokenTTL)
 	}
+	workers, err := strconv.Atoi(f.simulationWorkers)
+	if err != nil || workers < 1 {
+		return fmt.Errorf("--simulation-workers: want a positive number, got %q", f.simulationWorkers)
+	}
 	log, err := newLogger(stderr, f.logFormat, f.logLevel)
 	if err != nil {
 		return err
@@ -183,7 +190,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Sandbox: f.sandbox == "on", SandboxLimits: limits, SandboxWait: sandboxWait, Retention: retention,
 		ToolsRepo: f.toolsRepo, TeamBranch: f.teamBranch,
 		Durability: durability, IdleTimeout: conns.IdleTimeout, BodyTimeout: conns.BodyTimeout, MaxConns: conns.MaxConns,
-		Model: model, Transcriber: transcriber, Synthesizer: synthesizer,
+		Model: model, Transcriber: transcriber, Synthesizer: synthesizer, SimulationWorkers: workers,
 	}, baseURL)
 	if err != nil {
 		l.Close()

@@ -46,6 +46,9 @@ type Config struct {
 	// built-in transcriber and no synthesizer.
 	Transcriber voice.Transcriber
 	Synthesizer voice.Synthesizer
+	// SimulationWorkers is how many simulated conversations run at once;
+	// 0 means the default.
+	SimulationWorkers int
 	// TokenTTL is how long a signed-in token lives.
 	TokenTTL time.Duration
 	Logger   *slog.Logger
@@ -213,6 +216,7 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 		Store: st, Tokens: auth.NewTokens(signing, cfg.TokenTTL, cfg.Now), Sealer: sealer, Logger: cfg.Logger,
 		RateLimitScale: cfg.RateLimitScale, RateLimitBurstMinutes: cfg.RateLimitBurstMinutes, Now: cfg.Now, Version: Version, BodyTimeout: cfg.BodyTimeout,
 		KeyHashCost: cfg.keyHashCost(), Model: cfg.Model, Transcriber: cfg.Transcriber, Synthesizer: cfg.Synthesizer,
+		SimulationWorkers: cfg.SimulationWorkers,
 	}
 	if cfg.Sandbox {
 		cacheDir := cfg.SandboxCacheDir
@@ -237,6 +241,10 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 	apiCfg.Tools = a.Tools
 	a.API, err = httpapi.New(apiCfg)
 	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	if err := a.API.Start(ctx); err != nil {
 		a.Close()
 		return nil, err
 	}
@@ -358,9 +366,12 @@ func (a *App) Serve(ctx context.Context, l net.Listener, grace time.Duration) er
 	return errors.Join(serveErr, a.Close())
 }
 
-// Close stops the sandbox and the retention sweeper and closes the
-// database. Serve calls it.
+// Close stops the simulation runs, the sandbox and the retention sweeper
+// and closes the database. Serve calls it.
 func (a *App) Close() error {
+	if a.API != nil {
+		a.API.Close()
+	}
 	if a.stopSweep != nil {
 		a.stopSweep()
 	}

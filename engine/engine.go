@@ -171,6 +171,15 @@ type Run struct {
 	// conversation's tool runs.
 	SimulationRunID *string
 	UnitTestID      *string
+	RunIndex        *int
+	// UserVariables and SensitiveUserVariables are given to the tools the
+	// agent calls (a simulated persona's variables).
+	UserVariables          map[string]string
+	SensitiveUserVariables map[string]string
+	// LogPrefix comes before the keys of the interaction's prompt logs
+	// ("simulation/{run}/..." for a simulated conversation), so one prefix
+	// selects a simulation run's logs.
+	LogPrefix string
 	// Speak has the agent answer in voice, in Language (ISO 639-3), with
 	// the configured Synthesizer.
 	Speak    bool

@@ -21,7 +21,8 @@ func (t *turn) ask(c llm.Call) (llm.Answer, error) {
 	conv, inter := t.conv.ID, t.interactionID
 	log := store.PromptLog{OrgID: t.conv.OrgID, ConversationID: &conv, InteractionID: &inter, Purpose: c.Purpose,
 		Model: ans.Model, Prompt: prompt, Completion: ans.Completion, CreatedAt: t.now(),
-		Key: fmt.Sprintf("conversation/%s/interaction/%s/%s%02d-%s", conv, inter, t.logTag, len(t.prompts)+1, c.Purpose)}
+		Key: fmt.Sprintf("%sconversation/%s/interaction/%s/%s%02d-%s", t.run.LogPrefix, conv, inter, t.logTag,
+			len(t.prompts)+1, c.Purpose)}
 	if log.Model == "" {
 		log.Model = t.e.cfg.Model.Name()
 	}

@@ -238,10 +238,11 @@ func (t *turn) runTool(r resolvedTool, round int, meta, state string, raw json.R
 	if err := t.unlessSlow(r.spec.AudioFillers, r.spec.AudioFillerTriggeredAfter, started, func() {
 		results, err = t.e.cfg.Tools.Invoke(t.ctx, tools.InvokeRequest{
 			OrgID: t.conv.OrgID, Tool: r.tool, Version: r.version,
-			Inputs: []tools.Input{{Parameters: raw, Mode: mode}},
-			By:     store.Actor{OrgID: t.conv.OrgID, UserID: t.conv.UserID},
+			Inputs: []tools.Input{{Parameters: raw, Mode: mode, UserVariables: t.run.UserVariables,
+				SensitiveUserVariables: t.run.SensitiveUserVariables}},
+			By: store.Actor{OrgID: t.conv.OrgID, UserID: t.conv.UserID},
 			Origin: &tools.Origin{ConversationID: t.conv.ID, InteractionID: t.interactionID, SimulationRunID: t.run.SimulationRunID,
-				UnitTestID: t.run.UnitTestID, Metadata: metadata},
+				UnitTestID: t.run.UnitTestID, RunIndex: t.run.RunIndex, Metadata: metadata},
 		})
 	}); err != nil {
 		return ToolCallLog{}, toolResult{}, err

@@ -207,8 +207,12 @@ func (t *turn) start() error {
 }
 
 // returningUser reports whether the user has talked with the service
-// before: any earlier conversation counts.
+// before: any earlier conversation counts. A simulated user never has.
 func (t *turn) returningUser() (bool, error) {
+	if t.conv.SimulationRunID != nil {
+		// A simulated user meets the agent for the first time.
+		return false, nil
+	}
 	earlier, _, err := t.e.cfg.Store.ListConversations(t.ctx, t.conv.OrgID, store.ConversationFilter{
 		UserIDs: []string{t.conv.UserID}, ServiceIDs: []string{t.conv.ServiceID}, Limit: 1})
 	if err != nil {

@@ -255,6 +255,13 @@ func TestDocumentedSortFieldsAreAccepted(t *testing.T) {
 		"get-metrics":                                     store.ValidMetricSortField,
 		"get-metric-versions":                             store.ValidMetricVersionSortField,
 		"get-metric-evaluation-results":                   store.ValidMetricResultSortField,
+		"get-simulation-personas":                         store.ValidSimulationSortField,
+		"get-simulation-persona-versions":                 store.ValidVersionSortField,
+		"get-simulation-scenarios":                        store.ValidSimulationSortField,
+		"get-simulation-scenario-versions":                store.ValidVersionSortField,
+		"get-simulation-unit-tests":                       store.ValidSimulationSortField,
+		"get-simulation-unit-test-sets":                   store.ValidSimulationSortField,
+		"get-simulation-unit-test-set-runs":               store.ValidSimulationRunSortField,
 	}
 	sortPattern := regexp.MustCompile(`^\^\[\+-\]\?\(?([^()$]*)\)?\$$`)
 	paths, _ := servedDocument(t)["paths"].(map[string]any)

@@ -268,13 +268,22 @@ func refusalDetail(r store.Refusal) string {
 		return fmt.Sprintf("The %s %s is already deleted.", r.Kind, r.ID)
 	case store.RuleRetired:
 		return fmt.Sprintf("The %s %s is deleted and can no longer be used.", r.Kind, r.ID)
+	case store.RuleUnfinishedRun:
+		return "The user already has an unfinished run for this simulation unit test set."
+	case store.RuleNotInProgress:
+		return fmt.Sprintf("The simulation unit test set run %s is not in progress.", r.ID)
 	case store.RuleNoInteractions:
 		return fmt.Sprintf("The conversation %s has no interactions.", r.ID)
+	case store.RuleCriterionType:
+		return fmt.Sprintf("The success criterion's type %q does not match the type %q of the metric %s.", r.Of, r.Name, r.ID)
 	case store.RuleFixedType:
 		return fmt.Sprintf("The value type of %s %s is %s and cannot change between versions.", r.Kind, r.ID, r.Name)
 	case store.RuleInUse:
 		if r.Kind == store.KindMetric {
 			return fmt.Sprintf("Metric is used in a simulation unit test (%s).", strings.Join(r.Others, ", "))
+		}
+		if r.Of != "" {
+			return fmt.Sprintf("The %s %s is used in a %s (%s).", r.Kind, r.ID, r.Of, strings.Join(r.Others, ", "))
 		}
 		if r.Kind == store.KindAgent {
 			return fmt.Sprintf("The agent %s is used by an active service; deactivate the service first.", r.ID)

@@ -125,22 +125,8 @@ func (s *Server) getMetricEvaluationResults(w http.ResponseWriter, r *http.Reque
 		return err
 	}
 	var fe faults
-	for _, name := range []string{"timestamp_after", "timestamp_before"} {
-		raw := queryString(r, name)
-		if raw == "" {
-			continue
-		}
-		at, err := parseTimestamp(raw)
-		if err != nil {
-			fe.Add([]any{"query", name}, "datetime_from_date_parsing", "Input should be a valid datetime", raw)
-			continue
-		}
-		if name == "timestamp_after" {
-			f.After = &at
-		} else {
-			f.Before = &at
-		}
-	}
+	f.After = queryTime(r, &fe, "timestamp_after")
+	f.Before = queryTime(r, &fe, "timestamp_before")
 	for i, raw := range queryStrings(r, "metric_id_and_version") {
 		id, version, _ := strings.Cut(raw, "-")
 		mv := store.MetricIDVersion{MetricID: id}

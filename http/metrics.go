@@ -279,10 +279,10 @@ type updateMetricRequest struct {
 	Tags              *map[string]*string `json:"tags"`
 }
 
-// notesChange reads update-metric's additional_notes: absent or {} (the
-// reference's NotSet) leaves the notes, null clears them, a string
-// replaces them.
-func notesChange(fe *faults, raw json.RawMessage) (set bool, notes *string) {
+// notesChange reads an optional text field of an update, such as
+// update-metric's additional_notes: absent or {} (the reference's NotSet)
+// leaves the text, null clears it, a string replaces it.
+func notesChange(fe *faults, raw json.RawMessage, field string) (set bool, notes *string) {
 	trimmed := bytes.TrimSpace(raw)
 	switch {
 	case len(trimmed) == 0, trimmed[0] == '{':
@@ -293,10 +293,10 @@ func notesChange(fe *faults, raw json.RawMessage) (set bool, notes *string) {
 	}
 	var s string
 	if err := json.Unmarshal(trimmed, &s); err != nil {
-		fe.Add([]any{"body", "additional_notes"}, "string_type", "Input should be a valid string, null or {}")
+		fe.Add([]any{"body", field}, "string_type", "Input should be a valid string, null or {}")
 		return false, nil
 	}
-	s = fe.Stripped(s, "body", "additional_notes")
+	s = fe.Stripped(s, "body", field)
 	return true, &s
 }
 
@@ -314,7 +314,7 @@ func (s *Server) updateMetric(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var fe faults
-	setNotes, notes := notesChange(&fe, req.AdditionalNotes)
+	setNotes, notes := notesChange(&fe, req.AdditionalNotes, "additional_notes")
 	var tags []store.Tag
 	if req.Tags != nil {
 		tags = dynamicBehaviorTags(&fe, *req.Tags, "body", "tags")
@@ -418,7 +418,7 @@ func (s *Server) getMetricVersions(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	offset := max(0, queryInt(r, "continuation_token"))
-	versions, more, err := s.store.ListMetricVersions(r.Context(), m.OrgID, m.ID, store.MetricVersionFilter{
+	versions, more, err := s.store.ListMetricVersions(r.Context(), m.OrgID, m.ID, store.VersionFilter{
 		Range: vr, Sort: sortBy, Limit: queryInt(r, "limit"), Offset: offset,
 	})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/compadre-dev/compadre/store"
 	"github.com/gorilla/mux"
@@ -97,6 +98,21 @@ func versionRange(r *http.Request) (store.VersionRange, error) {
 		}
 	}
 	return vr, nil
+}
+
+// queryTime reads an optional date-time query parameter, adding a fault
+// to fe when it is not one.
+func queryTime(r *http.Request, fe *faults, name string) *time.Time {
+	raw := queryString(r, name)
+	if raw == "" {
+		return nil
+	}
+	at, err := parseTimestamp(raw)
+	if err != nil {
+		fe.Add([]any{"query", name}, "datetime_from_date_parsing", "Input should be a valid datetime", raw)
+		return nil
+	}
+	return &at
 }
 
 // queryBool reads an optional boolean query parameter.

@@ -16,6 +16,16 @@ func (s *Server) routes() []route {
 	const set = sets + "{dynamic_behavior_set_id}/"
 	const metrics = org + "/metric/"
 	const metric = metrics + "{metric_id}/"
+	const personas = org + "/simulation/persona/"
+	const persona = personas + "{simulation_persona_id}/"
+	const scenarios = org + "/simulation/scenario/"
+	const scenario = scenarios + "{simulation_scenario_id}/"
+	const unitTests = org + "/simulation/unit_test/"
+	const unitTest = unitTests + "{simulation_unit_test_id}/"
+	const unitTestSets = org + "/simulation/unit_test_set/"
+	const unitTestSet = unitTestSets + "{simulation_unit_test_set_id}"
+	const runs = org + "/simulation/unit_test_set_run/"
+	const run = runs + "{simulation_unit_test_set_run_id}/"
 	return []route{
 		{"GET", "/healthz", "healthz", authNone, nil, 0, s.healthz},
 		{"GET", "/readyz", "readyz", authNone, nil, 0, s.readyz},
@@ -103,7 +113,9 @@ func (s *Server) routes() []route {
 		{"GET", org + "/conversation/{conversation_id}/messages/{message_id}/source", "retrieve-message-source", authRequired, perms{a.ConversationGetMessage}, 30, s.retrieveMessageSource},
 		{"POST", org + "/conversation/conversation_starter", "generate-conversation-starter", authRequired, perms{a.ConversationCreateConversation}, 10, s.generateConversationStarter},
 		// A message source's URL carries its own sealed, expiring token.
-		{"GET", "/audio/{token}", "download-message-audio", authNone, nil, 0, s.downloadAudio},
+		{"GET", "/audio/{token}", "download-message-audio", authNone, nil, 0, s.serveBlob(sourceLabel)},
+		// So does a simulation run's artifacts URL.
+		{"GET", "/artifacts/{token}", "download-simulation-artifacts", authNone, nil, 0, s.serveBlob(artifactsLabel)},
 
 		// The fixed search path comes before the paths naming a set.
 		{"GET", sets + "search", "search-dynamic-behavior-sets", authRequired, nil, 50, s.searchDynamicBehaviorSets},
@@ -126,5 +138,41 @@ func (s *Server) routes() []route {
 		{"GET", metric + "version", "get-metric-versions", authRequired, perms{a.MetricGetMetric}, 60, s.getMetricVersions},
 		{"POST", metrics + "evaluate", "evaluate-metrics", authRequired, perms{a.MetricGetMetric, a.MetricEvaluateMetric, a.MetricGetMetricEvaluationResult}, 50, s.evaluateMetrics},
 		{"GET", metrics + "metric_evaluation_result", "get-metric-evaluation-results", authRequired, nil, 10, s.getMetricEvaluationResults},
+
+		// The simulation's building blocks. Their permissions depend on the
+		// organization alone; listings and searches show nothing to a caller
+		// without the read permission instead of refusing. Search paths come
+		// before the paths naming a record.
+		{"GET", personas + "search", "search-simulation-personas", authRequired, nil, 50, s.searchSimulationRecords(personasAPI)},
+		{"POST", personas, "create-simulation-persona", authRequired, perms{a.SimulationCreatePersona, a.SimulationModifyPersona}, 100, s.createPersona},
+		{"GET", personas, "get-simulation-personas", authRequired, nil, 50, s.getSimulationRecords(personasAPI)},
+		{"POST", persona, "update-simulation-persona", authRequired, perms{a.SimulationModifyPersona}, 100, s.updateSimulationRecord(personasAPI)},
+		{"DELETE", persona, "delete-simulation-persona", authRequired, perms{a.SimulationDeletePersona}, 100, s.deleteSimulationRecord(personasAPI)},
+		{"POST", persona + "version/", "create-simulation-persona-version", authRequired, perms{a.SimulationModifyPersona}, 100, s.createPersonaVersion},
+		{"GET", persona + "version/", "get-simulation-persona-versions", authRequired, perms{a.SimulationGetPersona}, 50, s.getPersonaVersions},
+		{"GET", scenarios + "search", "search-simulation-scenarios", authRequired, nil, 50, s.searchSimulationRecords(scenariosAPI)},
+		{"POST", scenarios, "create-simulation-scenario", authRequired, perms{a.SimulationCreateScenario, a.SimulationModifyScenario}, 500, s.createScenario},
+		{"GET", scenarios, "get-simulation-scenarios", authRequired, nil, 200, s.getSimulationRecords(scenariosAPI)},
+		{"POST", scenario, "update-simulation-scenario", authRequired, perms{a.SimulationModifyScenario}, 500, s.updateSimulationRecord(scenariosAPI)},
+		{"DELETE", scenario, "delete-simulation-scenario", authRequired, perms{a.SimulationDeleteScenario}, 500, s.deleteSimulationRecord(scenariosAPI)},
+		{"POST", scenario + "version/", "create-simulation-scenario-version", authRequired, perms{a.SimulationModifyScenario}, 500, s.createScenarioVersion},
+		{"GET", scenario + "version/", "get-simulation-scenario-versions", authRequired, perms{a.SimulationGetScenario}, 500, s.getScenarioVersions},
+		{"GET", unitTests + "search/", "search-simulation-unit-tests", authRequired, nil, 50, s.searchUnitTests},
+		{"POST", unitTests, "create-simulation-unit-test", authRequired, perms{a.SimulationCreateUnitTest}, 500, s.createUnitTest},
+		{"GET", unitTests, "get-simulation-unit-tests", authRequired, nil, 200, s.getUnitTests},
+		{"POST", unitTest, "update-simulation-unit-test", authRequired, perms{a.SimulationModifyUnitTest}, 500, s.updateUnitTest},
+		{"DELETE", unitTest, "delete-simulation-unit-test", authRequired, perms{a.SimulationDeleteUnitTest}, 500, s.deleteUnitTest},
+		{"GET", unitTestSets + "search/", "search-simulation-unit-test-sets", authRequired, nil, 50, s.searchUnitTestSets},
+		{"POST", unitTestSets, "create-simulation-unit-test-set", authRequired, perms{a.SimulationCreateUnitTestSet}, 50, s.createUnitTestSet},
+		{"GET", unitTestSets, "get-simulation-unit-test-sets", authRequired, nil, 50, s.getUnitTestSets},
+		{"POST", unitTestSet, "update-simulation-unit-test-set", authRequired, perms{a.SimulationModifyUnitTestSet}, 50, s.updateUnitTestSet},
+		{"DELETE", unitTestSet, "delete-simulation-unit-test-set", authRequired, perms{a.SimulationDeleteUnitTestSet}, 50, s.deleteUnitTestSet},
+
+		// Listing runs filters by Simulation:GetSimulationUnitTestSetRun and
+		// redacts by what else the caller may read.
+		{"POST", runs, "create-simulation-unit-test-set-run", authRequired, perms{a.SimulationCreateUnitTestSetRun}, 20, s.createSimulationRun},
+		{"GET", runs, "get-simulation-unit-test-set-runs", authRequired, nil, 50, s.getSimulationRuns},
+		{"GET", run + "artifacts/", "get-simulation-unit-test-set-run-artifacts", authRequired, perms{a.SimulationGetUnitTestSetRun, a.OrganizationGetStateMachine}, 100, s.getSimulationRunArtifacts},
+		{"DELETE", run, "cancel-simulation-unit-test-set-run", authRequired, perms{a.SimulationCancelUnitTestSetRun}, 10, s.cancelSimulationRun},
 	}
 }

@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"github.com/compadre-dev/compadre/auth"
 	"github.com/compadre-dev/compadre/engine"
 	"github.com/compadre-dev/compadre/llm"
+	"github.com/compadre-dev/compadre/simulate"
 	"github.com/compadre-dev/compadre/store"
 	"github.com/compadre-dev/compadre/tools"
 	"github.com/compadre-dev/compadre/voice"
@@ -56,6 +58,9 @@ type Config struct {
 	// Synthesizer speaks voice replies; nil means none, and voice replies
 	// are refused.
 	Synthesizer voice.Synthesizer
+	// SimulationWorkers is how many simulated conversations run at once;
+	// 0 means simulate.DefaultWorkers.
+	SimulationWorkers int
 	// KeyHashCost is the argon2id cost of new API-key secrets; test
 	// fixtures lower it. See DECISIONS.md, "Why may test servers hash keys cheaply?".
 	KeyHashCost auth.HashCost
@@ -72,6 +77,7 @@ type Server struct {
 	sandbox func() (state, python string)
 	tools   *tools.Service
 	engine  *engine.Engine
+	runner  *simulate.Runner
 	model   llm.Provider
 	// transcriber and synthesizer are the voice providers; synthesizer may
 	// be nil.
@@ -91,6 +97,13 @@ type Server struct {
 	metrics   *httpMetrics
 	handler   http.Handler
 }
+
+// Start starts the API's background work: simulation runs, picking up
+// where an earlier process left them.
+func (s *Server) Start(ctx context.Context) error { return s.runner.Start(ctx) }
+
+// Close stops the background work Start started and waits for it.
+func (s *Server) Close() { s.runner.Close() }
 
 // New builds the API from cfg.
 func New(cfg Config) (*Server, error) {
@@ -129,6 +142,8 @@ func New(cfg Config) (*Server, error) {
 		ecfg.Tools = cfg.Tools
 	}
 	s.engine = engine.New(ecfg)
+	s.runner = simulate.New(simulate.Config{Store: s.store, Engine: s.engine, Model: s.model, Now: s.now, Log: s.log,
+		Workers: cfg.SimulationWorkers})
 	s.keyHashCost, s.decoyHash = cfg.KeyHashCost, cfg.KeyHashCost.Decoy()
 	doc, err := loadedAPIDocument()
 	if err != nil {

@@ -49,6 +49,9 @@ type Conversation struct {
 	EngineState json.RawMessage
 	// Interactions is how many interactions have been committed.
 	Interactions int
+	// SimulationRunID is set on a conversation a simulation run had with a
+	// simulated user; lists of conversations leave those out.
+	SimulationRunID *string
 }
 
 // Message is one message of a conversation.
@@ -80,8 +83,23 @@ type NewConversation struct {
 	// resolved to concrete versions, before anything is written. It is
 	// given the agent version resolved, read in the same transaction.
 	Check func(Conversation, AgentVersion) error
+	// Simulation, if set, makes the conversation a simulated one: its
+	// versions are the ones pinned, and it is not held to the rule against
+	// a second unfinished conversation of its user with the service.
+	Simulation *SimulatedConversation
 	// hypothetical skips the rule against a second unfinished conversation.
 	hypothetical bool
+}
+
+// SimulatedConversation is what a simulation run pins for one of its
+// conversations.
+type SimulatedConversation struct {
+	RunID               string
+	AgentVersion        int
+	StateMachineVersion int
+	LLMModelPreferences map[string]LLMConfig
+	// StartsAt, if not zero, is the conversation's creation time.
+	StartsAt time.Time
 }
 
 // PrepareConversation resolves what a new conversation of the user with
@@ -148,15 +166,23 @@ func prepareConversation(ctx context.Context, db queryer, n NewConversation, now
 	if !ok {
 		return Conversation{}, &NotFoundError{Kind: KindVersionSet, ID: n.VersionSetName, Owner: missing(KindService, n.ServiceID)}
 	}
-	agentVersion, err := resolveVersion(ctx, db, agentKind, n.OrgID, svc.AgentID, vs.AgentVersion)
-	if err != nil {
-		return Conversation{}, asRule(err)
+	prefs := vs.LLMModelPreferences
+	var agentVersion, smVersion int
+	var runID *string
+	if sim := n.Simulation; sim != nil {
+		agentVersion, smVersion, prefs, runID = sim.AgentVersion, sim.StateMachineVersion, sim.LLMModelPreferences, &sim.RunID
+		if !sim.StartsAt.IsZero() {
+			now = sim.StartsAt
+		}
+	} else {
+		if agentVersion, err = resolveVersion(ctx, db, agentKind, n.OrgID, svc.AgentID, vs.AgentVersion); err != nil {
+			return Conversation{}, asRule(err)
+		}
+		if smVersion, err = resolveVersion(ctx, db, stateMachineKind, n.OrgID, svc.StateMachineID, vs.StateMachineVersion); err != nil {
+			return Conversation{}, asRule(err)
+		}
 	}
-	smVersion, err := resolveVersion(ctx, db, stateMachineKind, n.OrgID, svc.StateMachineID, vs.StateMachineVersion)
-	if err != nil {
-		return Conversation{}, asRule(err)
-	}
-	if !n.hypothetical {
+	if !n.hypothetical && n.Simulation == nil {
 		if err := checkNoOpenConversation(ctx, db, n.OrgID, n.UserID, n.ServiceID); err != nil {
 			return Conversation{}, err
 		}
@@ -164,8 +190,8 @@ func prepareConversation(ctx context.Context, db queryer, n NewConversation, now
 	c := Conversation{
 		ID: NewID(), OrgID: n.OrgID, UserID: n.UserID, ServiceID: n.ServiceID, VersionSetName: n.VersionSetName,
 		AgentID: svc.AgentID, AgentVersion: agentVersion, StateMachineID: svc.StateMachineID,
-		StateMachineVersion: smVersion, LLMModelPreferences: vs.LLMModelPreferences, Tags: n.Tags,
-		CreatedAt: now, UpdatedAt: now, Seed: newSeed(), EngineState: json.RawMessage(`{}`),
+		StateMachineVersion: smVersion, LLMModelPreferences: prefs, Tags: n.Tags,
+		CreatedAt: now, UpdatedAt: now, Seed: newSeed(), EngineState: json.RawMessage(`{}`), SimulationRunID: runID,
 	}
 	if c.Tags == nil {
 		c.Tags = map[string]*string{}
@@ -186,7 +212,8 @@ func prepareConversation(ctx context.Context, db queryer, n NewConversation, now
 // user with a service.
 func checkNoOpenConversation(ctx context.Context, db queryer, orgID, userID, serviceID string) error {
 	var open int
-	const q = `SELECT COUNT(*) FROM conversations WHERE org_id = ? AND user_id = ? AND service_id = ? AND is_finished = 0`
+	const q = `SELECT COUNT(*) FROM conversations WHERE org_id = ? AND user_id = ? AND service_id = ? AND is_finished = 0
+		AND simulation_run_id IS NULL`
 	if err := db.QueryRowContext(ctx, q, orgID, userID, serviceID).Scan(&open); err != nil {
 		return err
 	}
@@ -211,17 +238,17 @@ func insertConversation(ctx context.Context, tx *sql.Tx, c Conversation) error {
 	}
 	const q = `INSERT INTO conversations (id, org_id, user_id, service_id, version_set_name, agent_id,
 		agent_version, state_machine_id, state_machine_version, llm_model_preferences, tags, created_at, updated_at,
-		seed, engine_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		seed, engine_state, simulation_run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	_, err = tx.ExecContext(ctx, q, c.ID, c.OrgID, c.UserID, c.ServiceID, c.VersionSetName, c.AgentID,
 		c.AgentVersion, c.StateMachineID, c.StateMachineVersion, string(prefs), string(tags),
-		formatTime(c.CreatedAt), formatTime(c.UpdatedAt), int64(c.Seed), string(state))
+		formatTime(c.CreatedAt), formatTime(c.UpdatedAt), int64(c.Seed), string(state), c.SimulationRunID)
 	return err
 }
 
 const conversationColumns = `c.id, c.org_id, c.user_id, c.service_id, c.version_set_name, c.agent_id, c.agent_version,
 	c.state_machine_id, c.state_machine_version, c.llm_model_preferences, c.tags, c.is_finished, c.final_message,
 	c.finished_at, c.created_at, c.updated_at,
-	c.num_messages, c.seed, c.engine_state, c.interaction_count`
+	c.num_messages, c.seed, c.engine_state, c.interaction_count, c.simulation_run_id`
 
 func scanConversation(row interface{ Scan(...any) error }) (Conversation, error) {
 	var c Conversation
@@ -230,7 +257,7 @@ func scanConversation(row interface{ Scan(...any) error }) (Conversation, error)
 	var seed int64
 	err := row.Scan(&c.ID, &c.OrgID, &c.UserID, &c.ServiceID, &c.VersionSetName, &c.AgentID, &c.AgentVersion,
 		&c.StateMachineID, &c.StateMachineVersion, &prefs, &tags, &c.IsFinished, &final, &finished, &created,
-		&updated, &c.NumMessages, &seed, &state, &c.Interactions)
+		&updated, &c.NumMessages, &seed, &state, &c.Interactions, &c.SimulationRunID)
 	if err != nil {
 		return Conversation{}, err
 	}
@@ -304,7 +331,8 @@ type ConversationFilter struct {
 func (s *Store) ListConversations(ctx context.Context, orgID string, f ConversationFilter) ([]Conversation, bool, error) {
 	var where strings.Builder
 	args := []any{orgID}
-	where.WriteString(`c.org_id = ?`)
+	// A simulation's conversations belong to its run, not to the lists.
+	where.WriteString(`c.org_id = ? AND c.simulation_run_id IS NULL`)
 	args = andIn(&where, args, "c.id", f.IDs)
 	args = andIn(&where, args, "c.user_id", f.UserIDs)
 	args = andIn(&where, args, "c.service_id", f.ServiceIDs)

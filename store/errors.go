@@ -51,10 +51,17 @@ const (
 	// RuleRetired: Kind ID is deleted, so it cannot be used for anything
 	// new (a deleted metric cannot be evaluated).
 	RuleRetired Rule = "retired"
+	// RuleUnfinishedRun: the user has an unfinished run of unit test set ID.
+	RuleUnfinishedRun Rule = "unfinished run"
+	// RuleNotInProgress: run ID is completed or already cancelled.
+	RuleNotInProgress Rule = "not in progress"
 	// RuleNoInteractions: conversation ID has no interactions to judge.
 	RuleNoInteractions Rule = "no interactions"
 	// RuleInUse: Kind ID is used by the active services Others.
 	RuleInUse Rule = "in use"
+	// RuleCriterionType: a success criterion of type Of names metric ID,
+	// whose value type is Name.
+	RuleCriterionType Rule = "criterion type"
 	// RuleFixedType: Kind ID's value type is Name and cannot change.
 	RuleFixedType Rule = "fixed type"
 	// RuleBusy: Kind ID changed while the write was being prepared (another

@@ -57,7 +57,7 @@ func (s *Store) LatestMetricVersion(ctx context.Context, orgID, metricID string)
 	if err != nil {
 		return Metric{}, MetricVersion{}, err
 	}
-	vs, _, err := s.ListMetricVersions(ctx, orgID, metricID, MetricVersionFilter{Range: VersionRange{Latest: true}, Limit: 1})
+	vs, _, err := s.ListMetricVersions(ctx, orgID, metricID, VersionFilter{Range: VersionRange{Latest: true}, Limit: 1})
 	if err != nil {
 		return Metric{}, MetricVersion{}, err
 	}

@@ -348,10 +348,10 @@ func (s *Store) DeleteMetric(ctx context.Context, orgID, id string, by Actor, ch
 
 // metricUnitTests returns the IDs of the live simulation unit tests whose
 // success criteria name the metric: such a metric cannot be deleted.
-// Simulation unit tests arrive with the simulation group and have no table
-// yet, so today no metric is used by one; that group fills in this query.
-func metricUnitTests(_ context.Context, _ *sql.Tx, _, _ string) ([]string, error) {
-	return nil, nil
+func metricUnitTests(ctx context.Context, tx *sql.Tx, orgID, id string) ([]string, error) {
+	return queryAll(ctx, tx, scanString, `SELECT u.id FROM simulation_unit_tests u WHERE u.org_id = ? AND u.is_deleted = 0
+		AND EXISTS (SELECT 1 FROM json_each(u.success_criterions) j WHERE j.value ->> 'metric_id' = ?)
+		ORDER BY u.created_at, u.id`, orgID, id)
 }
 
 // CreateMetricVersion adds the next version to the live metric and returns
@@ -399,34 +399,12 @@ var metricVersionSortColumns = map[string]string{"version": "v.version"}
 // by field.
 var ValidMetricVersionSortField = sortable(metricVersionSortColumns)
 
-// MetricVersionFilter selects, orders and pages versions of one metric.
-type MetricVersionFilter struct {
-	Range  VersionRange
-	Sort   []SortKey
-	Limit  int
-	Offset int
-}
-
 // ListMetricVersions returns a page of the metric's versions matching f,
 // oldest first unless sorted otherwise, and whether more follow.
-func (s *Store) ListMetricVersions(ctx context.Context, orgID, metricID string, f MetricVersionFilter) ([]MetricVersion, bool, error) {
+func (s *Store) ListMetricVersions(ctx context.Context, orgID, metricID string, f VersionFilter) ([]MetricVersion, bool, error) {
 	var where strings.Builder
-	args := []any{orgID, metricID}
 	where.WriteString(`v.org_id = ? AND v.metric_id = ?`)
-	switch {
-	case f.Range.Latest:
-		where.WriteString(` AND v.version = (SELECT MAX(version) FROM metric_versions WHERE metric_id = ?)`)
-		args = append(args, metricID)
-	default:
-		if f.Range.Min != nil {
-			where.WriteString(` AND v.version >= ?`)
-			args = append(args, *f.Range.Min)
-		}
-		if f.Range.Max != nil {
-			where.WriteString(` AND v.version <= ?`)
-			args = append(args, *f.Range.Max)
-		}
-	}
+	args := andVersionRange(&where, []any{orgID, metricID}, "metric_versions", "metric_id", metricID, f.Range)
 	order, err := orderBy(f.Sort, metricVersionSortColumns)
 	if err != nil {
 		return nil, false, fmt.Errorf("store: list metric versions: %w", err)

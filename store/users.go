@@ -398,6 +398,20 @@ func andAnyIn(b *strings.Builder, args []any, column string, values []string) []
 	return args
 }
 
+// andAnyFieldIn adds a condition that the JSON array of objects in column
+// holds one whose field is one of values, when there are any.
+func andAnyFieldIn(b *strings.Builder, args []any, column, field string, values []string) []any {
+	if len(values) == 0 {
+		return args
+	}
+	b.WriteString(` AND EXISTS (SELECT 1 FROM json_each(` + column + `) j WHERE j.value ->> '` + field + `' IN (` +
+		placeholders(len(values)) + `))`)
+	for _, v := range values {
+		args = append(args, v)
+	}
+	return args
+}
+
 // andCreatedBy adds a condition that the record of table alias a was
 // created by one of creators; a creator without an organization matches
 // its user in any.
