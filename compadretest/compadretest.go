@@ -37,11 +37,18 @@ type Server struct {
 	// push a tool project to releases/<Organization> and publish it.
 	ToolsRepo string
 
-	app *app.App
+	app  *app.App
+	stop func()
 }
 
 // Option changes how Start configures the server.
 type Option func(*app.Config)
+
+// WithDataDir starts the server on an existing data directory, such as
+// the DataDir of a stopped Server, keeping its database, tool repository
+// and credentials: a restart. The directory is not removed afterwards
+// unless it is a test's temporary directory.
+func WithDataDir(dir string) Option { return func(c *app.Config) { c.DataDir = dir } }
 
 // WithOrganization names the organization created at start (default "local").
 func WithOrganization(id string) Option { return func(c *app.Config) { c.Org = id } }
@@ -104,21 +111,25 @@ var migratedDatabase = sync.OnceValues(func() ([]byte, error) {
 // Start starts a server for the test and stops it when the test ends.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	dir := t.TempDir()
 	// A test's data dies with it, so syncing every commit against a power
 	// loss would only slow the suite down. Keys hashed at the fixture cost
 	// sign in in microseconds instead of tens of milliseconds; their hashes
 	// still verify like any other.
-	cfg := app.Config{DataDir: dir, Durability: store.DurabilityNormal, CheapKeyHashes: true}
-	db, err := migratedDatabase()
-	if err == nil {
-		err = os.WriteFile(filepath.Join(dir, app.DatabaseFile), db, 0o600)
-	}
-	if err != nil {
-		t.Fatalf("compadretest: database: %v", err)
-	}
+	cfg := app.Config{Durability: store.DurabilityNormal, CheapKeyHashes: true}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	dir := cfg.DataDir
+	if dir == "" {
+		dir = t.TempDir()
+		cfg.DataDir = dir
+		db, err := migratedDatabase()
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, app.DatabaseFile), db, 0o600)
+		}
+		if err != nil {
+			t.Fatalf("compadretest: database: %v", err)
+		}
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -151,18 +162,23 @@ func Start(t testing.TB, opts ...Option) *Server {
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(ctx, l, 5*time.Second) }()
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("compadretest: stop: %v", err)
 		}
 	})
+	t.Cleanup(stop)
 	repo := cfg.ToolsRepo
 	if repo == "" {
 		repo = filepath.Join(dir, app.ToolsRepoDir)
 	}
-	return &Server{Credentials: creds, DataDir: dir, ToolsRepo: repo, app: a}
+	return &Server{Credentials: creds, DataDir: dir, ToolsRepo: repo, app: a, stop: stop}
 }
+
+// Stop stops the server now, as a shutdown would, rather than when the
+// test ends. With WithDataDir, a second Start then plays a restart.
+func (s *Server) Stop() { s.stop() }
 
 // NewAPIKey mints a key for a user of any organization on the server, as
 // `compadre admin create-api-key` does, and returns that user's credentials.

@@ -299,6 +299,50 @@ func TestSimulationRunCompletes(t *testing.T) {
 		}
 	})
 
+	t.Run("what a reader sees depends on what else it may read", func(t *testing.T) {
+		reader := func(name string, perms ...string) *client {
+			var grants []map[string]any
+			for _, p := range perms {
+				grants = append(grants, grant(p, map[string]any{}))
+			}
+			c.newRole(name, grants...)
+			return c.keyFor(c.newUser(strings.ToLower(name)+"@example.com", name), name)
+		}
+		const runs, sets, tests = "Simulation:GetSimulationUnitTestSetRun", "Simulation:GetSimulationUnitTestSet",
+			"Simulation:GetSimulationUnitTest"
+		status, body := reader("NoRuns", sets, tests).do("GET", "/simulation/unit_test_set_run/", nil)
+		mustStatus(t, "list without the run permission", status, http.StatusOK, body)
+		if n := len(behaviorItems(body, "simulation_unit_test_set_runs")); n != 0 {
+			t.Errorf("a caller without %s sees %d runs", runs, n)
+		}
+
+		only := reader("RunsOnly", runs).simRun(t, runID)
+		if len(only["unit_test_run_specs"].([]any)) != 0 || len(only["unit_test_run_results"].([]any)) != 0 ||
+			only["failed_metrics"] != true {
+			t.Errorf("without %s: %s", sets, mustJSONText(t, only))
+		}
+
+		noTests := reader("RunsAndSets", runs, sets).simRun(t, runID)
+		spec := noTests["unit_test_run_specs"].([]any)[0].(map[string]any)
+		if spec["persona_version_info"] != nil || spec["scenario_version_info"] != nil ||
+			len(spec["metrics_to_evaluate"].([]any)) != 0 || spec["agent_version_info"] == nil {
+			t.Errorf("spec without %s: %s", tests, mustJSONText(t, spec))
+		}
+		res := resultsOf(t, noTests)[w.overrunner]
+		if len(res["metric_evaluation_results"].([]any)) != 0 || len(res["run_errors"].([]any)) != 1 {
+			t.Errorf("result without %s: %s", tests, mustJSONText(t, res))
+		}
+
+		everything := reader("RunsSetsTests", runs, sets, tests).simRun(t, runID)
+		if mustJSONText(t, everything) != mustJSONText(t, run) {
+			t.Errorf("a caller with every permission sees %s, want %s", mustJSONText(t, everything), mustJSONText(t, run))
+		}
+
+		// The artifacts hold the state machine's content too.
+		status, body = reader("RunsNoGraphs", runs, sets, tests).do("GET", "/simulation/unit_test_set_run/"+runID+"/artifacts/", nil)
+		mustStatus(t, "artifacts without the state machine permission", status, http.StatusForbidden, body)
+	})
+
 	t.Run("a completed run cannot be cancelled", func(t *testing.T) {
 		status, body := c.do("DELETE", "/simulation/unit_test_set_run/"+runID+"/", nil)
 		mustStatus(t, "cancel completed", status, http.StatusConflict, body)
@@ -400,5 +444,36 @@ func TestSimulationRunCancel(t *testing.T) {
 	mustStatus(t, "set", status, http.StatusOK, body)
 	if got := behaviorItems(body, "simulation_unit_test_sets")[0]["last_triggered_run_id"]; got != again {
 		t.Errorf("last_triggered_run_id %v, want %s", got, again)
+	}
+}
+
+// A run interrupted by a shutdown goes on after the restart: the item that
+// was running is run again from its start, and the run completes as if
+// nothing had happened.
+func TestSimulationRunSurvivesRestart(t *testing.T) {
+	model := newGatedUser()
+	t.Cleanup(model.open)
+	srv, c := newTestServer(t, compadretest.WithSandbox(), compadretest.WithModel(model))
+	w := newSimWorld(t, srv, c)
+	setID := c.simSet(t, "interrupted", w.passing, 2)
+	runID := c.simCreate(t, "/simulation/unit_test_set_run/", map[string]any{"simulation_unit_test_set_id": setID},
+		"simulation_unit_test_set_run_id")
+	select {
+	case <-model.entered:
+	case <-time.After(time.Minute):
+		t.Fatal("the run never started")
+	}
+	srv.Stop()
+
+	again := compadretest.Start(t, compadretest.WithDataDir(srv.DataDir), compadretest.WithSandbox())
+	c2 := &client{t: t, base: again.BaseURL, org: again.Organization}
+	c2.token = c2.signIn(srv.APIKey, srv.APIKeyID, srv.UserID)
+	run := c2.simAwait(t, runID)
+	if run["errored"] != false || run["failed_metrics"] != false || run["artifacts_generated"] != true {
+		t.Fatalf("run after restart: %s", mustJSONText(t, run))
+	}
+	res := resultsOf(t, run)[w.passing]
+	if got := passedOf(res); fmt.Sprint(got[w.saidGoodbye], got[w.fetchedPoints]) != "[true true] [true true]" {
+		t.Errorf("results after restart: %s", mustJSONText(t, res))
 	}
 }

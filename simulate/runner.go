@@ -233,12 +233,6 @@ func (r *Runner) runItem(ctx context.Context, it store.RunItem) {
 	}
 }
 
-// logPrefix is where an item's prompt logs are kept: under its run, so one
-// prefix selects a whole run's.
-func logPrefix(runID, unitTestID string, runIndex int) string {
-	return fmt.Sprintf("simulation/%s/unit_test/%s/run/%d/", runID, unitTestID, runIndex)
-}
-
 // converse has the simulated conversation and returns its ID ("" when
 // none was kept) and what went wrong, if anything: a failed interaction,
 // or an agent that did not end the conversation within the unit test's
@@ -259,7 +253,7 @@ func (r *Runner) converse(ctx context.Context, run store.SimulationRun, spec Spe
 	release, _ := r.cfg.Engine.Hold(conv.ID)
 	defer release()
 	unitTest, runIndex := it.UnitTestID, it.RunIndex
-	prefix := logPrefix(run.ID, unitTest, runIndex)
+	prefix := store.SimulationLogPrefix(run.ID, unitTest, runIndex)
 	er := engine.Run{Mode: tools.ModeSimulation, SimulationRunID: &run.ID, UnitTestID: &unitTest, RunIndex: &runIndex,
 		UserVariables: spec.Persona.NonsensitiveUserVariables, SensitiveUserVariables: spec.Persona.SensitiveUserVariables,
 		LogPrefix: prefix}
@@ -330,7 +324,7 @@ func (r *Runner) judge(ctx context.Context, run store.SimulationRun, spec Spec, 
 		return nil, err
 	}
 	results, err := r.cfg.Engine.Evaluate(ctx, engine.Evaluation{OrgID: run.OrgID, ConversationID: convID,
-		Metrics: judged, Seed: conv.Seed, LogKey: logPrefix(run.ID, it.UnitTestID, it.RunIndex) + "evaluation/",
+		Metrics: judged, Seed: conv.Seed, LogKey: store.SimulationLogPrefix(run.ID, it.UnitTestID, it.RunIndex) + "evaluation/",
 		Source: store.EvaluationSource{Type: store.SourceSimulation, SimulationRunID: run.ID, UnitTestID: it.UnitTestID,
 			RunIndex: it.RunIndex}})
 	if err != nil {

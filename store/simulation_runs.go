@@ -320,13 +320,47 @@ func (s *Store) ClaimRunItem(ctx context.Context) (it RunItem, ok bool, err erro
 // stopped mid-way) pending again, to be run from its start, and returns
 // how many there were.
 func (s *Store) RequeueRunningItems(ctx context.Context) (int, error) {
-	res, err := s.write.ExecContext(ctx, `UPDATE simulation_run_items SET status = 'pending', conversation_id = NULL
-		WHERE status = 'running'`)
+	n := 0
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		items, err := queryAll(ctx, tx, func(row interface{ Scan(...any) error }) (RunItem, error) {
+			var it RunItem
+			err := row.Scan(&it.RunID, &it.OrgID, &it.UnitTestID, &it.RunIndex)
+			return it, err
+		}, `SELECT run_id, org_id, unit_test_id, run_index FROM simulation_run_items WHERE status = 'running'`)
+		if err != nil {
+			return err
+		}
+		// The abandoned attempt's prompt logs and metric results go, so
+		// the new attempt's take their keys and nothing is counted twice.
+		// Its tool invocations stay: the tools did run.
+		for _, it := range items {
+			prefix := SimulationLogPrefix(it.RunID, it.UnitTestID, it.RunIndex)
+			if _, err := tx.ExecContext(ctx, `DELETE FROM prompt_logs WHERE org_id = ? AND substr(key, 1, length(?)) = ?`,
+				it.OrgID, prefix, prefix); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM metric_evaluation_results WHERE org_id = ?
+				AND source_type = ? AND simulation_run_id = ? AND unit_test_id = ? AND run_index = ?`,
+				it.OrgID, SourceSimulation, it.RunID, it.UnitTestID, it.RunIndex); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE simulation_run_items SET status = 'pending', conversation_id = NULL
+			WHERE status = 'running'`)
+		n = len(items)
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("store: requeue simulation run items: %w", err)
 	}
-	n, _ := res.RowsAffected()
-	return int(n), nil
+	return n, nil
+}
+
+// SimulationLogPrefix is the prefix of the prompt log keys of one run of a
+// unit test in a simulation run: the simulated user's, the engine's and
+// the judge's calls all sit under it, so one prefix selects them all.
+func SimulationLogPrefix(runID, unitTestID string, runIndex int) string {
+	return fmt.Sprintf("simulation/%s/unit_test/%s/run/%d/", runID, unitTestID, runIndex)
 }
 
 // SetRunItemConversation records the conversation an item is having.
