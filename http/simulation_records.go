@@ -64,11 +64,11 @@ type personaVersionIn struct {
 // notSetString reads a field that is a string, or absent, null or {} (the
 // reference's NotSet) for "not set".
 func notSetString(raw json.RawMessage) *string {
-	var s string
+	var s *string
 	if json.Unmarshal(bytes.TrimSpace(raw), &s) != nil {
 		return nil
 	}
-	return &s
+	return s
 }
 
 func (in personaVersionIn) check(fe *faults, loc ...any) store.PersonaContent {

@@ -261,7 +261,8 @@ func (f UnitTestFilter) where(orgID string) (string, []any) {
 	args = andIn(&b, args, "r.scenario_id", f.ScenarioIDs)
 	args = andAnyFieldIn(&b, args, "r.success_criterions", "metric_id", f.MetricIDs)
 	args = andCreatedBy(&b, args, "r", f.Creators)
-	return b.String(), andTags(&b, args, "r.tags", f.Tags)
+	args = andTags(&b, args, "r.tags", f.Tags)
+	return b.String(), args
 }
 
 // andTags adds a condition for each tag filter on the {key, value} list
@@ -499,7 +500,8 @@ func (f UnitTestSetFilter) where(orgID string) (string, []any) {
 	args = andDeleted(&b, args, f.IsDeleted)
 	args = andAnyFieldIn(&b, args, "r.unit_test_runs", "unit_test_id", f.UnitTestIDs)
 	args = andCreatedBy(&b, args, "r", f.Creators)
-	return b.String(), andTags(&b, args, "r.tags", f.Tags)
+	args = andTags(&b, args, "r.tags", f.Tags)
+	return b.String(), args
 }
 
 // ListSimulationUnitTestSets returns every unit test set of the
