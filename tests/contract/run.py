@@ -1,6 +1,6 @@
 """Contract tests: start a fresh server and check it against its own OpenAPI
 document (schemathesis) and the official Python SDK (sdk_smoke.py, and
-sdk_engine.py's conversation end to end).
+sdk_engine.py's conversation end to end, sdk_simulation.py's simulation run).
 
 Usage: python tests/contract/run.py --binary bin/compadre
 """
@@ -97,7 +97,7 @@ def main() -> int:
                 flags = [f for op in only for f in ("--include-operation-id", op)]
                 failures += schemathesis(creds, token, work, *flags) != 0
             else:
-                for script in ("sdk_smoke.py", "sdk_engine.py"):
+                for script in ("sdk_smoke.py", "sdk_engine.py", "sdk_simulation.py"):
                     failures += subprocess.call([sys.executable, str(HERE / script)],
                                                 stdin=subprocess.DEVNULL, env=env) != 0
                 # Every operation but the one that deletes the organization,
