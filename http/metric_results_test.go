@@ -22,7 +22,7 @@ type judged struct {
 	messages            []string
 }
 
-func (c *client) judgedConversation(t *testing.T) judged {
+func (c *client) judgedConversation(t testing.TB) judged {
 	t.Helper()
 	svc := c.talkingService(t, "Walker", walkerGraph())
 	opened := c.open(t, "", map[string]any{"service_id": svc})
@@ -40,7 +40,7 @@ func (c *client) judgedConversation(t *testing.T) judged {
 	return j
 }
 
-func (c *client) evaluate(t *testing.T, body map[string]any) (int, map[string]any) {
+func (c *client) evaluate(t testing.TB, body map[string]any) (int, map[string]any) {
 	t.Helper()
 	return c.do("POST", "/metric/evaluate", body)
 }
