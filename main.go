@@ -129,7 +129,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.StringVar(&f.ttsKey, "tts-key", env(getenv, "tts-key", ""), "bearer key for the text-to-speech server; never logged (COMPADRE_TTS_KEY)")
 	fs.StringVar(&f.ttsModel, "tts-model", env(getenv, "tts-model", ""), "text-to-speech model (default tts-1) (COMPADRE_TTS_MODEL)")
 	fs.StringVar(&f.ttsVoice, "tts-voice", env(getenv, "tts-voice", ""), "voice every reply uses, instead of the agent's voice ID (COMPADRE_TTS_VOICE)")
-	fs.StringVar(&f.simulationWorkers, "simulation-workers", env(getenv, "simulation-workers", strconv.Itoa(simulate.DefaultWorkers)), "simulated conversations run at once, each one interaction at a time (COMPADRE_SIMULATION_WORKERS)")
+	fs.StringVar(&f.simulationWorkers, "simulation-workers", env(getenv, "simulation-workers", strconv.Itoa(simulate.DefaultWorkers())), "simulated conversations run at once, each one interaction at a time; default half the processors (COMPADRE_SIMULATION_WORKERS)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

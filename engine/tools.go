@@ -239,7 +239,7 @@ func (t *turn) runTool(r resolvedTool, round int, meta, state string, raw json.R
 		results, err = t.e.cfg.Tools.Invoke(t.ctx, tools.InvokeRequest{
 			OrgID: t.conv.OrgID, Tool: r.tool, Version: r.version,
 			Inputs: []tools.Input{{Parameters: raw, Mode: mode, UserVariables: t.run.UserVariables,
-				SensitiveUserVariables: t.run.SensitiveUserVariables}},
+				SensitiveUserVariables: t.run.SensitiveUserVariables, Background: t.run.SimulationRunID != nil}},
 			By: store.Actor{OrgID: t.conv.OrgID, UserID: t.conv.UserID},
 			Origin: &tools.Origin{ConversationID: t.conv.ID, InteractionID: t.interactionID, SimulationRunID: t.run.SimulationRunID,
 				UnitTestID: t.run.UnitTestID, RunIndex: t.run.RunIndex, Metadata: metadata},

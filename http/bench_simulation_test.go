@@ -41,7 +41,7 @@ func BenchmarkAPIWhileSimulating(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			ctx, stop := context.WithCancel(context.Background())
 			var wg sync.WaitGroup
-			runs := 0
+			runs, current := 0, ""
 			if busy {
 				wg.Add(1)
 				go func() {
@@ -56,6 +56,7 @@ func BenchmarkAPIWhileSimulating(b *testing.B) {
 							return
 						}
 						id := resp["simulation_unit_test_set_run_id"].(string)
+						current = id
 						for ctx.Err() == nil {
 							_, page := c.do("GET", "/simulation/unit_test_set_run/?id="+id, nil)
 							if behaviorItems(page, "simulation_unit_test_set_runs")[0]["is_completed"] == true {
@@ -91,6 +92,11 @@ func BenchmarkAPIWhileSimulating(b *testing.B) {
 			b.StopTimer()
 			stop()
 			wg.Wait()
+			if current != "" {
+				// The next round may not start one while this one runs.
+				c.do("DELETE", "/simulation/unit_test_set_run/"+current+"/", nil)
+				c.simAwait(b, current)
+			}
 			reportLatency(b, lat, elapsed)
 			if busy {
 				b.ReportMetric(float64(runs), "runs-finished")

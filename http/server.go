@@ -59,7 +59,7 @@ type Config struct {
 	// are refused.
 	Synthesizer voice.Synthesizer
 	// SimulationWorkers is how many simulated conversations run at once;
-	// 0 means simulate.DefaultWorkers.
+	// 0 means simulate.DefaultWorkers().
 	SimulationWorkers int
 	// KeyHashCost is the argon2id cost of new API-key secrets; test
 	// fixtures lower it. See DECISIONS.md, "Why may test servers hash keys cheaply?".

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -14,12 +15,14 @@ import (
 	"github.com/compadre-dev/compadre/tools"
 )
 
+// DefaultWorkers is how many run items are worked on at once: half the
+// processors, and at least one. Each item is a conversation, one
+// interaction at a time, and its tool calls run in the sandbox's background
+// slots; the other half is left to the API's requests.
+func DefaultWorkers() int { return max(1, runtime.GOMAXPROCS(0)/2) }
+
 // Defaults of Config.
 const (
-	// DefaultWorkers is how many run items are worked on at once. Each is
-	// a conversation, one interaction at a time; two keep a small machine's
-	// other core for the API.
-	DefaultWorkers = 2
 	// DefaultPoll is how often an idle worker looks for work it was not
 	// woken for (items made by another process on the same database).
 	DefaultPoll = time.Second
@@ -53,7 +56,7 @@ type Runner struct {
 // New returns a Runner; Start sets it working.
 func New(cfg Config) *Runner {
 	if cfg.Workers <= 0 {
-		cfg.Workers = DefaultWorkers
+		cfg.Workers = DefaultWorkers()
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = DefaultPoll

@@ -34,6 +34,10 @@ type Input struct {
 	Mode                   string
 	UserVariables          map[string]string
 	SensitiveUserVariables map[string]string
+	// Background marks a run that may wait for the sandbox's background
+	// slots (wasmrt.Invocation.Background): a simulation's, never one a
+	// client or a conversation is waiting on.
+	Background bool
 }
 
 // Result is what one run produced: an output, or the exception it raised
@@ -154,6 +158,7 @@ func (s *Service) runAll(ctx context.Context, run runnable, inputs []Input) ([]R
 				Files: run.files, Entrypoint: run.entrypoint, Input: in.Parameters, Mode: in.Mode,
 				Env: envFor(run.project, run.env, in.Mode), UserVariables: in.UserVariables,
 				SensitiveUserVariables: in.SensitiveUserVariables,
+				Background:             in.Background,
 			})
 			results[i], errs[i] = resultOf(res, err)
 		})

@@ -47,6 +47,13 @@ type Config struct {
 	// request, so a run does not wait for one to start. Zero means
 	// GOMAXPROCS.
 	Warm int
+	// Background bounds how many background runs (ToolCall.Background)
+	// execute at once. Compiled guest code cannot be preempted: a guest
+	// holds its processor until it calls back into Go. Keeping background
+	// work below GOMAXPROCS leaves a processor for the rest of the
+	// program, such as the requests of an API. Zero means GOMAXPROCS - 1,
+	// and at least 1.
+	Background int
 }
 
 // Limits bound one run. A zero field means the default.
@@ -105,6 +112,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Warm == 0 {
 		c.Warm = runtime.GOMAXPROCS(0)
+	}
+	if c.Background == 0 {
+		c.Background = max(1, runtime.GOMAXPROCS(0)-1)
 	}
 	return c
 }

@@ -54,12 +54,16 @@ type Runtime struct {
 	stdlib    fs.FS
 	harness   fs.FS
 	slots     chan struct{}
+	// background holds a token for each background run executing.
+	background chan struct{}
 
 	// ready hands out warm instances: instantiated, started, and blocked
 	// reading their first request. See DECISIONS.md, "Why keep warm
 	// interpreters?".
-	ready  chan *instance
-	stop   context.CancelFunc
+	ready chan *instance
+	stop  context.CancelFunc
+	// base is the context of every instance; stop cancels it.
+	base   context.Context
 	closed chan struct{}
 	wg     sync.WaitGroup // keepWarm loops
 	// guests are the goroutines running instances. Close waits for them,
@@ -145,10 +149,11 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return fail(err)
 	}
 	r.slots = make(chan struct{}, cfg.MaxRuns)
+	r.background = make(chan struct{}, cfg.Background)
 	r.ready = make(chan *instance)
 	r.closed = make(chan struct{})
 	warmCtx, stop := context.WithCancel(context.Background())
-	r.stop = stop
+	r.stop, r.base = stop, warmCtx
 	for range cfg.Warm {
 		r.wg.Add(1)
 		go r.keepWarm(warmCtx)
@@ -182,6 +187,10 @@ type Invocation struct {
 	Stdin []byte
 	// Limits override the runtime's defaults, field by field.
 	Limits Limits
+	// Background runs wait for one of Config.Background slots and start
+	// an interpreter of their own rather than taking a warm one: work
+	// that may wait, kept from taking every processor.
+	Background bool
 }
 
 // Result is what a run produced, whether or not it ended well.
@@ -210,11 +219,12 @@ func (r *Runtime) Run(ctx context.Context, inv Invocation) (Result, error) {
 		return Result{}, fmt.Errorf("wasmrt: entrypoint %q is not a path inside the files", inv.Entrypoint)
 	}
 	return r.run(ctx, request{
-		argv:   append([]string{guestToolDir + "/" + inv.Entrypoint}, inv.Args...),
-		files:  inv.Files,
-		env:    inv.Env,
-		stdin:  inv.Stdin,
-		limits: inv.Limits,
+		argv:       append([]string{guestToolDir + "/" + inv.Entrypoint}, inv.Args...),
+		files:      inv.Files,
+		env:        inv.Env,
+		stdin:      inv.Stdin,
+		limits:     inv.Limits,
+		background: inv.Background,
 	})
 }
 
@@ -229,6 +239,7 @@ type request struct {
 	// the output limit applies there, and standard output is a log stream
 	// capped like standard error.
 	toolResult bool
+	background bool
 }
 
 func (r *Runtime) run(ctx context.Context, req request) (Result, error) {
@@ -243,6 +254,16 @@ func (r *Runtime) run(ctx context.Context, req request) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("wasmrt: request: %w", err)
 	}
+	if req.background {
+		select {
+		case r.background <- struct{}{}:
+			defer func() { <-r.background }()
+		case <-ctx.Done():
+			return Result{}, ctx.Err()
+		case <-r.closed:
+			return Result{}, errors.New("wasmrt: runtime closed")
+		}
+	}
 	select {
 	case r.slots <- struct{}{}:
 		defer func() { <-r.slots }()
@@ -250,12 +271,18 @@ func (r *Runtime) run(ctx context.Context, req request) (Result, error) {
 		return Result{}, ctx.Err()
 	}
 	var inst *instance
-	select {
-	case inst = <-r.ready:
-	case <-ctx.Done():
-		return Result{}, ctx.Err()
-	case <-r.closed:
-		return Result{}, errors.New("wasmrt: runtime closed")
+	if req.background {
+		// Its own interpreter, started within its slot: taking a warm one
+		// would have the pool start another outside it.
+		inst = r.start(r.base)
+	} else {
+		select {
+		case inst = <-r.ready:
+		case <-ctx.Done():
+			return Result{}, ctx.Err()
+		case <-r.closed:
+			return Result{}, errors.New("wasmrt: runtime closed")
+		}
 	}
 	if inst.err != nil {
 		return Result{}, inst.err

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -352,5 +353,42 @@ func TestCloseDuringRuns(t *testing.T) {
 	}
 	if _, err := rt.Run(context.Background(), wasmrt.Invocation{Files: files, Entrypoint: "main.py"}); err == nil {
 		t.Error("Run after Close: got no error")
+	}
+}
+
+// Background runs take turns for their slots (here the shared sandbox's
+// GOMAXPROCS - 1, at least one) while other runs go on: with every slot
+// held, a background run waits, never starting, and a foreground run does
+// not wait.
+func TestBackgroundRunsWaitForTheirSlots(t *testing.T) {
+	files := fstest.MapFS{"main.py": {Data: []byte("import sys, time\nif sys.argv[1:] == ['hold']:\n    time.sleep(600)\nprint('ran')\n")}}
+	inv := func(background bool, args ...string) wasmrt.Invocation {
+		return wasmrt.Invocation{Files: files, Entrypoint: "main.py", Args: args, Background: background}
+	}
+	held, release := context.WithCancel(context.Background())
+	defer release()
+	var holders sync.WaitGroup
+	slots := max(1, runtime.GOMAXPROCS(0)-1)
+	for range slots {
+		holders.Go(func() { _, _ = sandbox.Run(held, inv(true, "hold")) })
+	}
+	for wasmrt.BackgroundInUse(sandbox) < slots {
+		time.Sleep(time.Millisecond)
+	}
+	res, err := sandbox.Run(context.Background(), inv(false))
+	if err != nil || string(res.Stdout) != "ran\n" {
+		t.Fatalf("a foreground run beside full background slots: %q, %v", res.Stdout, err)
+	}
+	waiting, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	res, err = sandbox.Run(waiting, inv(true))
+	if !errors.Is(err, context.DeadlineExceeded) || len(res.Stdout) != 0 {
+		t.Fatalf("a background run with every slot held: %q, %v; want it never started", res.Stdout, err)
+	}
+	release()
+	holders.Wait()
+	res, err = sandbox.Run(context.Background(), inv(true))
+	if err != nil || string(res.Stdout) != "ran\n" {
+		t.Fatalf("a background run with free slots: %q, %v", res.Stdout, err)
 	}
 }

@@ -30,6 +30,8 @@ type ToolCall struct {
 	Env map[string]string
 	// Limits override the runtime's defaults, field by field.
 	Limits Limits
+	// Background marks work that may wait: see Invocation.Background.
+	Background bool
 }
 
 // LogLine is one line the tool logged, printed or wrote to stderr.
@@ -109,6 +111,7 @@ func (r *Runtime) RunTool(ctx context.Context, call ToolCall) (ToolResult, error
 		stdin:      stdin,
 		limits:     call.Limits,
 		toolResult: true,
+		background: call.Background,
 	})
 	out := ToolResult{Output: string(res.result), Duration: res.Duration, LogTruncated: res.LogTruncated}
 	logs, exc := parseHarnessLog(res.Stderr)
