@@ -44,6 +44,10 @@ type Server struct {
 // Option changes how Start configures the server.
 type Option func(*app.Config)
 
+// WithSimulationWorkers sets how many simulated conversations run at once
+// (default half the processors, at least one).
+func WithSimulationWorkers(n int) Option { return func(c *app.Config) { c.SimulationWorkers = n } }
+
 // WithDataDir starts the server on an existing data directory, such as
 // the DataDir of a stopped Server, keeping its database, tool repository
 // and credentials: a restart. The directory is not removed afterwards

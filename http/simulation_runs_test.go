@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -366,6 +367,8 @@ type gatedUser struct {
 	entered chan struct{}
 	gate    chan struct{}
 	once    sync.Once
+	// free is how many turns pass before the gate applies.
+	free atomic.Int32
 }
 
 func newGatedUser() *gatedUser {
@@ -373,7 +376,7 @@ func newGatedUser() *gatedUser {
 }
 
 func (g *gatedUser) Complete(ctx context.Context, c llm.Call) (llm.Answer, error) {
-	if c.Purpose == simulate.PurposeSimulateUser {
+	if c.Purpose == simulate.PurposeSimulateUser && g.free.Add(-1) < 0 {
 		select {
 		case g.entered <- struct{}{}:
 		default:
@@ -475,5 +478,36 @@ func TestSimulationRunSurvivesRestart(t *testing.T) {
 	res := resultsOf(t, run)[w.passing]
 	if got := passedOf(res); fmt.Sprint(got[w.saidGoodbye], got[w.fetchedPoints]) != "[true true] [true true]" {
 		t.Errorf("results after restart: %s", mustJSONText(t, res))
+	}
+}
+
+// failed_metrics turns true as soon as one run of a unit test fails a
+// criterion, while the others still run.
+func TestSimulationRunFailsEarly(t *testing.T) {
+	model := newGatedUser()
+	// The failing unit test's two turns pass; the next unit test's first
+	// waits at the gate.
+	model.free.Store(2)
+	t.Cleanup(model.open)
+	srv, c := newTestServer(t, compadretest.WithSandbox(), compadretest.WithModel(model),
+		compadretest.WithSimulationWorkers(1))
+	w := newSimWorld(t, srv, c)
+	runID := c.simCreate(t, "/simulation/unit_test_set_run/", map[string]any{
+		"simulation_unit_test_set_id": c.simSet(t, "early", w.failing, 1, w.passing, 1)}, "simulation_unit_test_set_run_id")
+	select {
+	case <-model.entered:
+	case <-time.After(time.Minute):
+		t.Fatal("the second unit test never started")
+	}
+	run := c.simRun(t, runID)
+	if run["failed_metrics"] != true || run["is_completed"] != false || run["artifacts_generated"] != false {
+		t.Fatalf("mid-way: %s", mustJSONText(t, run))
+	}
+	if got := passedOf(resultsOf(t, run)[w.failing]); fmt.Sprint(got[w.saidGoodbye]) != "[false]" {
+		t.Errorf("the finished unit test's results mid-way: %v", got)
+	}
+	model.open()
+	if run := c.simAwait(t, runID); run["failed_metrics"] != true || run["errored"] != false {
+		t.Errorf("completed: %s", mustJSONText(t, run))
 	}
 }
