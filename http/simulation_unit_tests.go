@@ -22,22 +22,24 @@ type successCriterionIn struct {
 }
 
 // successCriteria checks the criteria found at body.field and returns them
-// as the store keeps them.
-func successCriteria(fe *faults, in []successCriterionIn, field string) []store.SuccessCriterion {
+// as the store keeps them. Two criteria of one name are a 400: each is
+// valid alone, only together do they collide.
+func successCriteria(fe *faults, in []successCriterionIn, field string) ([]store.SuccessCriterion, error) {
 	out := make([]store.SuccessCriterion, len(in))
 	names := map[string]bool{}
+	var dup error
 	for i, sc := range in {
 		loc := []any{"body", field, i}
 		name := fe.Stripped(sc.Name, extend(loc, "name")...)
-		if names[name] && name != "" {
-			fe.Add(extend(loc, "name"), "value_error", "Success criterion "+strconv.Quote(name)+" is given more than once", sc.Name)
+		if names[name] && name != "" && dup == nil {
+			dup = badRequest("Success criterion " + strconv.Quote(name) + " is given more than once.")
 		}
 		names[name] = true
 		c := sc.Criterion.Check(fe, extend(loc, "criterion"))
 		raw, _ := json.Marshal(c)
 		out[i] = store.SuccessCriterion{Name: name, MetricID: sc.MetricID, Criterion: raw}
 	}
-	return out
+	return out, dup
 }
 
 // unitTestTags turns the tags a unit test or set is given into the list it
@@ -67,11 +69,15 @@ func (s *Server) createUnitTest(w http.ResponseWriter, r *http.Request) error {
 	u := store.SimulationUnitTest{OrgID: state(ctx).org.ID, Name: fe.Stripped(req.Name, "body", "name"),
 		Description: fe.Stripped(req.Description, "body", "description"), ServiceID: req.ServiceID,
 		VersionSetName: req.VersionSetName, PersonaID: req.PersonaID, ScenarioID: req.ScenarioID,
-		MaxInteractions: req.MaxInteractions, SuccessCriteria: successCriteria(&fe, req.SuccessCriteria, "success_criterions"),
-		Tags: unitTestTags(req.Tags), Creator: actor(r)}
+		MaxInteractions: req.MaxInteractions, Tags: unitTestTags(req.Tags), Creator: actor(r)}
+	criteria, dup := successCriteria(&fe, req.SuccessCriteria, "success_criterions")
 	if err := fe.Err(); err != nil {
 		return err
 	}
+	if dup != nil {
+		return dup
+	}
+	u.SuccessCriteria = criteria
 	created, err := s.store.CreateSimulationUnitTest(ctx, u)
 	if err != nil {
 		return err
@@ -253,11 +259,15 @@ func (s *Server) updateUnitTest(w http.ResponseWriter, r *http.Request) error {
 		desc = fe.Stripped(*req.Description, "body", "description")
 	}
 	var criteria []store.SuccessCriterion
+	var dup error
 	if req.SuccessCriteria != nil {
-		criteria = successCriteria(&fe, *req.SuccessCriteria, "success_criterions")
+		criteria, dup = successCriteria(&fe, *req.SuccessCriteria, "success_criterions")
 	}
 	if err := fe.Err(); err != nil {
 		return err
+	}
+	if dup != nil {
+		return dup
 	}
 	err = s.store.UpdateSimulationUnitTest(ctx, state(ctx).org.ID, id, actor(r), func(u *store.SimulationUnitTest) error {
 		if req.Description != nil {
@@ -303,17 +313,17 @@ func (s *Server) deleteUnitTest(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// unitTestRuns checks the unit tests a set runs: each at most once.
-func unitTestRuns(fe *faults, in []store.UnitTestRun) []store.UnitTestRun {
+// checkUnitTestRuns refuses a set that names a unit test twice (400): it
+// would have two run counts.
+func checkUnitTestRuns(in []store.UnitTestRun) error {
 	seen := map[string]bool{}
-	for i, r := range in {
+	for _, r := range in {
 		if seen[r.UnitTestID] {
-			fe.Add([]any{"body", "unit_test_runs", i, "unit_test_id"}, "value_error",
-				"Unit test "+r.UnitTestID+" is given more than once; give it one run count", r.UnitTestID)
+			return badRequest("Unit test " + r.UnitTestID + " is given more than once; give it one run count.")
 		}
 		seen[r.UnitTestID] = true
 	}
-	return in
+	return nil
 }
 
 type createUnitTestSetRequest struct {
@@ -331,12 +341,15 @@ func (s *Server) createUnitTestSet(w http.ResponseWriter, r *http.Request) error
 	}
 	var fe faults
 	set := store.SimulationUnitTestSet{OrgID: state(ctx).org.ID, Name: fe.Stripped(req.Name, "body", "name"),
-		UnitTestRuns: unitTestRuns(&fe, req.UnitTestRuns), Tags: unitTestTags(req.Tags), Creator: actor(r)}
+		UnitTestRuns: req.UnitTestRuns, Tags: unitTestTags(req.Tags), Creator: actor(r)}
 	if req.Description != nil {
 		d := fe.Stripped(*req.Description, "body", "description")
 		set.Description = &d
 	}
 	if err := fe.Err(); err != nil {
+		return err
+	}
+	if err := checkUnitTestRuns(set.UnitTestRuns); err != nil {
 		return err
 	}
 	created, err := s.store.CreateSimulationUnitTestSet(ctx, set)
@@ -495,9 +508,12 @@ func (s *Server) updateUnitTestSet(w http.ResponseWriter, r *http.Request) error
 	setDesc, desc := notesChange(&fe, req.Description, "description")
 	var runs []store.UnitTestRun
 	if req.UnitTestRuns != nil {
-		runs = unitTestRuns(&fe, *req.UnitTestRuns)
+		runs = *req.UnitTestRuns
 	}
 	if err := fe.Err(); err != nil {
+		return err
+	}
+	if err := checkUnitTestRuns(runs); err != nil {
 		return err
 	}
 	err = s.store.UpdateSimulationUnitTestSet(ctx, state(ctx).org.ID, id, actor(r), func(set *store.SimulationUnitTestSet) error {

@@ -391,7 +391,7 @@ func TestSimulationUnitTestCreateRefusals(t *testing.T) {
 		{"criterion of an unknown type", utWith(b, "success_criterions", criteria(utCriterion("x", f.boolMetric,
 			map[string]any{"type": "text"}))), http.StatusUnprocessableEntity, ""},
 		{"two criteria of one name", utWith(b, "success_criterions", criteria(f.boolCriterion,
-			utCriterion(" resolved", f.numMetric, utNum(">", 1)))), http.StatusUnprocessableEntity, ""},
+			utCriterion(" resolved", f.numMetric, utNum(">", 1)))), http.StatusBadRequest, "resolved"},
 		{"malformed metric ID", utWith(b, "success_criterions", criteria(utCriterion("x", "metric", utBool(true)))),
 			http.StatusUnprocessableEntity, ""},
 		{"malformed persona ID", utWith(b, "persona_id", "persona"), http.StatusUnprocessableEntity, ""},
@@ -1039,7 +1039,7 @@ func TestUnitTestSetLifecycle(t *testing.T) {
 		want   int
 		detail string
 	}{
-		{"the same unit test twice", utSetBody("X", nil, utRun(u1, 1), utRun(u1, 2)), http.StatusUnprocessableEntity, ""},
+		{"the same unit test twice", utSetBody("X", nil, utRun(u1, 1), utRun(u1, 2)), http.StatusBadRequest, ""},
 		{"unknown unit test", utSetBody("X", nil, utRun(u1, 1), utRun(missing, 1)), http.StatusNotFound, missing},
 		{"deleted unit test", utSetBody("X", nil, utRun(u3, 1)), http.StatusBadRequest, u3},
 		{"run_count 0", utSetBody("X", nil, utRun(u1, 0)), http.StatusUnprocessableEntity, ""},
@@ -1104,7 +1104,7 @@ func TestUnitTestSetLifecycle(t *testing.T) {
 	}{
 		{"unknown unit test", map[string]any{"unit_test_runs": []any{utRun(missing, 1)}}, http.StatusNotFound},
 		{"deleted unit test", map[string]any{"unit_test_runs": []any{utRun(u2, 1), utRun(u3, 1)}}, http.StatusBadRequest},
-		{"the same unit test twice", map[string]any{"unit_test_runs": []any{utRun(u2, 1), utRun(u2, 1)}}, http.StatusUnprocessableEntity},
+		{"the same unit test twice", map[string]any{"unit_test_runs": []any{utRun(u2, 1), utRun(u2, 1)}}, http.StatusBadRequest},
 		{"run_count 0", map[string]any{"unit_test_runs": []any{utRun(u2, 0)}}, http.StatusUnprocessableEntity},
 		{"no unit tests", map[string]any{"unit_test_runs": []any{}}, http.StatusUnprocessableEntity},
 		{"blank name", map[string]any{"name": " "}, http.StatusUnprocessableEntity},
