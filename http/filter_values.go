@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"net/http"
 	"slices"
 	"strings"
 
+	a "github.com/compadre-dev/compadre/auth"
 	"github.com/compadre-dev/compadre/store"
 )
 
@@ -52,4 +54,61 @@ func tagKeys(tags []store.Tag) []string {
 		keys[i] = t.Key
 	}
 	return keys
+}
+
+// simulationListing is one answer of a simulation listing: the records
+// matching the filters (all, in order), of which the caller sees none
+// without perm, paged by the query; field holds them, turned by out, and
+// filterValues describes all of them on the first page.
+type simulationListing[T, O any] struct {
+	perm         a.Permission
+	field        string
+	out          func(T) O
+	filterValues func([]T) map[string]any
+}
+
+func (l simulationListing[T, O]) write(w http.ResponseWriter, r *http.Request, all []T) {
+	visible := all
+	if !mayRead(r, l.perm) {
+		visible = nil
+	}
+	offset := max(0, queryInt(r, "continuation_token"))
+	items, more := page(visible, offset, queryInt(r, "limit"))
+	out := make([]O, len(items))
+	for i, it := range items {
+		out[i] = l.out(it)
+	}
+	var fv map[string]any
+	if offset == 0 {
+		fv = l.filterValues(all)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{l.field: out, "has_more": more,
+		"continuation_token": nextToken(offset, len(items), more), "filter_values": fv})
+}
+
+// maxSimulationSearchResults is how many records a search returns at most.
+const maxSimulationSearchResults = 50
+
+// writeSearch answers a search of simulation records: query (stripped,
+// required) is searched for only if the caller holds perm, and at most
+// maxSimulationSearchResults are returned in field, turned by out.
+func writeSearch[T, O any](w http.ResponseWriter, r *http.Request, perm a.Permission, field string,
+	search func(query string) ([]T, error), out func(T) O) error {
+	query, err := strippedNonEmpty(queryString(r, "query"), "query", "query")
+	if err != nil {
+		return err
+	}
+	found := []T{}
+	if mayRead(r, perm) {
+		if found, err = search(query); err != nil {
+			return err
+		}
+	}
+	items, _ := page(found, 0, maxSimulationSearchResults)
+	res := make([]O, len(items))
+	for i, it := range items {
+		res[i] = out(it)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{field: res})
+	return nil
 }

@@ -194,14 +194,6 @@ func (api simulationAPI) out(rec store.SimulationRecord) simulationRecordOut {
 	return o
 }
 
-func (api simulationAPI) outAll(recs []store.SimulationRecord) []simulationRecordOut {
-	out := make([]simulationRecordOut, len(recs))
-	for i, rec := range recs {
-		out[i] = api.out(rec)
-	}
-	return out
-}
-
 // filter reads the filters a listing and a search share.
 func (api simulationAPI) filter(r *http.Request) (store.SimulationFilter, error) {
 	tags, err := tagFilters(r, "tag")
@@ -235,55 +227,35 @@ func (s *Server) getSimulationRecords(api simulationAPI) handlerFunc {
 		if err != nil {
 			return err
 		}
-		visible := all
-		if !mayRead(r, api.get) {
-			visible = nil
-		}
-		offset := max(0, queryInt(r, "continuation_token"))
-		recs, more := page(visible, offset, queryInt(r, "limit"))
-		var fv map[string]any
-		if offset == 0 {
-			fv = map[string]any{
-				"creators": distinctCreators(all, func(rec store.SimulationRecord) store.Actor { return rec.Creator }),
-				"tags":     tagValues(all, recordTags),
-			}
-			if api.kind == store.SimulationPersonas {
-				fv["roles"] = distinctStrings(all, func(rec store.SimulationRecord) []string { return []string{rec.Role} })
-			}
-		}
-		writeJSON(w, http.StatusOK, map[string]any{api.list: api.outAll(recs), "has_more": more,
-			"continuation_token": nextToken(offset, len(recs), more), "filter_values": fv})
+		simulationListing[store.SimulationRecord, simulationRecordOut]{perm: api.get, field: api.list, out: api.out,
+			filterValues: func(all []store.SimulationRecord) map[string]any {
+				fv := map[string]any{
+					"creators": distinctCreators(all, func(rec store.SimulationRecord) store.Actor { return rec.Creator }),
+					"tags":     tagValues(all, recordTags),
+				}
+				if api.kind == store.SimulationPersonas {
+					fv["roles"] = distinctStrings(all, func(rec store.SimulationRecord) []string { return []string{rec.Role} })
+				}
+				return fv
+			}}.write(w, r, all)
 		return nil
 	}
 }
-
-// maxSimulationSearchResults is how many records a search returns at most.
-const maxSimulationSearchResults = 50
 
 // searchSimulationRecords finds live records by the words of their names
 // (and a persona's background).
 func (s *Server) searchSimulationRecords(api simulationAPI) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		ctx := r.Context()
-		query, err := strippedNonEmpty(queryString(r, "query"), "query", "query")
-		if err != nil {
-			return err
-		}
 		f, err := api.filter(r)
 		if err != nil {
 			return err
 		}
 		live := false
 		f.IsDeleted = &live
-		found := []store.SimulationRecord{}
-		if mayRead(r, api.get) {
-			if found, err = s.store.SearchSimulationRecords(ctx, api.kind, state(ctx).org.ID, query, f); err != nil {
-				return err
-			}
-		}
-		recs, _ := page(found, 0, maxSimulationSearchResults)
-		writeJSON(w, http.StatusOK, map[string]any{api.list: api.outAll(recs)})
-		return nil
+		return writeSearch(w, r, api.get, api.list, func(query string) ([]store.SimulationRecord, error) {
+			return s.store.SearchSimulationRecords(ctx, api.kind, state(ctx).org.ID, query, f)
+		}, api.out)
 	}
 }
 
@@ -359,13 +331,21 @@ func wantVersion(r *http.Request) *int {
 	return &n
 }
 
-func (s *Server) createPersonaVersion(w http.ResponseWriter, r *http.Request) error {
+// versionInput is a version's content as a request carries it.
+type versionInput[C any] interface {
+	check(fe *faults, loc ...any) C
+}
+
+// createSimulationVersion reads a version of In's content and has create
+// store it as the record's next, answering its number.
+func createSimulationVersion[C any, In versionInput[C]](w http.ResponseWriter, r *http.Request, api simulationAPI,
+	create func(ctx context.Context, orgID, id string, c C, by store.Actor, want *int) (int, error)) error {
 	ctx := r.Context()
-	id, err := idParam(r, personasAPI.param)
+	id, err := idParam(r, api.param)
 	if err != nil {
 		return err
 	}
-	var req personaVersionIn
+	var req In
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
@@ -374,35 +354,28 @@ func (s *Server) createPersonaVersion(w http.ResponseWriter, r *http.Request) er
 	if err := fe.Err(); err != nil {
 		return err
 	}
-	v, err := s.store.CreatePersonaVersion(ctx, state(ctx).org.ID, id, c, actor(r), wantVersion(r))
+	n, err := create(ctx, state(ctx).org.ID, id, c, actor(r), wantVersion(r))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]int{"version": v.Version})
+	writeJSON(w, http.StatusCreated, map[string]int{"version": n})
 	return nil
 }
 
+func (s *Server) createPersonaVersion(w http.ResponseWriter, r *http.Request) error {
+	return createSimulationVersion[store.PersonaContent, personaVersionIn](w, r, personasAPI,
+		func(ctx context.Context, orgID, id string, c store.PersonaContent, by store.Actor, want *int) (int, error) {
+			v, err := s.store.CreatePersonaVersion(ctx, orgID, id, c, by, want)
+			return v.Version, err
+		})
+}
+
 func (s *Server) createScenarioVersion(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	id, err := idParam(r, scenariosAPI.param)
-	if err != nil {
-		return err
-	}
-	var req scenarioVersionIn
-	if err := decodeBody(r, &req); err != nil {
-		return err
-	}
-	var fe faults
-	c := req.check(&fe, "body")
-	if err := fe.Err(); err != nil {
-		return err
-	}
-	v, err := s.store.CreateScenarioVersion(ctx, state(ctx).org.ID, id, c, actor(r), wantVersion(r))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, map[string]int{"version": v.Version})
-	return nil
+	return createSimulationVersion[store.ScenarioContent, scenarioVersionIn](w, r, scenariosAPI,
+		func(ctx context.Context, orgID, id string, c store.ScenarioContent, by store.Actor, want *int) (int, error) {
+			v, err := s.store.CreateScenarioVersion(ctx, orgID, id, c, by, want)
+			return v.Version, err
+		})
 }
 
 // versionFilter reads the query of a version listing.

@@ -392,12 +392,16 @@ func (g *gatedUser) Complete(ctx context.Context, c llm.Call) (llm.Answer, error
 
 func (g *gatedUser) open() { g.once.Do(func() { close(g.gate) }) }
 
-func TestSimulationRunCancel(t *testing.T) {
+// gatedRun starts a run of the passing unit test, count times, with the
+// simulated user held at the gate, and returns once its first turn waits
+// there.
+func gatedRun(t *testing.T, count int) (*gatedUser, *compadretest.Server, *client, simWorld, string, string) {
+	t.Helper()
 	model := newGatedUser()
 	t.Cleanup(model.open)
 	srv, c := newTestServer(t, compadretest.WithSandbox(), compadretest.WithModel(model))
 	w := newSimWorld(t, srv, c)
-	setID := c.simSet(t, "cancelled", w.passing, 3)
+	setID := c.simSet(t, "gated", w.passing, count)
 	runID := c.simCreate(t, "/simulation/unit_test_set_run/", map[string]any{"simulation_unit_test_set_id": setID},
 		"simulation_unit_test_set_run_id")
 	select {
@@ -405,6 +409,11 @@ func TestSimulationRunCancel(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("the run never started")
 	}
+	return model, srv, c, w, setID, runID
+}
+
+func TestSimulationRunCancel(t *testing.T) {
+	model, _, c, w, setID, runID := gatedRun(t, 3)
 
 	// One unfinished run per user per set.
 	status, body := c.do("POST", "/simulation/unit_test_set_run/", map[string]any{"simulation_unit_test_set_id": setID})
@@ -454,18 +463,7 @@ func TestSimulationRunCancel(t *testing.T) {
 // was running is run again from its start, and the run completes as if
 // nothing had happened.
 func TestSimulationRunSurvivesRestart(t *testing.T) {
-	model := newGatedUser()
-	t.Cleanup(model.open)
-	srv, c := newTestServer(t, compadretest.WithSandbox(), compadretest.WithModel(model))
-	w := newSimWorld(t, srv, c)
-	setID := c.simSet(t, "interrupted", w.passing, 2)
-	runID := c.simCreate(t, "/simulation/unit_test_set_run/", map[string]any{"simulation_unit_test_set_id": setID},
-		"simulation_unit_test_set_run_id")
-	select {
-	case <-model.entered:
-	case <-time.After(time.Minute):
-		t.Fatal("the run never started")
-	}
+	_, srv, _, w, _, runID := gatedRun(t, 2)
 	srv.Stop()
 
 	again := compadretest.Start(t, compadretest.WithDataDir(srv.DataDir), compadretest.WithSandbox())

@@ -165,66 +165,44 @@ func (s *Server) getUnitTests(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	visible := all
-	if !mayRead(r, a.SimulationGetUnitTest) {
-		visible = nil
-	}
-	offset := max(0, queryInt(r, "continuation_token"))
-	us, more := page(visible, offset, queryInt(r, "limit"))
-	out := make([]unitTestOut, len(us))
-	for i, u := range us {
-		out[i] = unitTestOutOf(u)
-	}
-	var fv map[string]any
-	if offset == 0 {
-		one := func(get func(store.SimulationUnitTest) string) []string {
-			return distinctStrings(all, func(u store.SimulationUnitTest) []string { return []string{get(u)} })
-		}
-		fv = map[string]any{
-			"creators":     distinctCreators(all, func(u store.SimulationUnitTest) store.Actor { return u.Creator }),
-			"tags":         distinctStrings(all, func(u store.SimulationUnitTest) []string { return tagKeys(u.Tags) }),
-			"service_ids":  one(func(u store.SimulationUnitTest) string { return u.ServiceID }),
-			"persona_ids":  one(func(u store.SimulationUnitTest) string { return u.PersonaID }),
-			"scenario_ids": one(func(u store.SimulationUnitTest) string { return u.ScenarioID }),
-			"metric_ids": distinctStrings(all, func(u store.SimulationUnitTest) []string {
-				ids := make([]string, len(u.SuccessCriteria))
-				for i, sc := range u.SuccessCriteria {
-					ids[i] = sc.MetricID
-				}
-				return ids
-			}),
-		}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"simulation_unit_tests": out, "has_more": more,
-		"continuation_token": nextToken(offset, len(us), more), "filter_values": fv})
+	simulationListing[store.SimulationUnitTest, unitTestOut]{perm: a.SimulationGetUnitTest, field: "simulation_unit_tests",
+		out: unitTestOutOf, filterValues: unitTestFilterValues}.write(w, r, all)
 	return nil
+}
+
+func unitTestFilterValues(all []store.SimulationUnitTest) map[string]any {
+	one := func(get func(store.SimulationUnitTest) string) []string {
+		return distinctStrings(all, func(u store.SimulationUnitTest) []string { return []string{get(u)} })
+	}
+	return map[string]any{
+		"creators":     distinctCreators(all, func(u store.SimulationUnitTest) store.Actor { return u.Creator }),
+		"tags":         distinctStrings(all, func(u store.SimulationUnitTest) []string { return tagKeys(u.Tags) }),
+		"service_ids":  one(func(u store.SimulationUnitTest) string { return u.ServiceID }),
+		"persona_ids":  one(func(u store.SimulationUnitTest) string { return u.PersonaID }),
+		"scenario_ids": one(func(u store.SimulationUnitTest) string { return u.ScenarioID }),
+		"metric_ids": distinctStrings(all, func(u store.SimulationUnitTest) []string {
+			ids := make([]string, len(u.SuccessCriteria))
+			for i, sc := range u.SuccessCriteria {
+				ids[i] = sc.MetricID
+			}
+			return ids
+		}),
+	}
 }
 
 func (s *Server) searchUnitTests(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	query, err := strippedNonEmpty(queryString(r, "query"), "query", "query")
-	if err != nil {
-		return err
-	}
 	f, err := unitTestFilter(r)
 	if err != nil {
 		return err
 	}
 	live := false
 	f.IsDeleted = &live
-	found := []store.SimulationUnitTest{}
-	if mayRead(r, a.SimulationGetUnitTest) {
-		if found, err = s.store.SearchSimulationUnitTests(ctx, state(ctx).org.ID, query, f); err != nil {
-			return err
-		}
-	}
-	us, _ := page(found, 0, maxSimulationSearchResults)
-	out := make([]unitTestSearchOut, len(us))
-	for i, u := range us {
-		out[i] = unitTestSearchOut(unitTestOutOf(u))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"simulation_unit_tests": out})
-	return nil
+	return writeSearch(w, r, a.SimulationGetUnitTest, "simulation_unit_tests",
+		func(query string) ([]store.SimulationUnitTest, error) {
+			return s.store.SearchSimulationUnitTests(ctx, state(ctx).org.ID, query, f)
+		},
+		func(u store.SimulationUnitTest) unitTestSearchOut { return unitTestSearchOut(unitTestOutOf(u)) })
 }
 
 type updateUnitTestRequest struct {
@@ -433,54 +411,33 @@ func (s *Server) getUnitTestSets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	visible := all
-	if !mayRead(r, a.SimulationGetUnitTestSet) {
-		visible = nil
-	}
-	offset := max(0, queryInt(r, "continuation_token"))
-	sets, more := page(visible, offset, queryInt(r, "limit"))
-	out := make([]unitTestSetOut, len(sets))
-	for i, set := range sets {
-		out[i] = unitTestSetOutOf(set)
-	}
-	var fv map[string]any
-	if offset == 0 {
-		fv = map[string]any{
-			"creators":      distinctCreators(all, func(set store.SimulationUnitTestSet) store.Actor { return set.Creator }),
-			"unit_test_ids": distinctStrings(all, setUnitTestIDs),
-			"tags":          distinctStrings(all, func(set store.SimulationUnitTestSet) []string { return tagKeys(set.Tags) }),
-		}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"simulation_unit_test_sets": out, "has_more": more,
-		"continuation_token": nextToken(offset, len(sets), more), "filter_values": fv})
+	simulationListing[store.SimulationUnitTestSet, unitTestSetOut]{perm: a.SimulationGetUnitTestSet,
+		field: "simulation_unit_test_sets", out: unitTestSetOutOf,
+		filterValues: func(all []store.SimulationUnitTestSet) map[string]any {
+			return map[string]any{
+				"creators":      distinctCreators(all, func(set store.SimulationUnitTestSet) store.Actor { return set.Creator }),
+				"unit_test_ids": distinctStrings(all, setUnitTestIDs),
+				"tags":          distinctStrings(all, func(set store.SimulationUnitTestSet) []string { return tagKeys(set.Tags) }),
+			}
+		}}.write(w, r, all)
 	return nil
 }
 
 func (s *Server) searchUnitTestSets(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	query, err := strippedNonEmpty(queryString(r, "query"), "query", "query")
-	if err != nil {
-		return err
-	}
 	f, err := unitTestSetFilter(r)
 	if err != nil {
 		return err
 	}
 	live := false
 	f.IsDeleted = &live
-	found := []store.SimulationUnitTestSet{}
-	if mayRead(r, a.SimulationGetUnitTestSet) {
-		if found, err = s.store.SearchSimulationUnitTestSets(ctx, state(ctx).org.ID, query, f); err != nil {
-			return err
-		}
-	}
-	sets, _ := page(found, 0, maxSimulationSearchResults)
-	out := make([]unitTestSetSearchOut, len(sets))
-	for i, set := range sets {
-		out[i] = unitTestSetSearchOut(unitTestSetOutOf(set))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"simulation_unit_test_sets": out})
-	return nil
+	return writeSearch(w, r, a.SimulationGetUnitTestSet, "simulation_unit_test_sets",
+		func(query string) ([]store.SimulationUnitTestSet, error) {
+			return s.store.SearchSimulationUnitTestSets(ctx, state(ctx).org.ID, query, f)
+		},
+		func(set store.SimulationUnitTestSet) unitTestSetSearchOut {
+			return unitTestSetSearchOut(unitTestSetOutOf(set))
+		})
 }
 
 type updateUnitTestSetRequest struct {

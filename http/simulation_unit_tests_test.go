@@ -119,23 +119,36 @@ func (c *client) utCreate(body map[string]any) string {
 	return resp["simulation_unit_test_id"].(string)
 }
 
+// simList lists what the client sees at path with query: the items in
+// field, and the whole answer.
+func (c *client) simList(path, field, query string) ([]map[string]any, map[string]any) {
+	c.t.Helper()
+	status, body := c.do("GET", path+query, nil)
+	mustStatus(c.t, "get "+path+query, status, http.StatusOK, body)
+	return behaviorItems(body, field), body
+}
+
+// simOne reads one record, deleted or not, through its listing at path.
+func (c *client) simOne(path, field, id string) map[string]any {
+	c.t.Helper()
+	items, body := c.simList(path, field, "?id="+id)
+	if len(items) != 1 {
+		c.t.Fatalf("%s%s: %v", path, id, body)
+	}
+	return items[0]
+}
+
 // utList lists the unit tests the client sees with query and returns them
 // with the whole answer.
 func (c *client) utList(query string) ([]map[string]any, map[string]any) {
 	c.t.Helper()
-	status, body := c.do("GET", "/simulation/unit_test/"+query, nil)
-	mustStatus(c.t, "get unit tests "+query, status, http.StatusOK, body)
-	return behaviorItems(body, "simulation_unit_tests"), body
+	return c.simList("/simulation/unit_test/", "simulation_unit_tests", query)
 }
 
 // utGet reads one unit test, deleted or not, through the listing.
 func (c *client) utGet(id string) map[string]any {
 	c.t.Helper()
-	us, body := c.utList("?id=" + id)
-	if len(us) != 1 {
-		c.t.Fatalf("unit test %s: %v", id, body)
-	}
-	return us[0]
+	return c.simOne("/simulation/unit_test/", "simulation_unit_tests", id)
 }
 
 func (c *client) utCount() int {
@@ -146,9 +159,8 @@ func (c *client) utCount() int {
 
 func (c *client) utSearch(query string) []map[string]any {
 	c.t.Helper()
-	status, body := c.do("GET", "/simulation/unit_test/search/"+query, nil)
-	mustStatus(c.t, "search unit tests "+query, status, http.StatusOK, body)
-	return behaviorItems(body, "simulation_unit_tests")
+	found, _ := c.simList("/simulation/unit_test/search/", "simulation_unit_tests", query)
+	return found
 }
 
 func utRun(id string, count int) map[string]any {
@@ -176,18 +188,12 @@ func (c *client) utSetCreate(body map[string]any) string {
 
 func (c *client) utSets(query string) ([]map[string]any, map[string]any) {
 	c.t.Helper()
-	status, body := c.do("GET", "/simulation/unit_test_set/"+query, nil)
-	mustStatus(c.t, "get unit test sets "+query, status, http.StatusOK, body)
-	return behaviorItems(body, "simulation_unit_test_sets"), body
+	return c.simList("/simulation/unit_test_set/", "simulation_unit_test_sets", query)
 }
 
 func (c *client) utSetGet(id string) map[string]any {
 	c.t.Helper()
-	sets, body := c.utSets("?id=" + id)
-	if len(sets) != 1 {
-		c.t.Fatalf("unit test set %s: %v", id, body)
-	}
-	return sets[0]
+	return c.simOne("/simulation/unit_test_set/", "simulation_unit_test_sets", id)
 }
 
 func (c *client) utSetCount() int {
@@ -198,9 +204,8 @@ func (c *client) utSetCount() int {
 
 func (c *client) utSetSearch(query string) []map[string]any {
 	c.t.Helper()
-	status, body := c.do("GET", "/simulation/unit_test_set/search/"+query, nil)
-	mustStatus(c.t, "search unit test sets "+query, status, http.StatusOK, body)
-	return behaviorItems(body, "simulation_unit_test_sets")
+	found, _ := c.simList("/simulation/unit_test_set/search/", "simulation_unit_test_sets", query)
+	return found
 }
 
 // utNames names each item by names[its id], comma-separated; idKey is "id"

@@ -289,15 +289,23 @@ func (s *Store) GetSimulationRecord(ctx context.Context, k SimulationKind, orgID
 }
 
 func getSimulationRecord(ctx context.Context, db queryer, k SimulationKind, orgID, id string) (SimulationRecord, error) {
-	q := `SELECT ` + k.columns() + ` FROM ` + k.table + ` r WHERE r.org_id = ? AND r.id = ?`
-	r, err := scanSimulationRecord(db.QueryRowContext(ctx, q, orgID, id))
+	return getByID(ctx, db, k.kind, k.table, k.columns(), orgID, id, scanSimulationRecord)
+}
+
+// getByID loads the row of table (aliased r) with the organization and
+// ID, selecting columns and scanning them with scan; none is a
+// *NotFoundError of kind.
+func getByID[T any](ctx context.Context, db queryer, kind Kind, table, columns, orgID, id string,
+	scan func(interface{ Scan(...any) error }) (T, error)) (T, error) {
+	q := `SELECT ` + columns + ` FROM ` + table + ` r WHERE r.org_id = ? AND r.id = ?`
+	v, err := scan(db.QueryRowContext(ctx, q, orgID, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return SimulationRecord{}, missing(k.kind, id)
+		return v, missing(kind, id)
 	}
 	if err != nil {
-		return SimulationRecord{}, fmt.Errorf("store: get %s %s: %w", k.kind, id, err)
+		return v, fmt.Errorf("store: get %s %s: %w", kind, id, err)
 	}
-	return r, nil
+	return v, nil
 }
 
 // simulationSortColumns maps the API's sort fields to columns, for every
@@ -366,13 +374,7 @@ func tagMapCondition(column string, f TagFilter) (string, []any) {
 // Callers filter by visibility and page the result.
 func (s *Store) ListSimulationRecords(ctx context.Context, k SimulationKind, orgID string, f SimulationFilter) ([]SimulationRecord, error) {
 	where, args := f.where(k, orgID)
-	order, err := orderBy(f.Sort, simulationSortColumns)
-	if err != nil {
-		return nil, fmt.Errorf("store: list %s: %w", k.kind, err)
-	}
-	order = append(order, "r.created_at", "r.id")
-	q := `SELECT ` + k.columns() + ` FROM ` + k.table + ` r WHERE ` + where + ` ORDER BY ` + strings.Join(order, ", ")
-	out, err := queryAll(ctx, s.read, scanSimulationRecord, q, args...)
+	out, err := listSimulation(ctx, s, k.table, k.columns(), where, args, f.Sort, scanSimulationRecord)
 	if err != nil {
 		return nil, fmt.Errorf("store: list %s: %w", k.kind, err)
 	}
@@ -383,18 +385,39 @@ func (s *Store) ListSimulationRecords(ctx context.Context, k SimulationKind, org
 // whose name (or, for a persona, the background of its latest version)
 // holds every word of query, stemmed, best match first.
 func (s *Store) SearchSimulationRecords(ctx context.Context, k SimulationKind, orgID, query string, f SimulationFilter) ([]SimulationRecord, error) {
-	match := ftsQuery(query)
-	if match == "" {
-		return []SimulationRecord{}, nil
-	}
 	where, args := f.where(k, orgID)
-	q := `SELECT ` + k.columns() + ` FROM ` + k.fts + ` JOIN ` + k.table + ` r ON r.id = ` + k.fts + `.` + k.key +
-		` WHERE ` + k.fts + ` MATCH ? AND ` + where + ` ORDER BY ` + k.fts + `.rank, r.created_at, r.id`
-	out, err := queryAll(ctx, s.read, scanSimulationRecord, q, append([]any{match}, args...)...)
+	out, err := searchSimulation(ctx, s, k.table, k.fts, k.key, k.columns(), query, where, args, scanSimulationRecord)
 	if err != nil {
 		return nil, fmt.Errorf("store: search %s: %w", k.kind, err)
 	}
 	return out, nil
+}
+
+// listSimulation returns the rows of table (aliased r) matching where, in
+// sortBy order with ties broken by creation.
+func listSimulation[T any](ctx context.Context, s *Store, table, columns, where string, args []any, sortBy []SortKey,
+	scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
+	order, err := orderBy(sortBy, simulationSortColumns)
+	if err != nil {
+		return nil, err
+	}
+	q := `SELECT ` + columns + ` FROM ` + table + ` r WHERE ` + where + ` ORDER BY ` +
+		strings.Join(append(order, "r.created_at", "r.id"), ", ")
+	return queryAll(ctx, s.read, scan, q, args...)
+}
+
+// searchSimulation returns the rows of table (aliased r) matching where
+// whose full-text row in fts, keyed by its column key, holds every word of
+// query, stemmed, best match first.
+func searchSimulation[T any](ctx context.Context, s *Store, table, fts, key, columns, query, where string, args []any,
+	scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
+	match := ftsQuery(query)
+	if match == "" {
+		return []T{}, nil
+	}
+	q := `SELECT ` + columns + ` FROM ` + fts + ` JOIN ` + table + ` r ON r.id = ` + fts + `.` + key + ` WHERE ` + fts +
+		` MATCH ? AND ` + where + ` ORDER BY ` + fts + `.rank, r.created_at, r.id`
+	return queryAll(ctx, s.read, scan, q, append([]any{match}, args...)...)
 }
 
 // rowsQueryer runs a query returning rows: the store's read pool or a

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -225,15 +224,7 @@ func (s *Store) GetSimulationUnitTest(ctx context.Context, orgID, id string) (Si
 }
 
 func getUnitTest(ctx context.Context, db queryer, orgID, id string) (SimulationUnitTest, error) {
-	q := `SELECT ` + unitTestColumns + ` FROM simulation_unit_tests r WHERE r.org_id = ? AND r.id = ?`
-	u, err := scanUnitTest(db.QueryRowContext(ctx, q, orgID, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return SimulationUnitTest{}, missing(KindUnitTest, id)
-	}
-	if err != nil {
-		return SimulationUnitTest{}, fmt.Errorf("store: get simulation unit test %s: %w", id, err)
-	}
-	return u, nil
+	return getByID(ctx, db, KindUnitTest, "simulation_unit_tests", unitTestColumns, orgID, id, scanUnitTest)
 }
 
 // UnitTestFilter selects unit tests. Empty slices and nil pointers do not
@@ -280,13 +271,7 @@ func andTags(b *strings.Builder, args []any, column string, tags []TagFilter) []
 // matching f, in f.Sort order with ties broken by creation.
 func (s *Store) ListSimulationUnitTests(ctx context.Context, orgID string, f UnitTestFilter) ([]SimulationUnitTest, error) {
 	where, args := f.where(orgID)
-	order, err := orderBy(f.Sort, simulationSortColumns)
-	if err != nil {
-		return nil, fmt.Errorf("store: list simulation unit tests: %w", err)
-	}
-	q := `SELECT ` + unitTestColumns + ` FROM simulation_unit_tests r WHERE ` + where + ` ORDER BY ` +
-		strings.Join(append(order, "r.created_at", "r.id"), ", ")
-	out, err := queryAll(ctx, s.read, scanUnitTest, q, args...)
+	out, err := listSimulation(ctx, s, "simulation_unit_tests", unitTestColumns, where, args, f.Sort, scanUnitTest)
 	if err != nil {
 		return nil, fmt.Errorf("store: list simulation unit tests: %w", err)
 	}
@@ -296,15 +281,9 @@ func (s *Store) ListSimulationUnitTests(ctx context.Context, orgID string, f Uni
 // SearchSimulationUnitTests returns the unit tests matching f whose name
 // or description holds every word of query, stemmed, best match first.
 func (s *Store) SearchSimulationUnitTests(ctx context.Context, orgID, query string, f UnitTestFilter) ([]SimulationUnitTest, error) {
-	match := ftsQuery(query)
-	if match == "" {
-		return []SimulationUnitTest{}, nil
-	}
 	where, args := f.where(orgID)
-	q := `SELECT ` + unitTestColumns + ` FROM simulation_unit_tests_fts fts JOIN simulation_unit_tests r
-		ON r.id = fts.unit_test_id WHERE simulation_unit_tests_fts MATCH ? AND ` + where + `
-		ORDER BY fts.rank, r.created_at, r.id`
-	out, err := queryAll(ctx, s.read, scanUnitTest, q, append([]any{match}, args...)...)
+	out, err := searchSimulation(ctx, s, "simulation_unit_tests", "simulation_unit_tests_fts", "unit_test_id",
+		unitTestColumns, query, where, args, scanUnitTest)
 	if err != nil {
 		return nil, fmt.Errorf("store: search simulation unit tests: %w", err)
 	}
@@ -470,15 +449,7 @@ func (s *Store) GetSimulationUnitTestSet(ctx context.Context, orgID, id string) 
 }
 
 func getUnitTestSet(ctx context.Context, db queryer, orgID, id string) (SimulationUnitTestSet, error) {
-	q := `SELECT ` + unitTestSetColumns + ` FROM simulation_unit_test_sets r WHERE r.org_id = ? AND r.id = ?`
-	set, err := scanUnitTestSet(db.QueryRowContext(ctx, q, orgID, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return SimulationUnitTestSet{}, missing(KindUnitTestSet, id)
-	}
-	if err != nil {
-		return SimulationUnitTestSet{}, fmt.Errorf("store: get simulation unit test set %s: %w", id, err)
-	}
-	return set, nil
+	return getByID(ctx, db, KindUnitTestSet, "simulation_unit_test_sets", unitTestSetColumns, orgID, id, scanUnitTestSet)
 }
 
 // UnitTestSetFilter selects unit test sets; a set matches UnitTestIDs if
@@ -508,13 +479,7 @@ func (f UnitTestSetFilter) where(orgID string) (string, []any) {
 // organization matching f, in f.Sort order with ties broken by creation.
 func (s *Store) ListSimulationUnitTestSets(ctx context.Context, orgID string, f UnitTestSetFilter) ([]SimulationUnitTestSet, error) {
 	where, args := f.where(orgID)
-	order, err := orderBy(f.Sort, simulationSortColumns)
-	if err != nil {
-		return nil, fmt.Errorf("store: list simulation unit test sets: %w", err)
-	}
-	q := `SELECT ` + unitTestSetColumns + ` FROM simulation_unit_test_sets r WHERE ` + where + ` ORDER BY ` +
-		strings.Join(append(order, "r.created_at", "r.id"), ", ")
-	out, err := queryAll(ctx, s.read, scanUnitTestSet, q, args...)
+	out, err := listSimulation(ctx, s, "simulation_unit_test_sets", unitTestSetColumns, where, args, f.Sort, scanUnitTestSet)
 	if err != nil {
 		return nil, fmt.Errorf("store: list simulation unit test sets: %w", err)
 	}
@@ -524,15 +489,9 @@ func (s *Store) ListSimulationUnitTestSets(ctx context.Context, orgID string, f 
 // SearchSimulationUnitTestSets returns the unit test sets matching f whose
 // name or description holds every word of query, best match first.
 func (s *Store) SearchSimulationUnitTestSets(ctx context.Context, orgID, query string, f UnitTestSetFilter) ([]SimulationUnitTestSet, error) {
-	match := ftsQuery(query)
-	if match == "" {
-		return []SimulationUnitTestSet{}, nil
-	}
 	where, args := f.where(orgID)
-	q := `SELECT ` + unitTestSetColumns + ` FROM simulation_unit_test_sets_fts fts JOIN simulation_unit_test_sets r
-		ON r.id = fts.unit_test_set_id WHERE simulation_unit_test_sets_fts MATCH ? AND ` + where + `
-		ORDER BY fts.rank, r.created_at, r.id`
-	out, err := queryAll(ctx, s.read, scanUnitTestSet, q, append([]any{match}, args...)...)
+	out, err := searchSimulation(ctx, s, "simulation_unit_test_sets", "simulation_unit_test_sets_fts", "unit_test_set_id",
+		unitTestSetColumns, query, where, args, scanUnitTestSet)
 	if err != nil {
 		return nil, fmt.Errorf("store: search simulation unit test sets: %w", err)
 	}
