@@ -308,16 +308,9 @@ func (s *Server) liveSimulationRecord(r *http.Request, api simulationAPI, id str
 
 func (s *Server) deleteSimulationRecord(api simulationAPI) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		ctx := r.Context()
-		id, err := idParam(r, api.param)
-		if err != nil {
-			return err
-		}
-		if err := s.store.DeleteSimulationRecord(ctx, api.kind, state(ctx).org.ID, id, actor(r)); err != nil {
-			return err
-		}
-		writeNoContent(w)
-		return nil
+		return deleteSimulation(w, r, api.param, func(ctx context.Context, orgID, id string, by store.Actor) error {
+			return s.store.DeleteSimulationRecord(ctx, api.kind, orgID, id, by)
+		})
 	}
 }
 

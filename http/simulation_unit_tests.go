@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -279,12 +280,19 @@ func (s *Server) updateUnitTest(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteUnitTest(w http.ResponseWriter, r *http.Request) error {
+	return deleteSimulation(w, r, "simulation_unit_test_id", s.store.DeleteSimulationUnitTest)
+}
+
+// deleteSimulation marks deleted the record the path parameter param
+// names, with del.
+func deleteSimulation(w http.ResponseWriter, r *http.Request, param string,
+	del func(ctx context.Context, orgID, id string, by store.Actor) error) error {
 	ctx := r.Context()
-	id, err := idParam(r, "simulation_unit_test_id")
+	id, err := idParam(r, param)
 	if err != nil {
 		return err
 	}
-	if err := s.store.DeleteSimulationUnitTest(ctx, state(ctx).org.ID, id, actor(r)); err != nil {
+	if err := del(ctx, state(ctx).org.ID, id, actor(r)); err != nil {
 		return err
 	}
 	writeNoContent(w)
@@ -496,14 +504,5 @@ func (s *Server) updateUnitTestSet(w http.ResponseWriter, r *http.Request) error
 }
 
 func (s *Server) deleteUnitTestSet(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	id, err := idParam(r, "simulation_unit_test_set_id")
-	if err != nil {
-		return err
-	}
-	if err := s.store.DeleteSimulationUnitTestSet(ctx, state(ctx).org.ID, id, actor(r)); err != nil {
-		return err
-	}
-	writeNoContent(w)
-	return nil
+	return deleteSimulation(w, r, "simulation_unit_test_set_id", s.store.DeleteSimulationUnitTestSet)
 }
