@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/compadre-dev/compadre/engine"
 	"github.com/compadre-dev/compadre/llm"
@@ -218,10 +221,10 @@ func (r *Runner) runItem(ctx context.Context, it store.RunItem) {
 	it.Status = store.ItemDone
 	if ictx.Err() != nil || run.Cancelled {
 		it.Status = store.ItemStopped
-		problem = errors.New("The run was cancelled before this run of the unit test finished.")
+		problem = errors.New("the run was cancelled before this run of the unit test finished")
 	}
 	if problem != nil {
-		msg := problem.Error()
+		msg := sentence(problem.Error())
 		it.Error = &msg
 	}
 	last, err := r.cfg.Store.FinishRunItem(context.WithoutCancel(ctx), it)
@@ -251,7 +254,7 @@ func (r *Runner) converse(ctx context.Context, run store.SimulationRun, spec Spe
 	conv, err := r.cfg.Store.PrepareConversation(ctx, store.NewConversation{OrgID: run.OrgID, UserID: run.Creator.UserID,
 		ServiceID: spec.ServiceID, VersionSetName: spec.VersionSetName, Simulation: sim})
 	if err != nil {
-		return "", fmt.Errorf("The conversation could not start: %v", err)
+		return "", fmt.Errorf("the conversation could not start: %v", err)
 	}
 	release, _ := r.cfg.Engine.Hold(conv.ID)
 	defer release()
@@ -278,14 +281,14 @@ func (r *Runner) converse(ctx context.Context, run store.SimulationRun, spec Spe
 		first = &engine.Input{Kind: kind, Text: text, Format: "text", Sender: user.sender(kind)}
 	}
 	if err := r.cfg.Engine.Open(ctx, conv, first, er, emit); err != nil {
-		return "", fmt.Errorf("The opening interaction failed: %v", err)
+		return "", fmt.Errorf("the opening interaction failed: %v", err)
 	}
 	if err := r.cfg.Store.SetRunItemConversation(ctx, it, conv.ID); err != nil {
 		return conv.ID, err
 	}
 	for n := 1; !last.ConversationCompleted; n++ {
 		if n >= spec.MaxInteractions {
-			return conv.ID, fmt.Errorf("The agent did not end the conversation within %d interactions.", spec.MaxInteractions)
+			return conv.ID, fmt.Errorf("the agent did not end the conversation within %d interactions", spec.MaxInteractions)
 		}
 		c, err := r.cfg.Store.GetConversation(ctx, conv.OrgID, conv.ID)
 		if err != nil {
@@ -301,7 +304,7 @@ func (r *Runner) converse(ctx context.Context, run store.SimulationRun, spec Spe
 		}
 		in := engine.Input{Kind: engine.InputUserMessage, Text: text, Format: "text", Sender: user.sender(engine.InputUserMessage)}
 		if err := r.cfg.Engine.Interact(ctx, c, in, er, emit); err != nil {
-			return conv.ID, fmt.Errorf("Interaction %d failed: %v", n+1, err)
+			return conv.ID, fmt.Errorf("interaction %d failed: %v", n+1, err)
 		}
 	}
 	return conv.ID, nil
@@ -318,7 +321,7 @@ func (r *Runner) judge(ctx context.Context, run store.SimulationRun, spec Spec, 
 	for i, m := range spec.MetricsToEvaluate {
 		metric, version, err := r.cfg.Store.LatestMetricVersion(ctx, run.OrgID, m.MetricID)
 		if err != nil {
-			return nil, fmt.Errorf("Metric %s could not be read: %v", m.MetricID, err)
+			return nil, fmt.Errorf("metric %s could not be read: %v", m.MetricID, err)
 		}
 		judged[i] = engine.JudgedMetric{Metric: metric, Version: version}
 	}
@@ -331,7 +334,7 @@ func (r *Runner) judge(ctx context.Context, run store.SimulationRun, spec Spec, 
 		Source: store.EvaluationSource{Type: store.SourceSimulation, SimulationRunID: run.ID, UnitTestID: it.UnitTestID,
 			RunIndex: it.RunIndex}})
 	if err != nil {
-		return nil, fmt.Errorf("The metrics could not be evaluated: %v", err)
+		return nil, fmt.Errorf("the metrics could not be evaluated: %v", err)
 	}
 	out := make([]store.CriterionResult, len(results))
 	for i, res := range results {
@@ -348,4 +351,19 @@ func (r *Runner) complete(ctx context.Context, orgID, runID string) error {
 		return err
 	}
 	return r.cfg.Store.CompleteSimulationRun(ctx, orgID, runID, store.Blob{ContentType: ArtifactsContentType, Data: doc})
+}
+
+// sentence makes an error's text a sentence for run_errors, which clients
+// show as they are: a capital first letter and a closing period.
+func sentence(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return s
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	s = string(unicode.ToUpper(r)) + s[n:]
+	if !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
 }

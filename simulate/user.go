@@ -99,7 +99,7 @@ func (u *simulatedUser) say(ctx context.Context, history []store.Message) (strin
 		if ctx.Err() != nil {
 			return "", ctx.Err()
 		}
-		return "", fmt.Errorf("The simulated user's model failed: %v", err)
+		return "", fmt.Errorf("the simulated user's model failed: %v", err)
 	}
 	return text, nil
 }
