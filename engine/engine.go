@@ -176,6 +176,10 @@ type Run struct {
 	// agent calls (a simulated persona's variables).
 	UserVariables          map[string]string
 	SensitiveUserVariables map[string]string
+	// Clock, when set, times the conversation's messages instead of the
+	// server's clock: a simulated conversation runs from its scenario's
+	// conversation_starts_at. Prompt logs keep the server's time.
+	Clock func() time.Time
 	// LogPrefix comes before the keys of the interaction's prompt logs
 	// ("simulation/{run}/..." for a simulated conversation), so one prefix
 	// selects a simulation run's logs.

@@ -171,6 +171,9 @@ func (t *turn) addMessage(m store.Message) store.Message {
 	m.ID, m.InteractionID = store.NewID(), t.interactionID
 	if m.CreatedAt.IsZero() {
 		m.CreatedAt = t.now()
+		if t.run.Clock != nil {
+			m.CreatedAt = t.run.Clock()
+		}
 	}
 	if !m.CreatedAt.After(t.latest) {
 		m.CreatedAt = t.latest.Add(time.Microsecond)

@@ -349,6 +349,51 @@ func TestSimulationRunCompletes(t *testing.T) {
 		mustStatus(t, "cancel completed", status, http.StatusConflict, body)
 	})
 
+	t.Run("a new run pins the latest persona and scenario versions", func(t *testing.T) {
+		status, body := c.do("POST", "/simulation/persona/"+w.persona+"/version/", map[string]any{
+			"background": "A new customer.", "user_models": []any{}, "nonsensitive_user_variables": map[string]any{},
+			"sensitive_user_variables": map[string]any{}})
+		mustStatus(t, "persona version", status, http.StatusCreated, body)
+		status, body = c.do("POST", "/simulation/scenario/"+w.finish+"/version/", map[string]any{
+			"objective": "Leave at once", "instructions": "goodbye", "initial_message_type": "user-message",
+			"conversation_starts_at": "2026-01-02T03:04:05Z"})
+		mustStatus(t, "scenario version", status, http.StatusCreated, body)
+		id := c.simCreate(t, "/simulation/unit_test_set_run/", map[string]any{
+			"simulation_unit_test_set_id": c.simSet(t, "latest", w.passing, 1)}, "simulation_unit_test_set_run_id")
+		later := c.simAwait(t, id)
+		spec := later["unit_test_run_specs"].([]any)[0].(map[string]any)
+		if mustJSONText(t, spec["persona_version_info"]) != mustJSONText(t, []any{w.persona, 2}) ||
+			mustJSONText(t, spec["scenario_version_info"]) != mustJSONText(t, []any{w.finish, 2}) {
+			t.Errorf("spec of the later run: %s", mustJSONText(t, spec))
+		}
+		// The new scenario says goodbye at once: no fetch, so the numerical
+		// criterion fails; and the conversation starts when it says.
+		if got := passedOf(resultsOf(t, later)[w.passing]); fmt.Sprint(got[w.saidGoodbye], got[w.fetchedPoints]) != "[true] [false]" {
+			t.Errorf("results of the later run: %v", got)
+		}
+		status, body = c.do("GET", "/simulation/unit_test_set_run/"+id+"/artifacts/", nil)
+		mustStatus(t, "artifacts", status, http.StatusOK, body)
+		resp, err := http.Get(body["presigned_url"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc simulate.Artifacts
+		err = json.NewDecoder(resp.Body).Decode(&doc)
+		resp.Body.Close()
+		if err != nil || len(doc.UnitTests) != 1 || len(doc.UnitTests[0].Runs) != 1 ||
+			len(doc.UnitTests[0].Runs[0].Transcript) == 0 {
+			t.Fatalf("the later run's artifacts: %v %s", err, mustJSONText(t, doc.UnitTests))
+		}
+		// The conversation's clock starts at the scenario's time and runs
+		// on from there: its messages are of that day, not today.
+		starts := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+		for _, m := range doc.UnitTests[0].Runs[0].Transcript {
+			if m.CreatedAt.Before(starts) || m.CreatedAt.After(starts.Add(time.Hour)) {
+				t.Errorf("message at %v, want just after %v", m.CreatedAt, starts)
+			}
+		}
+	})
+
 	t.Run("a deleted unit test cannot start a new run", func(t *testing.T) {
 		other := c.simSet(t, "doomed", w.failing, 1)
 		status, body := c.do("DELETE", "/simulation/unit_test_set/"+other, nil)

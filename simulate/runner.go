@@ -248,8 +248,12 @@ func (r *Runner) converse(ctx context.Context, run store.SimulationRun, spec Spe
 	smVersion, _ := spec.StateMachine[1].(float64)
 	sim := &store.SimulatedConversation{RunID: run.ID, AgentVersion: int(agentVersion), StateMachineVersion: int(smVersion),
 		LLMModelPreferences: spec.LLMModelPreferences}
+	var clock func() time.Time
 	if at := spec.Scenario.ConversationStartsAt; at != nil {
+		// The conversation's clock starts there and runs as the server's.
 		sim.StartsAt = *at
+		offset := at.Sub(r.cfg.Now())
+		clock = func() time.Time { return r.cfg.Now().Add(offset) }
 	}
 	conv, err := r.cfg.Store.PrepareConversation(ctx, store.NewConversation{OrgID: run.OrgID, UserID: run.Creator.UserID,
 		ServiceID: spec.ServiceID, VersionSetName: spec.VersionSetName, Simulation: sim})
@@ -262,7 +266,7 @@ func (r *Runner) converse(ctx context.Context, run store.SimulationRun, spec Spe
 	prefix := store.SimulationLogPrefix(run.ID, unitTest, runIndex)
 	er := engine.Run{Mode: tools.ModeSimulation, SimulationRunID: &run.ID, UnitTestID: &unitTest, RunIndex: &runIndex,
 		UserVariables: spec.Persona.NonsensitiveUserVariables, SensitiveUserVariables: spec.Persona.SensitiveUserVariables,
-		LogPrefix: prefix}
+		LogPrefix: prefix, Clock: clock}
 	var last engine.InteractionComplete
 	emit := func(ev engine.Event) error {
 		if done, ok := ev.(engine.InteractionComplete); ok {
