@@ -34,6 +34,7 @@ import (
 	"github.com/compadre-dev/compadre/store"
 	"github.com/compadre-dev/compadre/voice"
 	"github.com/compadre-dev/compadre/wasmrt"
+	"github.com/compadre-dev/compadre/webhook"
 	"github.com/dustin/go-humanize"
 )
 
@@ -93,6 +94,7 @@ type serveFlags struct {
 	llmProvider, llmURL, llmKey, llmModel, llmTimeout            string
 	sttURL, sttKey, sttModel, ttsURL, ttsKey, ttsModel, ttsVoice string
 	simulationWorkers                                            string
+	webhookLoopback, webhookPrivate                              string
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -130,6 +132,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.StringVar(&f.ttsModel, "tts-model", env(getenv, "tts-model", ""), "text-to-speech model (default tts-1) (COMPADRE_TTS_MODEL)")
 	fs.StringVar(&f.ttsVoice, "tts-voice", env(getenv, "tts-voice", ""), "voice every reply uses, instead of the agent's voice ID (COMPADRE_TTS_VOICE)")
 	fs.StringVar(&f.simulationWorkers, "simulation-workers", env(getenv, "simulation-workers", strconv.Itoa(simulate.DefaultWorkers())), "simulated conversations run at once, each one interaction at a time; default half the processors (COMPADRE_SIMULATION_WORKERS)")
+	fs.StringVar(&f.webhookLoopback, "webhook-loopback", env(getenv, "webhook-loopback", "off"), "on lets webhook destinations be loopback addresses, over plain http too, for local development (COMPADRE_WEBHOOK_LOOPBACK)")
+	fs.StringVar(&f.webhookPrivate, "webhook-private-networks", env(getenv, "webhook-private-networks", "off"), "on lets webhook destinations be private, link-local or metadata addresses (COMPADRE_WEBHOOK_PRIVATE_NETWORKS)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -153,8 +157,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	if f.sandbox != "on" && f.sandbox != "off" {
-		return fmt.Errorf("--sandbox: want on or off, got %q", f.sandbox)
+	for name, v := range map[string]string{"sandbox": f.sandbox, "webhook-loopback": f.webhookLoopback,
+		"webhook-private-networks": f.webhookPrivate} {
+		if v != "on" && v != "off" {
+			return fmt.Errorf("--%s: want on or off, got %q", name, v)
+		}
 	}
 	sandboxWait, err := time.ParseDuration(f.sandboxWait)
 	if err != nil || sandboxWait <= 0 {
@@ -191,6 +198,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ToolsRepo: f.toolsRepo, TeamBranch: f.teamBranch,
 		Durability: durability, IdleTimeout: conns.IdleTimeout, BodyTimeout: conns.BodyTimeout, MaxConns: conns.MaxConns,
 		Model: model, Transcriber: transcriber, Synthesizer: synthesizer, SimulationWorkers: workers,
+		WebhookPolicy: webhook.Policy{Loopback: f.webhookLoopback == "on", PrivateNetworks: f.webhookPrivate == "on"},
 	}, baseURL)
 	if err != nil {
 		l.Close()

@@ -23,6 +23,7 @@ import (
 	"github.com/compadre-dev/compadre/tools"
 	"github.com/compadre-dev/compadre/voice"
 	"github.com/compadre-dev/compadre/wasmrt"
+	"github.com/compadre-dev/compadre/webhook"
 	"golang.org/x/net/netutil"
 )
 
@@ -49,6 +50,10 @@ type Config struct {
 	// SimulationWorkers is how many simulated conversations run at once;
 	// 0 means the default.
 	SimulationWorkers int
+	// WebhookPolicy says which webhook destinations may be saved and
+	// reached; WebhookRetryScale multiplies the retry schedule (0 means 1).
+	WebhookPolicy     webhook.Policy
+	WebhookRetryScale float64
 	// TokenTTL is how long a signed-in token lives.
 	TokenTTL time.Duration
 	Logger   *slog.Logger
@@ -216,7 +221,7 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 		Store: st, Tokens: auth.NewTokens(signing, cfg.TokenTTL, cfg.Now), Sealer: sealer, Logger: cfg.Logger,
 		RateLimitScale: cfg.RateLimitScale, RateLimitBurstMinutes: cfg.RateLimitBurstMinutes, Now: cfg.Now, Version: Version, BodyTimeout: cfg.BodyTimeout,
 		KeyHashCost: cfg.keyHashCost(), Model: cfg.Model, Transcriber: cfg.Transcriber, Synthesizer: cfg.Synthesizer,
-		SimulationWorkers: cfg.SimulationWorkers,
+		SimulationWorkers: cfg.SimulationWorkers, WebhookPolicy: cfg.WebhookPolicy, WebhookRetryScale: cfg.WebhookRetryScale,
 	}
 	if cfg.Sandbox {
 		cacheDir := cfg.SandboxCacheDir

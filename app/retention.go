@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/compadre-dev/compadre/store"
 )
 
 // DefaultRetention is how long tool invocation records are kept. See
@@ -16,20 +18,22 @@ func sweepEvery(retention time.Duration) time.Duration {
 	return min(max(retention/10, time.Minute), time.Hour)
 }
 
-// startSweeper deletes invocation records older than the retention now
-// and then every sweepEvery, until Close.
+// startSweeper deletes invocation records older than the retention (a
+// negative one keeps them for ever) and webhook delivery records older
+// than store.WebhookRetention, now and then every sweepEvery, until Close.
 func (a *App) startSweeper() {
 	retention := a.cfg.Retention
 	if retention == 0 {
 		retention = DefaultRetention
 	}
-	if retention < 0 {
-		return
+	every := sweepEvery(store.WebhookRetention)
+	if retention > 0 {
+		every = min(every, sweepEvery(retention))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		t := time.NewTicker(sweepEvery(retention))
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			a.sweep(ctx, retention)
@@ -46,13 +50,24 @@ func (a *App) startSweeper() {
 	}
 }
 
-// sweep deletes the invocation records created more than retention ago.
+// sweep deletes the invocation records created more than retention ago,
+// unless retention is negative, and the webhook delivery records past
+// theirs.
 func (a *App) sweep(ctx context.Context, retention time.Duration) {
-	n, err := a.Store.DeleteToolInvocationsBefore(ctx, a.cfg.Now().Add(-retention))
+	if retention > 0 {
+		n, err := a.Store.DeleteToolInvocationsBefore(ctx, a.cfg.Now().Add(-retention))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			a.log.Error("deleting old tool invocations failed", "error", err)
+		case n > 0:
+			a.log.Info("deleted old tool invocations", "count", n, "retention", retention)
+		}
+	}
+	n, err := a.Store.PruneWebhookDeliveries(ctx, a.cfg.Now().Add(-store.WebhookRetention))
 	switch {
 	case err != nil && ctx.Err() == nil:
-		a.log.Error("deleting old tool invocations failed", "error", err)
+		a.log.Error("deleting old webhook deliveries failed", "error", err)
 	case n > 0:
-		a.log.Info("deleted old tool invocations", "count", n, "retention", retention)
+		a.log.Info("deleted old webhook deliveries", "count", n)
 	}
 }

@@ -94,16 +94,44 @@ func TestRetention(t *testing.T) {
 	}
 }
 
-// TestRetentionOff: a negative retention keeps every record.
+// TestRetentionOff: a negative retention keeps every invocation record,
+// while webhook delivery records still go after their 30 days.
 func TestRetentionOff(t *testing.T) {
 	ctx := context.Background()
-	a, err := Open(ctx, Config{DataDir: t.TempDir(), Retention: -1}, "http://unused")
+	var mu sync.Mutex
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	a, err := Open(ctx, Config{DataDir: t.TempDir(), Retention: -1, Now: clock}, "http://unused")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	if a.stopSweep != nil {
-		t.Errorf("a sweeper runs with the retention off")
+	org := a.cfg.Org
+	tool, err := a.Store.CreateTool(ctx, store.Tool{OrgID: org, Name: "t", Description: "d", Creator: store.Actor{OrgID: org, UserID: "u"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Store.RecordToolInvocations(ctx, []store.ToolInvocation{{OrgID: org, ToolID: tool.ID, VersionID: "v",
+		Major: 1, SourceType: store.SourceRegularConversation, Inputs: json.RawMessage(`{}`), Succeeded: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Store.CreateWebhookDestination(ctx, store.WebhookDestination{OrgID: org, URL: "https://example.com",
+		AcceptedTypes: []string{"t"}, RetryAttempts: 1, Secret: []byte("s")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Store.EmitWebhookEvent(ctx, org, "t", map[string]any{}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	now = now.Add(store.WebhookRetention + time.Hour)
+	mu.Unlock()
+	a.sweep(ctx, -1)
+	list, _, err := a.Store.ListToolInvocations(ctx, org, store.InvocationFilter{Limit: -1})
+	if err != nil || len(list) != 1 {
+		t.Errorf("invocations kept with the retention off: %d, %v", len(list), err)
+	}
+	if n, err := a.Store.PruneWebhookDeliveries(ctx, now.Add(time.Hour)); n != 0 || err != nil {
+		t.Errorf("the sweep left %d webhook deliveries past 30 days (%v)", n, err)
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/compadre-dev/compadre/store"
 	"github.com/compadre-dev/compadre/tools"
 	"github.com/compadre-dev/compadre/voice"
+	"github.com/compadre-dev/compadre/webhook"
 )
 
 // Server is a running server and the credentials of its administrator.
@@ -47,6 +48,13 @@ type Option func(*app.Config)
 // WithSimulationWorkers sets how many simulated conversations run at once
 // (default half the processors, at least one).
 func WithSimulationWorkers(n int) Option { return func(c *app.Config) { c.SimulationWorkers = n } }
+
+// WithWebhookPolicy sets which webhook destinations may be saved and
+// reached (default: loopback allowed, over http too), and scales the retry
+// schedule (5, 10, 20, 20 s) by retryScale so a test need not wait it out.
+func WithWebhookPolicy(p webhook.Policy, retryScale float64) Option {
+	return func(c *app.Config) { c.WebhookPolicy, c.WebhookRetryScale = p, retryScale }
+}
 
 // WithDataDir starts the server on an existing data directory, such as
 // the DataDir of a stopped Server, keeping its database, tool repository
@@ -119,7 +127,10 @@ func Start(t testing.TB, opts ...Option) *Server {
 	// loss would only slow the suite down. Keys hashed at the fixture cost
 	// sign in in microseconds instead of tens of milliseconds; their hashes
 	// still verify like any other.
-	cfg := app.Config{Durability: store.DurabilityNormal, CheapKeyHashes: true}
+	// Webhook receivers in tests listen on loopback, usually over plain
+	// http; WithWebhookPolicy narrows that.
+	cfg := app.Config{Durability: store.DurabilityNormal, CheapKeyHashes: true,
+		WebhookPolicy: webhook.Policy{Loopback: true}}
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -262,6 +262,7 @@ func TestDocumentedSortFieldsAreAccepted(t *testing.T) {
 		"get-simulation-unit-tests":                       store.ValidSimulationSortField,
 		"get-simulation-unit-test-sets":                   store.ValidSimulationSortField,
 		"get-simulation-unit-test-set-runs":               store.ValidSimulationRunSortField,
+		"get-webhook-deliveries":                          store.ValidWebhookDeliverySortField,
 	}
 	sortPattern := regexp.MustCompile(`^\^\[\+-\]\?\(?([^()$]*)\)?\$$`)
 	paths, _ := servedDocument(t)["paths"].(map[string]any)

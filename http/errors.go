@@ -274,6 +274,8 @@ func refusalDetail(r store.Refusal) string {
 		return fmt.Sprintf("The simulation unit test set run %s is not in progress.", r.ID)
 	case store.RuleNoInteractions:
 		return fmt.Sprintf("The conversation %s has no interactions.", r.ID)
+	case store.RuleRotatedRecently:
+		return fmt.Sprintf("The secret of the %s %s was rotated less than an hour ago; it can be rotated again in %s.", r.Kind, r.ID, r.Wait)
 	case store.RuleCriterionType:
 		return fmt.Sprintf("The success criterion's type %q does not match the type %q of the metric %s.", r.Of, r.Name, r.ID)
 	case store.RuleFixedType:

@@ -24,6 +24,8 @@ func (s *Server) routes() []route {
 	const unitTest = unitTests + "{simulation_unit_test_id}/"
 	const unitTestSets = org + "/simulation/unit_test_set/"
 	const unitTestSet = unitTestSets + "{simulation_unit_test_set_id}"
+	const hooks = org + "/webhook_destination/"
+	const hook = hooks + "{webhook_destination_id}"
 	const runs = org + "/simulation/unit_test_set_run/"
 	const run = runs + "{simulation_unit_test_set_run_id}/"
 	return []route{
@@ -167,6 +169,16 @@ func (s *Server) routes() []route {
 		{"GET", unitTestSets, "get-simulation-unit-test-sets", authRequired, nil, 50, s.getUnitTestSets},
 		{"POST", unitTestSet, "update-simulation-unit-test-set", authRequired, perms{a.SimulationModifyUnitTestSet}, 50, s.updateUnitTestSet},
 		{"DELETE", unitTestSet, "delete-simulation-unit-test-set", authRequired, perms{a.SimulationDeleteUnitTestSet}, 50, s.deleteUnitTestSet},
+
+		// Webhook destinations. Their permissions depend on the organization
+		// alone; the listings show nothing to a caller without the read
+		// permission.
+		{"POST", hooks, "create-webhook-destination", authRequired, perms{a.WebhookCreateDestination}, 20, s.createWebhookDestination},
+		{"GET", hooks, "get_webhook_destinations", authRequired, nil, 20, s.getWebhookDestinations},
+		{"POST", hook, "update-webhook-destination", authRequired, perms{a.WebhookUpdateDestination}, 20, s.updateWebhookDestination},
+		{"DELETE", hook, "delete-webhook-destination", authRequired, perms{a.WebhookDeleteDestination}, 20, s.deleteWebhookDestination},
+		{"POST", hook + "/rotate-secret", "rotate-webhook-destination-secret", authRequired, perms{a.WebhookUpdateDestination}, 20, s.rotateWebhookSecret},
+		{"GET", hook + "/delivery", "get-webhook-deliveries", authRequired, nil, 5, s.getWebhookDeliveries},
 
 		// Listing runs filters by Simulation:GetSimulationUnitTestSetRun and
 		// redacts by what else the caller may read.

@@ -23,6 +23,7 @@ import (
 	"github.com/compadre-dev/compadre/store"
 	"github.com/compadre-dev/compadre/tools"
 	"github.com/compadre-dev/compadre/voice"
+	"github.com/compadre-dev/compadre/webhook"
 )
 
 // Config is what the API needs from the process that runs it.
@@ -61,6 +62,11 @@ type Config struct {
 	// SimulationWorkers is how many simulated conversations run at once;
 	// 0 means simulate.DefaultWorkers().
 	SimulationWorkers int
+	// WebhookPolicy says which webhook destinations may be saved and
+	// reached.
+	WebhookPolicy webhook.Policy
+	// WebhookRetryScale multiplies the webhook retry schedule; 0 means 1.
+	WebhookRetryScale float64
 	// KeyHashCost is the argon2id cost of new API-key secrets; test
 	// fixtures lower it. See DECISIONS.md, "Why may test servers hash keys cheaply?".
 	KeyHashCost auth.HashCost
@@ -78,7 +84,10 @@ type Server struct {
 	tools   *tools.Service
 	engine  *engine.Engine
 	runner  *simulate.Runner
-	model   llm.Provider
+	// webhookPolicy checks destinations; deliverer sends their events.
+	webhookPolicy webhook.Policy
+	deliverer     *webhook.Deliverer
+	model         llm.Provider
 	// transcriber and synthesizer are the voice providers; synthesizer may
 	// be nil.
 	transcriber voice.Transcriber
@@ -98,12 +107,21 @@ type Server struct {
 	handler   http.Handler
 }
 
-// Start starts the API's background work: simulation runs, picking up
-// where an earlier process left them.
-func (s *Server) Start(ctx context.Context) error { return s.runner.Start(ctx) }
+// Start starts the API's background work, simulation runs and webhook
+// deliveries, picking up where an earlier process left them.
+func (s *Server) Start(ctx context.Context) error {
+	if err := s.runner.Start(ctx); err != nil {
+		return err
+	}
+	s.deliverer.Start()
+	return nil
+}
 
 // Close stops the background work Start started and waits for it.
-func (s *Server) Close() { s.runner.Close() }
+func (s *Server) Close() {
+	s.runner.Close()
+	s.deliverer.Close()
+}
 
 // New builds the API from cfg.
 func New(cfg Config) (*Server, error) {
@@ -144,6 +162,9 @@ func New(cfg Config) (*Server, error) {
 	s.engine = engine.New(ecfg)
 	s.runner = simulate.New(simulate.Config{Store: s.store, Engine: s.engine, Model: s.model, Now: s.now, Log: s.log,
 		Workers: cfg.SimulationWorkers})
+	s.webhookPolicy = cfg.WebhookPolicy
+	s.deliverer = webhook.New(webhook.Config{Store: s.store, Sealer: s.sealer, Policy: cfg.WebhookPolicy,
+		Scale: cfg.WebhookRetryScale, Now: s.now, Log: s.log})
 	s.keyHashCost, s.decoyHash = cfg.KeyHashCost, cfg.KeyHashCost.Decoy()
 	doc, err := loadedAPIDocument()
 	if err != nil {

@@ -62,6 +62,8 @@ const (
 	// RuleCriterionType: a success criterion of type Of names metric ID,
 	// whose value type is Name.
 	RuleCriterionType Rule = "criterion type"
+	// RuleRotatedRecently: Kind ID's secret was rotated less than Wait ago.
+	RuleRotatedRecently Rule = "rotated recently"
 	// RuleFixedType: Kind ID's value type is Name and cannot change.
 	RuleFixedType Rule = "fixed type"
 	// RuleBusy: Kind ID changed while the write was being prepared (another

@@ -1,0 +1,185 @@
+package webhook
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/compadre-dev/compadre/auth"
+	"github.com/compadre-dev/compadre/store"
+)
+
+// Schedule is the wait before each retry, as the reference documents it:
+// 5, 10, 20 and 20 seconds, and 20 for a fifth.
+var Schedule = []time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second, 20 * time.Second, 20 * time.Second}
+
+// Defaults of Config.
+const (
+	DefaultTimeout = 10 * time.Second
+	DefaultWorkers = 8
+	// DefaultPoll is how often an idle deliverer looks for due deliveries
+	// it was not told of (retries come due, another process queued some).
+	DefaultPoll = 250 * time.Millisecond
+	// lease is how long a claimed delivery is held: longer than an
+	// attempt, dual signing included, can take.
+	lease = time.Minute
+)
+
+// SecretLabel binds a destination's sealed secret to the destination.
+func SecretLabel(destinationID string) string { return "webhook-secret:" + destinationID }
+
+// Config is what a Deliverer works with.
+type Config struct {
+	Store  *store.Store
+	Sealer *auth.Sealer
+	Policy Policy
+	// Timeout bounds each attempt.
+	Timeout time.Duration
+	// Workers is how many deliveries are sent at once.
+	Workers int
+	// Scale multiplies the retry schedule; 0 means 1. Tests run it faster.
+	Scale float64
+	Poll  time.Duration
+	Now   func() time.Time
+	Log   *slog.Logger
+}
+
+// Deliverer sends the deliveries the store has queued.
+type Deliverer struct {
+	cfg    Config
+	client *http.Client
+	stop   context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New returns a Deliverer; Start sets it working.
+func New(cfg Config) *Deliverer {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultWorkers
+	}
+	if cfg.Scale <= 0 {
+		cfg.Scale = 1
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = DefaultPoll
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Deliverer{cfg: cfg, client: cfg.Policy.Client(cfg.Timeout)}
+}
+
+// Start starts delivering until Close. Deliveries a stopped process was
+// sending are due again when their lease ends.
+func (d *Deliverer) Start() {
+	ctx, stop := context.WithCancel(context.Background())
+	d.stop = stop
+	d.wg.Add(1)
+	go d.loop(ctx)
+}
+
+// Close stops delivering and waits for the attempts under way.
+func (d *Deliverer) Close() {
+	if d.stop != nil {
+		d.stop()
+	}
+	d.wg.Wait()
+}
+
+func (d *Deliverer) loop(ctx context.Context) {
+	defer d.wg.Done()
+	sem := make(chan struct{}, d.cfg.Workers)
+	var sending sync.WaitGroup
+	defer sending.Wait()
+	for {
+		due, err := d.cfg.Store.ClaimDueDeliveries(ctx, d.cfg.Now(), d.cfg.Workers*4, lease)
+		if err != nil && ctx.Err() == nil {
+			d.cfg.Log.Error("webhook: claim deliveries", "err", err)
+		}
+		for _, dd := range due {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			sending.Add(1)
+			go func() {
+				defer func() { <-sem; sending.Done() }()
+				d.attempt(ctx, dd)
+			}()
+		}
+		if len(due) > 0 {
+			continue
+		}
+		wait := d.cfg.Poll
+		if next, ok, err := d.cfg.Store.NextWebhookAttempt(ctx); err == nil && ok {
+			wait = min(wait, max(0, next.Sub(d.cfg.Now())))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.cfg.Store.WebhookSignal():
+		case <-time.After(wait):
+		}
+	}
+}
+
+// attempt sends one attempt of a delivery, signed with the destination's
+// secret and, while dual signing lasts, once more with the secret before
+// it (same idempotency key and timestamp), and records it.
+func (d *Deliverer) attempt(ctx context.Context, dd store.DueDelivery) {
+	dest := dd.Destination
+	now := d.cfg.Now()
+	var secrets []string
+	for _, sealed := range [][]byte{dest.Secret, dest.PreviousSecret} {
+		if sealed == nil {
+			continue
+		}
+		if len(secrets) == 1 && (dest.DualSigningStopsAt == nil || !now.Before(*dest.DualSigningStopsAt)) {
+			break
+		}
+		secret, err := d.cfg.Sealer.Open(sealed, SecretLabel(dest.ID))
+		if err != nil {
+			d.cfg.Log.Error("webhook: open a destination's secret", "destination", dest.ID, "err", err)
+			continue
+		}
+		secrets = append(secrets, string(secret))
+	}
+	timestamp := now.UnixMilli()
+	code, ok := 0, false
+	if err := d.cfg.Policy.CheckURL(dest.URL); err != nil {
+		// Saved before the policy changed: refused, recorded as unanswered.
+		d.cfg.Log.Warn("webhook: destination refused", "destination", dest.ID, "err", err)
+		secrets = nil
+	}
+	for _, secret := range secrets {
+		got := post(ctx, d.client, dest.URL, dd.ID, timestamp, Sign(secret, timestamp, dd.Content), dd.Content)
+		if got >= 200 && got < 300 {
+			code, ok = got, true
+		} else if !ok && (code == 0 || got != 0) {
+			code = got
+		}
+	}
+	if ctx.Err() != nil {
+		// Stopping: the lease runs out and the attempt is made again.
+		return
+	}
+	var next *time.Time
+	if made := len(dd.Attempts); !ok && made < dest.RetryAttempts {
+		at := now.Add(time.Duration(float64(Schedule[min(made, len(Schedule)-1)]) * d.cfg.Scale))
+		next = &at
+	}
+	err := d.cfg.Store.RecordDeliveryAttempt(context.WithoutCancel(ctx), dd.ID,
+		store.DeliveryAttempt{DeliveryTime: now, StatusCode: code}, ok, len(secrets) > 1, next)
+	if err != nil {
+		d.cfg.Log.Error("webhook: record an attempt", "delivery", dd.ID, "err", err)
+	}
+}
