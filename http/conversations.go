@@ -167,7 +167,9 @@ type conversationInstance struct {
 func conversationOut(c store.Conversation, grants []store.PermissionGrant) conversationInstance {
 	out := conversationInstance{
 		ID: c.ID, UserID: c.UserID, CreatedAt: apiTime(c.CreatedAt), IsFinished: c.IsFinished,
-		CompletedPostProcessings: []string{}, ServiceID: c.ServiceID, NumMessages: c.NumMessages, Tags: c.Tags,
+		CompletedPostProcessings: c.CompletedPostProcessings, ServiceID: c.ServiceID, NumMessages: c.NumMessages, Tags: c.Tags,
+		// Analysed once every post-processing step is done.
+		IsAnalyzed: len(c.CompletedPostProcessings) == len(store.PostProcessingSteps),
 	}
 	if c.FinalMessage != nil && a.Allowed(grants, a.ConversationGetMessage, conversationAttrs(c)) {
 		out.FinalMessage = *c.FinalMessage

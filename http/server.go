@@ -19,6 +19,7 @@ import (
 	"github.com/compadre-dev/compadre/auth"
 	"github.com/compadre-dev/compadre/engine"
 	"github.com/compadre-dev/compadre/llm"
+	"github.com/compadre-dev/compadre/postprocess"
 	"github.com/compadre-dev/compadre/simulate"
 	"github.com/compadre-dev/compadre/store"
 	"github.com/compadre-dev/compadre/tools"
@@ -87,6 +88,7 @@ type Server struct {
 	// webhookPolicy checks destinations; deliverer sends their events.
 	webhookPolicy webhook.Policy
 	deliverer     *webhook.Deliverer
+	processor     *postprocess.Processor
 	model         llm.Provider
 	// transcriber and synthesizer are the voice providers; synthesizer may
 	// be nil.
@@ -113,13 +115,16 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.runner.Start(ctx); err != nil {
 		return err
 	}
-	s.deliverer.Start()
-	return nil
+	if err := s.deliverer.Start(ctx); err != nil {
+		return err
+	}
+	return s.processor.Start(ctx)
 }
 
 // Close stops the background work Start started and waits for it.
 func (s *Server) Close() {
 	s.runner.Close()
+	s.processor.Close()
 	s.deliverer.Close()
 }
 
@@ -162,6 +167,8 @@ func New(cfg Config) (*Server, error) {
 	s.engine = engine.New(ecfg)
 	s.runner = simulate.New(simulate.Config{Store: s.store, Engine: s.engine, Model: s.model, Now: s.now, Log: s.log,
 		Workers: cfg.SimulationWorkers})
+	s.processor = postprocess.New(postprocess.Config{Store: s.store, Engine: s.engine, Model: s.model, Now: s.now,
+		Log: s.log})
 	s.webhookPolicy = cfg.WebhookPolicy
 	s.deliverer = webhook.New(webhook.Config{Store: s.store, Sealer: s.sealer, Policy: cfg.WebhookPolicy,
 		Scale: cfg.WebhookRetryScale, Now: s.now, Log: s.log})

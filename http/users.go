@@ -328,20 +328,51 @@ func (s *Server) getUserModel(w http.ResponseWriter, r *http.Request) error {
 	if extra == nil {
 		extra = []string{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"user_models": []userModel{}, "additional_context": extra})
+	models := []userModel{}
+	m, ok, err := s.store.LatestUserModel(r.Context(), u.OrgID, u.ID)
+	if err != nil {
+		return err
+	}
+	if ok {
+		models = append(models, userModel{Content: m.Content, InsightIDs: m.InsightIDs, Dimensions: dimensionsOut(m.Dimensions)})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"user_models": models, "additional_context": extra})
 	return nil
 }
 
-// getMemories returns the user's memories, which are distilled from
-// conversations; until conversations are recorded every user has none.
+type memoryOut struct {
+	ID             string   `json:"id"`
+	CreatedAt      string   `json:"created_at"`
+	ConversationID string   `json:"conversation_id"`
+	References     []string `json:"references"`
+	Content        string   `json:"content"`
+	Context        string   `json:"context"`
+}
+
+// getMemories returns the memories post-processing took from the user's
+// finished conversations.
 func (s *Server) getMemories(w http.ResponseWriter, r *http.Request) error {
-	if _, err := sortKeys(r, func(f string) bool { return f == "conversation_id" || f == "created_at" }); err != nil {
+	sortBy, err := sortKeys(r, store.ValidMemorySortField)
+	if err != nil {
 		return err
 	}
-	if _, err := s.loadUser(r, "user_id", ""); err != nil {
+	u, err := s.loadUser(r, "user_id", "")
+	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"memories": []any{}, "has_more": false, "continuation_token": nil})
+	f := store.MemoryFilter{IDs: queryStrings(r, "id"), ConversationIDs: queryStrings(r, "conversation_id"), Sort: sortBy,
+		Limit: queryInt(r, "limit"), Offset: max(0, queryInt(r, "continuation_token"))}
+	ms, more, err := s.store.ListMemories(r.Context(), u.OrgID, u.ID, f)
+	if err != nil {
+		return err
+	}
+	out := make([]memoryOut, len(ms))
+	for i, m := range ms {
+		out[i] = memoryOut{ID: m.ID, CreatedAt: apiTime(m.CreatedAt), ConversationID: m.ConversationID,
+			References: m.References, Content: m.Content, Context: m.Context}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"memories": out, "has_more": more,
+		"continuation_token": nextToken(f.Offset, len(out), more)})
 	return nil
 }
 

@@ -195,7 +195,13 @@ func TestWebhookDelivery(t *testing.T) {
 			t.Errorf("attempt %d reuses its timestamp", i)
 		}
 	}
-	ds := c.hookDeliveries(t, id, "?status=success&sort_by=-created_at")
+	// The receiver answers before the attempt is recorded: wait for it.
+	var ds []map[string]any
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		if ds = c.hookDeliveries(t, id, "?status=success&sort_by=-created_at"); len(ds) == 2 || time.Now().After(deadline) {
+			break
+		}
+	}
 	if len(ds) != 2 || ds[0]["id"] != all[0].IdempotencyKey {
 		t.Fatalf("deliveries: %s", mustJSONText(t, ds))
 	}

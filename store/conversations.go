@@ -52,6 +52,9 @@ type Conversation struct {
 	// SimulationRunID is set on a conversation a simulation run had with a
 	// simulated user; lists of conversations leave those out.
 	SimulationRunID *string
+	// CompletedPostProcessings are the post-processing steps done since
+	// the conversation finished, in the order done.
+	CompletedPostProcessings []string
 }
 
 // Message is one message of a conversation.
@@ -248,18 +251,21 @@ func insertConversation(ctx context.Context, tx *sql.Tx, c Conversation) error {
 const conversationColumns = `c.id, c.org_id, c.user_id, c.service_id, c.version_set_name, c.agent_id, c.agent_version,
 	c.state_machine_id, c.state_machine_version, c.llm_model_preferences, c.tags, c.is_finished, c.final_message,
 	c.finished_at, c.created_at, c.updated_at,
-	c.num_messages, c.seed, c.engine_state, c.interaction_count, c.simulation_run_id`
+	c.num_messages, c.seed, c.engine_state, c.interaction_count, c.simulation_run_id, c.completed_post_processings`
 
 func scanConversation(row interface{ Scan(...any) error }) (Conversation, error) {
 	var c Conversation
-	var prefs, tags, created, updated, state string
+	var prefs, tags, created, updated, state, done string
 	var final, finished sql.NullString
 	var seed int64
 	err := row.Scan(&c.ID, &c.OrgID, &c.UserID, &c.ServiceID, &c.VersionSetName, &c.AgentID, &c.AgentVersion,
 		&c.StateMachineID, &c.StateMachineVersion, &prefs, &tags, &c.IsFinished, &final, &finished, &created,
-		&updated, &c.NumMessages, &seed, &state, &c.Interactions, &c.SimulationRunID)
+		&updated, &c.NumMessages, &seed, &state, &c.Interactions, &c.SimulationRunID, &done)
 	if err != nil {
 		return Conversation{}, err
+	}
+	if err := json.Unmarshal([]byte(done), &c.CompletedPostProcessings); err != nil {
+		return Conversation{}, fmt.Errorf("conversation %s post-processings: %w", c.ID, err)
 	}
 	c.Seed, c.EngineState = uint64(seed), json.RawMessage(state)
 	if err := json.Unmarshal([]byte(prefs), &c.LLMModelPreferences); err != nil {
@@ -514,14 +520,17 @@ func (s *Store) FinishConversation(ctx context.Context, orgID, id string, allow 
 		if c.IsFinished {
 			return &ConflictError{Refusal{Rule: RuleFinished, Kind: KindConversation, ID: id}}
 		}
-		now := formatTime(s.now())
+		now := s.now()
 		const q = `UPDATE conversations SET is_finished = 1, finished_at = ?, updated_at = ? WHERE org_id = ? AND id = ?`
-		_, err = tx.ExecContext(ctx, q, now, now, orgID, id)
-		return err
+		if _, err = tx.ExecContext(ctx, q, formatTime(now), formatTime(now), orgID, id); err != nil {
+			return err
+		}
+		return queuePostProcessing(ctx, tx, orgID, id, now)
 	})
 	if err != nil {
 		return fmt.Errorf("store: finish conversation %s: %w", id, err)
 	}
+	signal(s.postProcessing)
 	return nil
 }
 

@@ -151,11 +151,19 @@ func (s *Store) CommitTurn(ctx context.Context, t Turn) error {
 		const qc = `UPDATE conversations SET engine_state = ?, interaction_count = interaction_count + 1, updated_at = ?,
 			is_finished = is_finished OR ?, finished_at = CASE WHEN ? THEN ? ELSE finished_at END
 			WHERE org_id = ? AND id = ?`
-		_, err := tx.ExecContext(ctx, qc, string(t.EngineState), nowText, t.Finish, t.Finish, nowText, orgID, convID)
-		return err
+		if _, err := tx.ExecContext(ctx, qc, string(t.EngineState), nowText, t.Finish, t.Finish, nowText, orgID, convID); err != nil {
+			return err
+		}
+		if t.Finish {
+			return queuePostProcessing(ctx, tx, orgID, convID, now)
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("store: commit turn: %w", err)
+	}
+	if t.Finish {
+		signal(s.postProcessing)
 	}
 	return nil
 }

@@ -140,10 +140,12 @@ func (s *Store) RecordMetricResults(ctx context.Context, results []MetricResult,
 					return &RuleError{Refusal{Rule: RuleRetired, Kind: KindMetric, ID: m.ID}, nil}
 				}
 			}
-			if r.Source.Type == SourceManual {
+			// A conversation has one manual and one post-session result per
+			// metric: a later one (a rerun of post-processing too) replaces it.
+			if r.Source.Type == SourceManual || r.Source.Type == SourcePostSession {
 				const del = `DELETE FROM metric_evaluation_results
-					WHERE source_type = 'manual' AND conversation_id = ? AND metric_id = ?`
-				if _, err := tx.ExecContext(ctx, del, r.Source.ConversationID, r.MetricID); err != nil {
+					WHERE source_type = ? AND conversation_id = ? AND metric_id = ?`
+				if _, err := tx.ExecContext(ctx, del, r.Source.Type, r.Source.ConversationID, r.MetricID); err != nil {
 					return err
 				}
 			}

@@ -44,9 +44,11 @@ type Store struct {
 	grants grantCache
 	// cache remembers the per-request lookups until the next write.
 	cache hotCache
-	// webhooks is signalled after a commit queued webhook deliveries, so
-	// the deliverer need not wait for its next look.
-	webhooks chan struct{}
+	// webhooks is signalled after a commit queued webhook deliveries, and
+	// postProcessing after one finished a conversation, so their workers
+	// need not wait for their next look.
+	webhooks       chan struct{}
+	postProcessing chan struct{}
 }
 
 // hotStatements are the two lookups of every authenticated request: its
@@ -110,7 +112,8 @@ func WithDurability(d Durability) Option {
 // Open opens (creating if needed) the database at path, applies pending
 // migrations and returns a ready Store.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
-	s := &Store{now: time.Now, durability: DurabilityFull, webhooks: make(chan struct{}, 1)}
+	s := &Store{now: time.Now, durability: DurabilityFull, webhooks: make(chan struct{}, 1),
+		postProcessing: make(chan struct{}, 1)}
 	for _, o := range opts {
 		o(s)
 	}

@@ -242,9 +242,12 @@ func (s *Store) EmitWebhookEvent(ctx context.Context, orgID, typ string, content
 
 // signalWebhooks tells the deliverer, after a commit, that deliveries are
 // due.
-func (s *Store) signalWebhooks() {
+func (s *Store) signalWebhooks() { signal(s.webhooks) }
+
+// signal wakes whoever waits on ch, unless it has a wake-up waiting.
+func signal(ch chan struct{}) {
 	select {
-	case s.webhooks <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
 }
@@ -338,6 +341,14 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, now time.Time, limit int
 		return nil, fmt.Errorf("store: claim webhook deliveries: %w", err)
 	}
 	return out, nil
+}
+
+// ReleaseWebhookLeases frees the deliveries a stopped process was sending,
+// so they are sent again at once rather than when their lease ends. One
+// process serves a data directory, so at its start no lease is live.
+func (s *Store) ReleaseWebhookLeases(ctx context.Context) error {
+	_, err := s.write.ExecContext(ctx, `UPDATE webhook_deliveries SET leased_until = NULL WHERE leased_until IS NOT NULL`)
+	return err
 }
 
 // NextWebhookAttempt is when the earliest delivery not leased is due, if

@@ -77,13 +77,17 @@ func New(cfg Config) *Deliverer {
 	return &Deliverer{cfg: cfg, client: cfg.Policy.Client(cfg.Timeout)}
 }
 
-// Start starts delivering until Close. Deliveries a stopped process was
-// sending are due again when their lease ends.
-func (d *Deliverer) Start() {
-	ctx, stop := context.WithCancel(context.Background())
+// Start starts delivering until Close; the deliveries a stopped process
+// was sending are sent again first.
+func (d *Deliverer) Start(ctx context.Context) error {
+	if err := d.cfg.Store.ReleaseWebhookLeases(ctx); err != nil {
+		return err
+	}
+	ctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	d.stop = stop
 	d.wg.Add(1)
 	go d.loop(ctx)
+	return nil
 }
 
 // Close stops delivering and waits for the attempts under way.
