@@ -208,14 +208,7 @@ func (s *Store) ListSimulationRuns(ctx context.Context, orgID string, f Simulati
 			args = append(args, *flag.value)
 		}
 	}
-	if f.CreatedAfter != nil {
-		b.WriteString(` AND r.created_at >= ?`)
-		args = append(args, formatTime(*f.CreatedAfter))
-	}
-	if f.CreatedBefore != nil {
-		b.WriteString(` AND r.created_at <= ?`)
-		args = append(args, formatTime(*f.CreatedBefore))
-	}
+	args = andCreatedBetween(&b, args, "r.created_at", f.CreatedAfter, f.CreatedBefore)
 	order, err := orderBy(f.Sort, simulationRunSortColumns)
 	if err != nil {
 		return nil, fmt.Errorf("store: list simulation runs: %w", err)

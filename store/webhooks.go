@@ -422,14 +422,7 @@ func (s *Store) ListWebhookDeliveries(ctx context.Context, orgID, destinationID 
 		b.WriteString(` AND r.type = ?`)
 		args = append(args, *f.Type)
 	}
-	if f.CreatedAfter != nil {
-		b.WriteString(` AND r.created_at >= ?`)
-		args = append(args, formatTime(*f.CreatedAfter))
-	}
-	if f.CreatedBefore != nil {
-		b.WriteString(` AND r.created_at <= ?`)
-		args = append(args, formatTime(*f.CreatedBefore))
-	}
+	args = andCreatedBetween(&b, args, "r.created_at", f.CreatedAfter, f.CreatedBefore)
 	order, err := orderBy(f.Sort, webhookDeliverySortColumns)
 	if err != nil {
 		return nil, false, fmt.Errorf("store: list webhook deliveries: %w", err)
@@ -445,6 +438,20 @@ func (s *Store) ListWebhookDeliveries(ctx context.Context, orgID, destinationID 
 		out = out[:f.Limit]
 	}
 	return out, more, nil
+}
+
+// andCreatedBetween adds the conditions that column is at or after after
+// and at or before before, each when given.
+func andCreatedBetween(b *strings.Builder, args []any, column string, after, before *time.Time) []any {
+	if after != nil {
+		b.WriteString(` AND ` + column + ` >= ?`)
+		args = append(args, formatTime(*after))
+	}
+	if before != nil {
+		b.WriteString(` AND ` + column + ` <= ?`)
+		args = append(args, formatTime(*before))
+	}
+	return args
 }
 
 // PruneWebhookDeliveries removes delivery records older than before and

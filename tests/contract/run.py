@@ -1,6 +1,7 @@
 """Contract tests: start a fresh server and check it against its own OpenAPI
 document (schemathesis) and the official Python SDK (sdk_smoke.py, and
-sdk_engine.py's conversation end to end, sdk_simulation.py's simulation run).
+sdk_engine.py's conversation end to end, sdk_simulation.py's simulation run,
+sdk_webhooks.py's deliveries verified by the SDK).
 
 Usage: python tests/contract/run.py --binary bin/compadre
 """
@@ -81,7 +82,7 @@ def main() -> int:
     failures = 0
     with tempfile.TemporaryDirectory(prefix="compadre-contract-") as tmp:
         work = Path(tmp)
-        proc, creds = start(args.binary, work / "data", "--rate-limits", "off")
+        proc, creds = start(args.binary, work / "data", "--rate-limits", "off", "--webhook-loopback", "on")
         try:
             token = sign_in(creds)
             # The SDK runs first, while the administrator is as first start
@@ -97,7 +98,7 @@ def main() -> int:
                 flags = [f for op in only for f in ("--include-operation-id", op)]
                 failures += schemathesis(creds, token, work, *flags) != 0
             else:
-                for script in ("sdk_smoke.py", "sdk_engine.py", "sdk_simulation.py"):
+                for script in ("sdk_smoke.py", "sdk_engine.py", "sdk_simulation.py", "sdk_webhooks.py"):
                     failures += subprocess.call([sys.executable, str(HERE / script)],
                                                 stdin=subprocess.DEVNULL, env=env) != 0
                 # Every operation but the one that deletes the organization,
