@@ -2,8 +2,10 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -258,4 +260,36 @@ func TestWebhookPolicyRefusesLoopback(t *testing.T) {
 	rcv := compadretest.NewReceiver(t)
 	status, body := c.do("POST", "/webhook_destination/", map[string]any{"url": rcv.URL, "accepted_types": []any{hookType}})
 	mustStatus(t, "loopback destination", status, http.StatusBadRequest, body)
+}
+
+// Changes to agents, context graphs, services and dynamic behavior sets
+// are announced, each by an event queued with the change.
+func TestWebhookResourceUpdated(t *testing.T) {
+	t.Parallel()
+	_, c := newTestServer(t)
+	rcv := compadretest.NewReceiver(t)
+	_, secret := c.hookCreate(t, rcv.URL, 3, webhook.TypeResourceUpdated)
+	c.talkingService(t, "announced", stateMachineMinimal())
+	got := rcv.Wait(t, 5, time.Minute)
+	var seen []string
+	for _, r := range got {
+		if err := r.Verify(secret, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		var ev map[string]any
+		if err := json.Unmarshal(r.Body, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev["type"] != webhook.TypeResourceUpdated || ev["resource_id"] == "" || ev["updated_at"] == nil {
+			t.Errorf("event: %v", ev)
+		}
+		seen = append(seen, fmt.Sprintf("%v %v %v", ev["resource_type"], ev["change"], ev["version"]))
+	}
+	want := []string{"service_hierarchical_state_machine created <nil>", "service_hierarchical_state_machine version-created 1",
+		"agent created <nil>", "agent version-created 1", "service created <nil>"}
+	for _, w := range want {
+		if !slices.Contains(seen, w) {
+			t.Errorf("no %q among %v", w, seen)
+		}
+	}
 }

@@ -18,7 +18,7 @@ type AgentFilter = RecordFilter
 
 // agentKind names agents' tables.
 var agentKind = versionedKind{
-	kind: KindAgent, what: "agent", records: "agents", versions: "agent_versions", key: "agent_id",
+	kind: KindAgent, what: "agent", records: "agents", versions: "agent_versions", key: "agent_id", resource: "agent",
 }
 
 // CreateAgent creates an agent with no versions. A live agent with the same

@@ -52,6 +52,10 @@ type dynamicBehaviorBody struct {
 	Actions              json.RawMessage `json:"actions"`
 }
 
+// resourceBehaviorSet is a dynamic behavior set's resource_type in
+// resource-updated events.
+const resourceBehaviorSet = "dynamic_behavior_set"
+
 // CreateDynamicBehaviorSet stores a set and its first version (number 1) in
 // one transaction. The set keeps its ID if it has one (the caller may need
 // it before the set exists, to check permissions against it). A service in
@@ -95,8 +99,10 @@ func (s *Store) CreateDynamicBehaviorSet(ctx context.Context, set DynamicBehavio
 			return err
 		}
 		const qf = `INSERT INTO dynamic_behavior_sets_fts (set_id, name, conversation_triggers) VALUES (?, ?, ?)`
-		_, err = tx.ExecContext(ctx, qf, set.ID, set.Name, strings.Join(first.ConversationTriggers, "\n"))
-		return err
+		if _, err = tx.ExecContext(ctx, qf, set.ID, set.Name, strings.Join(first.ConversationTriggers, "\n")); err != nil {
+			return err
+		}
+		return s.resourceUpdated(ctx, tx, set.OrgID, resourceBehaviorSet, set.ID, ChangeCreated, nil)
 	})
 	if err != nil {
 		return DynamicBehaviorSet{}, fmt.Errorf("store: create dynamic behavior set: %w", err)
@@ -365,7 +371,7 @@ func (s *Store) UpdateDynamicBehaviorSet(ctx context.Context, orgID, id string, 
 		if _, err := tx.ExecContext(ctx, `UPDATE dynamic_behavior_sets_fts SET name = ? WHERE set_id = ?`, d.Name, id); err != nil {
 			return fmt.Errorf("store: update dynamic behavior set %s index: %w", id, err)
 		}
-		return nil
+		return s.resourceUpdated(ctx, tx, orgID, resourceBehaviorSet, id, ChangeUpdated, nil)
 	})
 }
 
@@ -387,7 +393,7 @@ func (s *Store) DeleteDynamicBehaviorSet(ctx context.Context, orgID, id string) 
 		if _, err := tx.ExecContext(ctx, `DELETE FROM dynamic_behavior_sets_fts WHERE set_id = ?`, id); err != nil {
 			return fmt.Errorf("store: delete dynamic behavior set %s index: %w", id, err)
 		}
-		return nil
+		return s.resourceUpdated(ctx, tx, orgID, resourceBehaviorSet, id, ChangeDeleted, nil)
 	})
 }
 
@@ -416,8 +422,10 @@ func (s *Store) CreateDynamicBehaviorSetVersion(ctx context.Context, orgID, setI
 			return err
 		}
 		const qf = `UPDATE dynamic_behavior_sets_fts SET conversation_triggers = ? WHERE set_id = ?`
-		_, err = tx.ExecContext(ctx, qf, strings.Join(v.ConversationTriggers, "\n"), setID)
-		return err
+		if _, err = tx.ExecContext(ctx, qf, strings.Join(v.ConversationTriggers, "\n"), setID); err != nil {
+			return err
+		}
+		return s.resourceUpdated(ctx, tx, orgID, resourceBehaviorSet, setID, ChangeVersionCreated, &v.Version)
 	})
 	if err != nil {
 		return DynamicBehaviorSetVersion{}, fmt.Errorf("store: create dynamic behavior set version: %w", err)

@@ -114,7 +114,6 @@ type StepResults struct {
 // webhook event, in one transaction.
 func (s *Store) CompletePostProcessingStep(ctx context.Context, job PostProcessingJob, res StepResults) error {
 	now := s.now()
-	var queued bool
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		for _, m := range res.UserModels {
 			cols, err := jsonColumns(nonNilDimensions(m.Dimensions), nonNil(m.InsightIDs))
@@ -148,17 +147,13 @@ func (s *Store) CompletePostProcessingStep(ctx context.Context, job PostProcessi
 			job.Step, job.OrgID, job.ConversationID, job.Step); err != nil {
 			return err
 		}
-		var err error
-		queued, err = enqueueWebhookEvent(ctx, tx, job.OrgID, PostProcessingCompleteEvent, map[string]string{
+		_, err := s.enqueueWebhookEvent(ctx, tx, job.OrgID, PostProcessingCompleteEvent, map[string]string{
 			"type": PostProcessingCompleteEvent, "post_processing_type": job.Step,
 			"conversation_id": job.ConversationID, "org_id": job.OrgID}, now)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("store: complete post-processing %s: %w", job.Step, err)
-	}
-	if queued {
-		s.signalWebhooks()
 	}
 	return nil
 }

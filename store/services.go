@@ -51,6 +51,9 @@ type Service struct {
 	UpdatedAt      time.Time
 }
 
+// resourceService is a service's resource_type in resource-updated events.
+const resourceService = "service"
+
 // CreateService creates a service with its edge version set and a release
 // set that is release, or edge's content when release is nil. allow sees
 // the service with its new ID before anything is written, to check the
@@ -96,7 +99,7 @@ func (s *Store) CreateService(ctx context.Context, svc Service, release *Version
 				return err
 			}
 		}
-		return nil
+		return s.resourceUpdated(ctx, tx, svc.OrgID, resourceService, svc.ID, ChangeCreated, nil)
 	})
 	if err != nil {
 		return Service{}, fmt.Errorf("store: create service: %w", err)
@@ -364,7 +367,7 @@ func (s *Store) UpdateService(ctx context.Context, orgID, id string, by Actor, c
 		if err != nil {
 			return fmt.Errorf("store: update service %s: %w", id, err)
 		}
-		return nil
+		return s.resourceUpdated(ctx, tx, orgID, resourceService, id, ChangeUpdated, nil)
 	})
 }
 
@@ -393,7 +396,10 @@ func (s *Store) UpsertVersionSet(ctx context.Context, orgID, serviceID, name str
 		if err := touchService(ctx, tx, orgID, serviceID, by, now); err != nil {
 			return err
 		}
-		return putVersionSet(ctx, tx, serviceID, name, vs, now)
+		if err := putVersionSet(ctx, tx, serviceID, name, vs, now); err != nil {
+			return err
+		}
+		return s.resourceUpdated(ctx, tx, orgID, resourceService, serviceID, ChangeUpdated, nil)
 	})
 }
 
@@ -420,7 +426,10 @@ func (s *Store) DeleteVersionSet(ctx context.Context, orgID, serviceID, name str
 		if n, _ := res.RowsAffected(); n == 0 {
 			return &NotFoundError{Kind: KindVersionSet, ID: name, Owner: missing(KindService, serviceID)}
 		}
-		return touchService(ctx, tx, orgID, serviceID, by, s.now())
+		if err := touchService(ctx, tx, orgID, serviceID, by, s.now()); err != nil {
+			return err
+		}
+		return s.resourceUpdated(ctx, tx, orgID, resourceService, serviceID, ChangeUpdated, nil)
 	})
 }
 

@@ -18,7 +18,7 @@ type StateMachineFilter = RecordFilter
 // stateMachineKind names state machines' tables.
 var stateMachineKind = versionedKind{
 	kind: KindStateMachine, what: "service hierarchical state machine", records: "state_machines",
-	versions: "state_machine_versions", key: "state_machine_id",
+	versions: "state_machine_versions", key: "state_machine_id", resource: "service_hierarchical_state_machine",
 }
 
 // CreateStateMachine creates a state machine without versions. A live

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -49,6 +50,11 @@ type Store struct {
 	// need not wait for their next look.
 	webhooks       chan struct{}
 	postProcessing chan struct{}
+	// queued is set when a transaction queues webhook deliveries; the
+	// commit that follows signals webhooks. Writes are serialised on one
+	// connection, so the commit is that transaction's (or, at worst, a
+	// rolled-back one's, and the deliverer looks for nothing).
+	queued atomic.Bool
 }
 
 // hotStatements are the two lookups of every authenticated request: its
@@ -221,5 +227,11 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	// are forgotten after the commit, so no lookup can keep what it read
 	// before it (see hotCache).
 	defer s.cache.invalidate()
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if s.queued.Swap(false) {
+		signal(s.webhooks)
+	}
+	return nil
 }

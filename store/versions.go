@@ -24,6 +24,8 @@ type versionedKind struct {
 	records  string // the records' table
 	versions string // the versions' table
 	key      string // the column naming the record in versions and services
+	// resource is the record's resource_type in resource-updated events.
+	resource string
 }
 
 // VersionedRecord is an agent or a state machine.
@@ -81,7 +83,10 @@ func (s *Store) createRecord(ctx context.Context, k versionedKind, r VersionedRe
 		if isUniqueViolation(err) {
 			return &ConflictError{Refusal{Rule: RuleNameTaken, Kind: k.kind, Name: r.Name}}
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return s.resourceUpdated(ctx, tx, r.OrgID, k.resource, r.ID, ChangeCreated, nil)
 	})
 	if err != nil {
 		return VersionedRecord{}, fmt.Errorf("store: create %s: %w", k.what, err)
@@ -216,7 +221,7 @@ func (s *Store) createVersion(ctx context.Context, k versionedKind, v RecordVers
 		if _, err := tx.ExecContext(ctx, q, formatTime(v.CreatedAt), r.OrgID, r.ID); err != nil {
 			return fmt.Errorf("store: create %s %s version %d: %w", k.what, r.ID, v.Version, err)
 		}
-		return nil
+		return s.resourceUpdated(ctx, tx, r.OrgID, k.resource, r.ID, ChangeVersionCreated, &v.Version)
 	})
 	if err != nil {
 		return RecordVersion{}, err
@@ -341,8 +346,10 @@ func (s *Store) deprecate(ctx context.Context, k versionedKind, orgID, id string
 			return &RuleError{Refusal{Rule: RuleInUse, Kind: k.kind, ID: id, Others: active}, nil}
 		}
 		q := `UPDATE ` + k.records + ` SET deprecated = 1, updated_at = ? WHERE org_id = ? AND id = ?`
-		_, err = tx.ExecContext(ctx, q, formatTime(s.now()), orgID, id)
-		return err
+		if _, err = tx.ExecContext(ctx, q, formatTime(s.now()), orgID, id); err != nil {
+			return err
+		}
+		return s.resourceUpdated(ctx, tx, orgID, k.resource, id, ChangeDeleted, nil)
 	})
 	if err != nil {
 		return fmt.Errorf("store: delete %s %s: %w", k.what, id, err)

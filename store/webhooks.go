@@ -204,7 +204,7 @@ func (s *Store) RotateWebhookSecret(ctx context.Context, orgID, id string, seale
 // causes the event, one delivery of content for each of the
 // organization's destinations accepting typ, due at once. It reports
 // whether it wrote any.
-func enqueueWebhookEvent(ctx context.Context, tx *sql.Tx, orgID, typ string, content any, now time.Time) (bool, error) {
+func (s *Store) enqueueWebhookEvent(ctx context.Context, tx *sql.Tx, orgID, typ string, content any, now time.Time) (bool, error) {
 	body, err := json.Marshal(content)
 	if err != nil {
 		return false, err
@@ -218,7 +218,33 @@ func enqueueWebhookEvent(ctx context.Context, tx *sql.Tx, orgID, typ string, con
 		return false, err
 	}
 	n, err := res.RowsAffected()
+	if n > 0 {
+		s.queued.Store(true)
+	}
 	return n > 0, err
+}
+
+// ResourceUpdatedEvent is the webhook event type announcing a change to an
+// agent, a context graph, a service or a dynamic behavior set.
+const ResourceUpdatedEvent = "agent-framework-resource-updated"
+
+// The changes a resource-updated event names.
+const (
+	ChangeCreated        = "created"
+	ChangeVersionCreated = "version-created"
+	ChangeUpdated        = "updated"
+	ChangeDeleted        = "deleted"
+)
+
+// resourceUpdated queues the event announcing a change to a resource, in
+// the change's transaction. version is the version a ChangeVersionCreated
+// made.
+func (s *Store) resourceUpdated(ctx context.Context, tx *sql.Tx, orgID, resourceType, id, change string, version *int) error {
+	_, err := s.enqueueWebhookEvent(ctx, tx, orgID, ResourceUpdatedEvent, map[string]any{
+		"type": ResourceUpdatedEvent, "org_id": orgID, "resource_type": resourceType, "resource_id": id,
+		"change": change, "version": version, "updated_at": s.now().UTC().Format(time.RFC3339Nano),
+	}, s.now())
+	return err
 }
 
 // EmitWebhookEvent queues an event for the organization's destinations
@@ -228,21 +254,14 @@ func (s *Store) EmitWebhookEvent(ctx context.Context, orgID, typ string, content
 	var queued bool
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		queued, err = enqueueWebhookEvent(ctx, tx, orgID, typ, content, s.now())
+		queued, err = s.enqueueWebhookEvent(ctx, tx, orgID, typ, content, s.now())
 		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("store: emit webhook event: %w", err)
 	}
-	if queued {
-		s.signalWebhooks()
-	}
 	return queued, nil
 }
-
-// signalWebhooks tells the deliverer, after a commit, that deliveries are
-// due.
-func (s *Store) signalWebhooks() { signal(s.webhooks) }
 
 // signal wakes whoever waits on ch, unless it has a wake-up waiting.
 func signal(ch chan struct{}) {
