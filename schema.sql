@@ -77,7 +77,8 @@ CREATE TABLE api_keys (
     creator_org_id  TEXT NOT NULL,
     created_at      TEXT NOT NULL,
     updated_at      TEXT NOT NULL,
-    expires_at      TEXT NOT NULL
+    expires_at      TEXT NOT NULL,
+    expiration_announced_at TEXT
 ) STRICT;
 
 CREATE INDEX api_keys_org ON api_keys (org_id, created_at);

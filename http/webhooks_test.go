@@ -293,3 +293,53 @@ func TestWebhookResourceUpdated(t *testing.T) {
 		}
 	}
 }
+
+// An API key expiring within seven days is announced once.
+func TestWebhookAPIKeyExpirationSoon(t *testing.T) {
+	t.Parallel()
+	srv, c := newTestServer(t)
+	rcv := compadretest.NewReceiver(t)
+	dest, secret := c.hookCreate(t, rcv.URL, 3, webhook.TypeAPIKeyExpirationSoon)
+	status, body := c.do("POST", "/organization/api_key/", map[string]any{"name": "short", "duration": "P3D",
+		"role_name": "DefaultUserRole"})
+	mustStatus(t, "short key", status, http.StatusCreated, body)
+	keyID := body["api_key_id"].(string)
+	status, body = c.do("POST", "/organization/api_key/", map[string]any{"name": "long", "duration": "P30D",
+		"role_name": "DefaultUserRole"})
+	mustStatus(t, "long key", status, http.StatusCreated, body)
+	// The deliverer looks every minute; the test asks at once, twice.
+	for range 2 {
+		if _, err := srv.Store().AnnounceExpiringAPIKeys(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ds := c.hookDeliveries(t, dest, "?type="+webhook.TypeAPIKeyExpirationSoon); len(ds) != 1 {
+		t.Errorf("queued announcements: %s", mustJSONText(t, ds))
+	}
+	var announced []map[string]any
+	deadline := time.Now().Add(time.Minute)
+	for {
+		for _, r := range rcv.Deliveries() {
+			if err := r.Verify(secret, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			var ev map[string]any
+			if err := json.Unmarshal(r.Body, &ev); err != nil {
+				t.Fatal(err)
+			}
+			if ev["api_key_id"] == keyID {
+				announced = append(announced, ev)
+			} else if ev["type"] == webhook.TypeAPIKeyExpirationSoon {
+				t.Errorf("announced a key far from expiring: %v", ev)
+			}
+		}
+		if len(announced) > 0 || time.Now().After(deadline) {
+			break
+		}
+		announced = nil
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(announced) != 1 || announced[0]["name"] != "short" || announced[0]["expires_at"] == nil {
+		t.Errorf("announcements of the short key: %v", announced)
+	}
+}

@@ -482,3 +482,57 @@ func (s *Store) PruneWebhookDeliveries(ctx context.Context, before time.Time) (i
 	}
 	return res.RowsAffected()
 }
+
+// APIKeyExpirationEvent is the webhook event type announcing that an API
+// key expires soon.
+const APIKeyExpirationEvent = "api-key-expiration-soon"
+
+// APIKeyExpirationNotice is how long before its expiration an API key's
+// coming expiration is announced.
+const APIKeyExpirationNotice = 7 * 24 * time.Hour
+
+// AnnounceExpiringAPIKeys queues, once per key, the api-key-expiration-soon
+// event of every API key that expires within APIKeyExpirationNotice and
+// has not yet, and returns how many it announced.
+func (s *Store) AnnounceExpiringAPIKeys(ctx context.Context) (int, error) {
+	now := s.now()
+	n := 0
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		type key struct{ orgID, keyID, user, name, expires string }
+		keys, err := queryAll(ctx, tx, func(row interface{ Scan(...any) error }) (key, error) {
+			var k key
+			var name *string
+			err := row.Scan(&k.orgID, &k.keyID, &k.user, &name, &k.expires)
+			if name != nil {
+				k.name = *name
+			}
+			return k, err
+		}, `SELECT org_id, key_id, creator_user_id, name, expires_at FROM api_keys
+			WHERE expiration_announced_at IS NULL AND expires_at > ? AND expires_at <= ?`,
+			formatTime(now), formatTime(now.Add(APIKeyExpirationNotice)))
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			expires, err := parseTime(k.expires)
+			if err != nil {
+				return err
+			}
+			if _, err := s.enqueueWebhookEvent(ctx, tx, k.orgID, APIKeyExpirationEvent, map[string]any{
+				"type": APIKeyExpirationEvent, "org_id": k.orgID, "api_key_id": k.keyID, "name": k.name,
+				"user_id": k.user, "expires_at": expires.UTC().Format(time.RFC3339Nano)}, now); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET expiration_announced_at = ? WHERE key_id = ?`,
+				formatTime(now), k.keyID); err != nil {
+				return err
+			}
+		}
+		n = len(keys)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: announce expiring API keys: %w", err)
+	}
+	return n, nil
+}

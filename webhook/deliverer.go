@@ -25,6 +25,8 @@ const (
 	// lease is how long a claimed delivery is held: longer than an
 	// attempt, dual signing included, can take.
 	lease = time.Minute
+	// announceEvery is how often API keys about to expire are looked for.
+	announceEvery = time.Minute
 )
 
 // SecretLabel binds a destination's sealed secret to the destination.
@@ -103,7 +105,14 @@ func (d *Deliverer) loop(ctx context.Context) {
 	sem := make(chan struct{}, d.cfg.Workers)
 	var sending sync.WaitGroup
 	defer sending.Wait()
+	var announced time.Time
 	for {
+		if now := d.cfg.Now(); now.Sub(announced) >= announceEvery {
+			announced = now
+			if _, err := d.cfg.Store.AnnounceExpiringAPIKeys(ctx); err != nil && ctx.Err() == nil {
+				d.cfg.Log.Error("webhook: announce expiring API keys", "err", err)
+			}
+		}
 		due, err := d.cfg.Store.ClaimDueDeliveries(ctx, d.cfg.Now(), d.cfg.Workers*4, lease)
 		if err != nil && ctx.Err() == nil {
 			d.cfg.Log.Error("webhook: claim deliveries", "err", err)
