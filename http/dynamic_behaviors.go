@@ -47,8 +47,8 @@ func dynamicBehaviorTags(fe *faults, in map[string]*string, loc ...any) []store.
 	return tagsIn(out)
 }
 
-// uniqueServiceIDs keeps the first of each ID: a set applies to a service or not.
-func uniqueServiceIDs(ids []string) []string {
+// uniqueStrings keeps the first of each string, in order.
+func uniqueStrings(ids []string) []string {
 	out := []string{}
 	for _, id := range ids {
 		if !slices.Contains(out, id) {
@@ -103,7 +103,7 @@ func (s *Server) createDynamicBehaviorSet(w http.ResponseWriter, r *http.Request
 	var fe faults
 	set := store.DynamicBehaviorSet{
 		ID: store.NewID(), OrgID: st.org.ID, Name: fe.Stripped(req.Name, "body", "name"),
-		IsActive: req.InitialVersion.IsActive, AppliedToServices: uniqueServiceIDs(req.AppliedToServices),
+		IsActive: req.InitialVersion.IsActive, AppliedToServices: uniqueStrings(req.AppliedToServices),
 		Tags: dynamicBehaviorTags(&fe, req.Tags, "body", "tags"), Creator: actor(r),
 	}
 	first, specs := behaviorVersion(&fe, req.InitialVersion.BehaviorContent, "body", "initial_version")
@@ -338,7 +338,7 @@ func (s *Server) updateDynamicBehaviorSet(w http.ResponseWriter, r *http.Request
 			d.Tags = tags
 		}
 		if req.AppliedToServices != nil {
-			d.AppliedToServices = uniqueServiceIDs(*req.AppliedToServices)
+			d.AppliedToServices = uniqueStrings(*req.AppliedToServices)
 		}
 		if req.IsActive != nil {
 			d.IsActive = *req.IsActive

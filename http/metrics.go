@@ -71,7 +71,7 @@ func (s *Server) createMetric(w http.ResponseWriter, r *http.Request) error {
 	var fe faults
 	m := store.Metric{
 		ID: store.NewID(), OrgID: st.org.ID, Name: fe.Stripped(req.Name, "body", "name"),
-		AppliedToServices: uniqueServiceIDs(req.AppliedToServices),
+		AppliedToServices: uniqueStrings(req.AppliedToServices),
 		Tags:              dynamicBehaviorTags(&fe, req.Tags, "body", "tags"), Creator: actor(r),
 	}
 	if req.AdditionalNotes != nil {
@@ -327,7 +327,7 @@ func (s *Server) updateMetric(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if req.AppliedToServices != nil {
-			m.AppliedToServices = uniqueServiceIDs(*req.AppliedToServices)
+			m.AppliedToServices = uniqueStrings(*req.AppliedToServices)
 		}
 		if setNotes {
 			m.AdditionalNotes = notes

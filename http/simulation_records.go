@@ -308,7 +308,7 @@ func (s *Server) liveSimulationRecord(r *http.Request, api simulationAPI, id str
 
 func (s *Server) deleteSimulationRecord(api simulationAPI) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		return deleteSimulation(w, r, api.param, func(ctx context.Context, orgID, id string, by store.Actor) error {
+		return deleteByID(w, r, api.param, func(ctx context.Context, orgID, id string, by store.Actor) error {
 			return s.store.DeleteSimulationRecord(ctx, api.kind, orgID, id, by)
 		})
 	}

@@ -280,12 +280,12 @@ func (s *Server) updateUnitTest(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteUnitTest(w http.ResponseWriter, r *http.Request) error {
-	return deleteSimulation(w, r, "simulation_unit_test_id", s.store.DeleteSimulationUnitTest)
+	return deleteByID(w, r, "simulation_unit_test_id", s.store.DeleteSimulationUnitTest)
 }
 
-// deleteSimulation marks deleted the record the path parameter param
-// names, with del.
-func deleteSimulation(w http.ResponseWriter, r *http.Request, param string,
+// deleteByID deletes, with del, the record the path parameter param
+// names, and answers 204.
+func deleteByID(w http.ResponseWriter, r *http.Request, param string,
 	del func(ctx context.Context, orgID, id string, by store.Actor) error) error {
 	ctx := r.Context()
 	id, err := idParam(r, param)
@@ -504,5 +504,5 @@ func (s *Server) updateUnitTestSet(w http.ResponseWriter, r *http.Request) error
 }
 
 func (s *Server) deleteUnitTestSet(w http.ResponseWriter, r *http.Request) error {
-	return deleteSimulation(w, r, "simulation_unit_test_set_id", s.store.DeleteSimulationUnitTestSet)
+	return deleteByID(w, r, "simulation_unit_test_set_id", s.store.DeleteSimulationUnitTestSet)
 }

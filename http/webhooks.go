@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"slices"
 
 	a "github.com/compadre-dev/compadre/auth"
 	"github.com/compadre-dev/compadre/store"
@@ -51,17 +50,6 @@ func (s *Server) createWebhookDestination(w http.ResponseWriter, r *http.Request
 	}
 	writeJSON(w, http.StatusCreated, map[string]string{"webhook_destination_id": created.ID, "secret": secret})
 	return nil
-}
-
-// uniqueStrings keeps the first of each string, in order.
-func uniqueStrings(in []string) []string {
-	out := []string{}
-	for _, v := range in {
-		if !slices.Contains(out, v) {
-			out = append(out, v)
-		}
-	}
-	return out
 }
 
 type webhookDestinationOut struct {
@@ -120,7 +108,7 @@ func (s *Server) updateWebhookDestination(w http.ResponseWriter, r *http.Request
 }
 
 func (s *Server) deleteWebhookDestination(w http.ResponseWriter, r *http.Request) error {
-	return deleteSimulation(w, r, "webhook_destination_id",
+	return deleteByID(w, r, "webhook_destination_id",
 		func(ctx context.Context, orgID, id string, _ store.Actor) error {
 			return s.store.DeleteWebhookDestination(ctx, orgID, id)
 		})

@@ -75,7 +75,7 @@ func (s *Store) CreateDynamicBehaviorSet(ctx context.Context, set DynamicBehavio
 	if set.Tags == nil {
 		set.Tags = []Tag{}
 	}
-	services, tags, err := marshalSetColumns(set)
+	services, tags, err := jsonPair(set.AppliedToServices, set.Tags)
 	if err != nil {
 		return DynamicBehaviorSet{}, err
 	}
@@ -112,18 +112,6 @@ func (s *Store) CreateDynamicBehaviorSet(ctx context.Context, set DynamicBehavio
 
 func activeNameConflict(name string) error {
 	return &ConflictError{Refusal{Rule: RuleNameTaken, Kind: KindDynamicBehaviorSet, Name: name}}
-}
-
-func marshalSetColumns(set DynamicBehaviorSet) (services, tags string, err error) {
-	sb, err := json.Marshal(set.AppliedToServices)
-	if err != nil {
-		return "", "", err
-	}
-	tb, err := json.Marshal(set.Tags)
-	if err != nil {
-		return "", "", err
-	}
-	return string(sb), string(tb), nil
 }
 
 // checkServices makes sure every ID names a service of the organization.
@@ -354,7 +342,7 @@ func (s *Store) UpdateDynamicBehaviorSet(ctx context.Context, orgID, id string, 
 		if d.Tags == nil {
 			d.Tags = []Tag{}
 		}
-		services, tags, err := marshalSetColumns(d)
+		services, tags, err := jsonPair(d.AppliedToServices, d.Tags)
 		if err != nil {
 			return err
 		}
@@ -631,11 +619,23 @@ func insertDynamicBehaviorInvocation(ctx context.Context, tx *sql.Tx, inv Dynami
 	return n == 1, err
 }
 
-func nonNil(ids []string) []string {
-	if ids == nil {
-		return []string{}
+// nonNil is s, or an empty slice for nil, so a JSON column holds [] and
+// never null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
 	}
-	return ids
+	return s
+}
+
+// jsonPair encodes two values as the JSON their TEXT columns hold.
+func jsonPair(a, b any) (string, string, error) {
+	ab, err := json.Marshal(a)
+	if err != nil {
+		return "", "", err
+	}
+	bb, err := json.Marshal(b)
+	return string(ab), string(bb), err
 }
 
 // dynamicBehaviorInvocationSortColumns maps the API's sort fields to columns.

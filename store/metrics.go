@@ -57,8 +57,8 @@ func (s *Store) CreateMetric(ctx context.Context, m Metric, first MetricVersion)
 		m.ID = NewID()
 	}
 	m.CreatedAt, m.UpdatedAt, m.UpdatedBy = now, now, m.Creator
-	m.AppliedToServices, m.Tags = nonNil(m.AppliedToServices), nonNilTags(m.Tags)
-	services, tags, err := marshalMetricColumns(m)
+	m.AppliedToServices, m.Tags = nonNil(m.AppliedToServices), nonNil(m.Tags)
+	services, tags, err := jsonPair(m.AppliedToServices, m.Tags)
 	if err != nil {
 		return Metric{}, err
 	}
@@ -88,25 +88,6 @@ func (s *Store) CreateMetric(ctx context.Context, m Metric, first MetricVersion)
 		return Metric{}, fmt.Errorf("store: create metric: %w", err)
 	}
 	return m, nil
-}
-
-func nonNilTags(tags []Tag) []Tag {
-	if tags == nil {
-		return []Tag{}
-	}
-	return tags
-}
-
-func marshalMetricColumns(m Metric) (services, tags string, err error) {
-	sb, err := json.Marshal(m.AppliedToServices)
-	if err != nil {
-		return "", "", err
-	}
-	tb, err := json.Marshal(m.Tags)
-	if err != nil {
-		return "", "", err
-	}
-	return string(sb), string(tb), nil
 }
 
 func insertMetricVersion(ctx context.Context, tx *sql.Tx, v MetricVersion, now time.Time) (MetricVersion, error) {
@@ -299,8 +280,8 @@ func (s *Store) UpdateMetric(ctx context.Context, orgID, id string, by Actor, ch
 		if err := checkServices(ctx, tx, orgID, added); err != nil {
 			return err
 		}
-		m.AppliedToServices, m.Tags = nonNil(m.AppliedToServices), nonNilTags(m.Tags)
-		services, tags, err := marshalMetricColumns(m)
+		m.AppliedToServices, m.Tags = nonNil(m.AppliedToServices), nonNil(m.Tags)
+		services, tags, err := jsonPair(m.AppliedToServices, m.Tags)
 		if err != nil {
 			return err
 		}

@@ -56,6 +56,10 @@ func (s *Store) ClaimPostProcessingJob(ctx context.Context, lease time.Duration)
 	var job PostProcessingJob
 	found := false
 	now := s.now()
+	if found, err := s.anyRow(ctx, `SELECT 1 FROM post_processing_jobs WHERE status = 'pending'
+		AND (leased_until IS NULL OR leased_until <= ?) LIMIT 1`, formatTime(now)); err != nil || !found {
+		return job, false, err
+	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, `SELECT conversation_id, org_id, step, attempts FROM post_processing_jobs
 			WHERE status = 'pending' AND (leased_until IS NULL OR leased_until <= ?)
@@ -116,13 +120,13 @@ func (s *Store) CompletePostProcessingStep(ctx context.Context, job PostProcessi
 	now := s.now()
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		for _, m := range res.UserModels {
-			cols, err := jsonColumns(nonNilDimensions(m.Dimensions), nonNil(m.InsightIDs))
+			dims, insights, err := jsonPair(nonNil(m.Dimensions), nonNil(m.InsightIDs))
 			if err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO user_models (id, org_id, user_id, conversation_id, content,
 				dimensions, insight_ids, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, NewID(), job.OrgID, m.UserID,
-				job.ConversationID, m.Content, cols[0], cols[1], formatTime(now)); err != nil {
+				job.ConversationID, m.Content, dims, insights, formatTime(now)); err != nil {
 				return err
 			}
 		}
@@ -158,13 +162,6 @@ func (s *Store) CompletePostProcessingStep(ctx context.Context, job PostProcessi
 	return nil
 }
 
-func nonNilDimensions(ds []UserDimension) []UserDimension {
-	if ds == nil {
-		return []UserDimension{}
-	}
-	return ds
-}
-
 // FailPostProcessingStep records why a step failed. A last attempt marks
 // it failed for good; otherwise it waits retryAfter before its next.
 func (s *Store) FailPostProcessingStep(ctx context.Context, job PostProcessingJob, reason string, last bool, retryAfter time.Duration) error {
@@ -188,13 +185,6 @@ func (s *Store) ReleasePostProcessingLeases(ctx context.Context) error {
 	_, err := s.write.ExecContext(ctx, `UPDATE post_processing_jobs SET leased_until = NULL
 		WHERE status = 'pending' AND leased_until IS NOT NULL AND error IS NULL`)
 	return err
-}
-
-// PendingPostProcessing reports whether a step is waiting to run.
-func (s *Store) PendingPostProcessing(ctx context.Context) (bool, error) {
-	var n int
-	err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM post_processing_jobs WHERE status = 'pending'`).Scan(&n)
-	return n > 0, err
 }
 
 // LatestUserModel returns the user's newest user model, if any.

@@ -285,6 +285,10 @@ func (s *Store) attachRunItems(ctx context.Context, runs []SimulationRun) error 
 // cancelled, marks it running and returns it; ok is false when there is
 // none.
 func (s *Store) ClaimRunItem(ctx context.Context) (it RunItem, ok bool, err error) {
+	if found, err := s.anyRow(ctx, `SELECT 1 FROM simulation_run_items i JOIN simulation_runs r ON r.id = i.run_id
+		WHERE i.status = 'pending' AND r.cancelled = 0 LIMIT 1`); err != nil || !found {
+		return RunItem{}, false, err
+	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		q := `SELECT ` + runItemColumns + ` FROM simulation_run_items i JOIN simulation_runs r ON r.id = i.run_id
 			WHERE i.status = 'pending' AND r.cancelled = 0 ORDER BY r.created_at, i.spec_index, i.run_index LIMIT 1`

@@ -130,27 +130,6 @@ func checkUnitTestReferences(ctx context.Context, tx *sql.Tx, u SimulationUnitTe
 	return nil
 }
 
-// jsonColumns encodes each value as the JSON a TEXT column holds.
-func jsonColumns(values ...any) ([]string, error) {
-	out := make([]string, len(values))
-	for i, v := range values {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = string(b)
-	}
-	return out, nil
-}
-
-func marshalUnitTestColumns(u SimulationUnitTest) (criteria, tags string, err error) {
-	cols, err := jsonColumns(u.SuccessCriteria, nonNilTags(u.Tags))
-	if err != nil {
-		return "", "", err
-	}
-	return cols[0], cols[1], nil
-}
-
 // CreateSimulationUnitTest stores a unit test. What it names must exist
 // (*NotFoundError) and be usable (*RuleError); a live unit test of the
 // same name is a *ConflictError.
@@ -159,8 +138,8 @@ func (s *Store) CreateSimulationUnitTest(ctx context.Context, u SimulationUnitTe
 	if u.ID == "" {
 		u.ID = NewID()
 	}
-	u.CreatedAt, u.UpdatedAt, u.UpdatedBy, u.IsDeleted, u.Tags = now, now, u.Creator, false, nonNilTags(u.Tags)
-	criteria, tags, err := marshalUnitTestColumns(u)
+	u.CreatedAt, u.UpdatedAt, u.UpdatedBy, u.IsDeleted, u.Tags = now, now, u.Creator, false, nonNil(u.Tags)
+	criteria, tags, err := jsonPair(u.SuccessCriteria, nonNil(u.Tags))
 	if err != nil {
 		return SimulationUnitTest{}, err
 	}
@@ -312,7 +291,7 @@ func (s *Store) UpdateSimulationUnitTest(ctx context.Context, orgID, id string, 
 		if err := checkUnitTestReferences(ctx, tx, u, &before); err != nil {
 			return err
 		}
-		criteria, tags, err := marshalUnitTestColumns(u)
+		criteria, tags, err := jsonPair(u.SuccessCriteria, nonNil(u.Tags))
 		if err != nil {
 			return err
 		}
@@ -370,14 +349,6 @@ func checkSetUnitTests(ctx context.Context, tx *sql.Tx, orgID string, runs []Uni
 	return nil
 }
 
-func marshalUnitTestSetColumns(set SimulationUnitTestSet) (runs, tags string, err error) {
-	cols, err := jsonColumns(set.UnitTestRuns, nonNilTags(set.Tags))
-	if err != nil {
-		return "", "", err
-	}
-	return cols[0], cols[1], nil
-}
-
 // CreateSimulationUnitTestSet stores a unit test set. Its unit tests must
 // exist and be live; a live set of the same name is a *ConflictError.
 func (s *Store) CreateSimulationUnitTestSet(ctx context.Context, set SimulationUnitTestSet) (SimulationUnitTestSet, error) {
@@ -385,9 +356,9 @@ func (s *Store) CreateSimulationUnitTestSet(ctx context.Context, set SimulationU
 	if set.ID == "" {
 		set.ID = NewID()
 	}
-	set.CreatedAt, set.UpdatedAt, set.UpdatedBy, set.IsDeleted, set.Tags = now, now, set.Creator, false, nonNilTags(set.Tags)
+	set.CreatedAt, set.UpdatedAt, set.UpdatedBy, set.IsDeleted, set.Tags = now, now, set.Creator, false, nonNil(set.Tags)
 	set.LastTriggeredRunID = nil
-	runs, tags, err := marshalUnitTestSetColumns(set)
+	runs, tags, err := jsonPair(set.UnitTestRuns, nonNil(set.Tags))
 	if err != nil {
 		return SimulationUnitTestSet{}, err
 	}
@@ -525,7 +496,7 @@ func (s *Store) UpdateSimulationUnitTestSet(ctx context.Context, orgID, id strin
 		if err := checkSetUnitTests(ctx, tx, orgID, added); err != nil {
 			return err
 		}
-		runs, tags, err := marshalUnitTestSetColumns(set)
+		runs, tags, err := jsonPair(set.UnitTestRuns, nonNil(set.Tags))
 		if err != nil {
 			return err
 		}

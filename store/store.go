@@ -212,6 +212,18 @@ func (s *Store) Close() error {
 	return errors.Join(err, s.read.Close(), s.write.Close())
 }
 
+// anyRow reports whether q, run on a reader, returns a row. A worker
+// looking for work asks it first, so an idle look never takes the write
+// lock that claiming work needs.
+func (s *Store) anyRow(ctx context.Context, q string, args ...any) (bool, error) {
+	var one int
+	err := s.read.QueryRowContext(ctx, q, args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // inTx runs fn in a write transaction: committed if fn returns nil, rolled
 // back otherwise, so a failed request writes nothing.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {

@@ -131,7 +131,11 @@ func (s *Store) ListWebhookDestinations(ctx context.Context, orgID string, ids [
 // GetWebhookDestination returns the organization's destination with the
 // given ID.
 func (s *Store) GetWebhookDestination(ctx context.Context, orgID, id string) (WebhookDestination, error) {
-	return getByID(ctx, s.read, KindWebhookDestination, "webhook_destinations", webhookDestinationColumns, orgID, id,
+	return getWebhookDestination(ctx, s.read, orgID, id)
+}
+
+func getWebhookDestination(ctx context.Context, db queryer, orgID, id string) (WebhookDestination, error) {
+	return getByID(ctx, db, KindWebhookDestination, "webhook_destinations", webhookDestinationColumns, orgID, id,
 		scanWebhookDestination)
 }
 
@@ -139,8 +143,7 @@ func (s *Store) GetWebhookDestination(ctx context.Context, orgID, id string) (We
 // nil leaves them. The URL never changes.
 func (s *Store) UpdateWebhookDestination(ctx context.Context, orgID, id string, retries *int, types *[]string) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		d, err := getByID(ctx, tx, KindWebhookDestination, "webhook_destinations", webhookDestinationColumns, orgID, id,
-			scanWebhookDestination)
+		d, err := getWebhookDestination(ctx, tx, orgID, id)
 		if err != nil {
 			return err
 		}
@@ -181,8 +184,7 @@ func (s *Store) RotateWebhookSecret(ctx context.Context, orgID, id string, seale
 	now := s.now()
 	stops := now.Add(WebhookDualSigning)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		d, err := getByID(ctx, tx, KindWebhookDestination, "webhook_destinations", webhookDestinationColumns, orgID, id,
-			scanWebhookDestination)
+		d, err := getWebhookDestination(ctx, tx, orgID, id)
 		if err != nil {
 			return err
 		}
@@ -333,6 +335,11 @@ type DueDelivery struct {
 // due at now for lease, so no other worker sends them meanwhile; one whose
 // worker stopped mid-send is due again when its lease ends.
 func (s *Store) ClaimDueDeliveries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]DueDelivery, error) {
+	if found, err := s.anyRow(ctx, `SELECT 1 FROM webhook_deliveries WHERE next_attempt_at IS NOT NULL
+		AND next_attempt_at <= ? AND (leased_until IS NULL OR leased_until <= ?) LIMIT 1`,
+		formatTime(now), formatTime(now)); err != nil || !found {
+		return nil, err
+	}
 	var out []DueDelivery
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		q := `SELECT ` + webhookDeliveryColumns + ` FROM webhook_deliveries r WHERE r.next_attempt_at IS NOT NULL
@@ -343,8 +350,7 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, now time.Time, limit int
 			return err
 		}
 		for _, d := range due {
-			dest, err := getByID(ctx, tx, KindWebhookDestination, "webhook_destinations", webhookDestinationColumns,
-				d.OrgID, d.DestinationID, scanWebhookDestination)
+			dest, err := getWebhookDestination(ctx, tx, d.OrgID, d.DestinationID)
 			if err != nil {
 				return err
 			}
@@ -496,6 +502,11 @@ const APIKeyExpirationNotice = 7 * 24 * time.Hour
 // has not yet, and returns how many it announced.
 func (s *Store) AnnounceExpiringAPIKeys(ctx context.Context) (int, error) {
 	now := s.now()
+	window := []any{formatTime(now), formatTime(now.Add(APIKeyExpirationNotice))}
+	if found, err := s.anyRow(ctx, `SELECT 1 FROM api_keys WHERE expiration_announced_at IS NULL
+		AND expires_at > ? AND expires_at <= ? LIMIT 1`, window...); err != nil || !found {
+		return 0, err
+	}
 	n := 0
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		type key struct{ orgID, keyID, user, name, expires string }
@@ -508,8 +519,7 @@ func (s *Store) AnnounceExpiringAPIKeys(ctx context.Context) (int, error) {
 			}
 			return k, err
 		}, `SELECT org_id, key_id, creator_user_id, name, expires_at FROM api_keys
-			WHERE expiration_announced_at IS NULL AND expires_at > ? AND expires_at <= ?`,
-			formatTime(now), formatTime(now.Add(APIKeyExpirationNotice)))
+			WHERE expiration_announced_at IS NULL AND expires_at > ? AND expires_at <= ?`, window...)
 		if err != nil {
 			return err
 		}

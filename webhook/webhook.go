@@ -26,6 +26,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/compadre-dev/compadre/store"
 )
 
 // The headers every delivery carries.
@@ -37,9 +39,9 @@ const (
 
 // The event types the reference names.
 const (
-	TypePostProcessingComplete = "conversation-post-processing-complete"
-	TypeAPIKeyExpirationSoon   = "api-key-expiration-soon"
-	TypeResourceUpdated        = "agent-framework-resource-updated"
+	TypePostProcessingComplete = store.PostProcessingCompleteEvent
+	TypeAPIKeyExpirationSoon   = store.APIKeyExpirationEvent
+	TypeResourceUpdated        = store.ResourceUpdatedEvent
 )
 
 // Types lists the event types, in the reference's order.

@@ -43,6 +43,19 @@ def stop(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
+class Checks:
+    """Counts the checks a script passes and ends it at the first that
+    fails, naming the script."""
+
+    def __init__(self, script: str):
+        self.script, self.passed = script, 0
+
+    def __call__(self, cond: bool, what: str) -> None:
+        if not cond:
+            sys.exit(f"{self.script}: FAILED: {what}")
+        self.passed += 1
+
+
 def sign_in(creds: dict) -> str:
     req = urllib.request.Request(
         f"{creds['base_url']}/v1/{creds['organization']}/user/signin_with_api_key",

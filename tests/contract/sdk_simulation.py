@@ -51,7 +51,7 @@ from amigo_sdk.generated.model import (
     SimulationGetSimulationUnitTestSetRunsResponse,
 )
 
-from harness import AGENT_VERSION, action_state, call, sign_in
+from harness import AGENT_VERSION, Checks, action_state, call, sign_in
 
 creds = json.loads(os.environ["COMPADRE_CREDENTIALS"])
 tools_repo = os.environ["COMPADRE_TOOLS_REPO"]
@@ -59,14 +59,7 @@ client = AmigoClient(api_key=creds["api_key"], api_key_id=creds["api_key_id"], u
                      organization_id=creds["organization"], base_url=creds["base_url"])
 token = sign_in(creds)
 suffix = uuid.uuid4().hex[:6]
-checks = 0
-
-
-def check(cond: bool, what: str) -> None:
-    global checks
-    if not cond:
-        sys.exit(f"sdk simulation: FAILED: {what}")
-    checks += 1
+check = Checks("sdk simulation")
 
 
 def send(method: str, path: str, request=None, response=None):
@@ -274,4 +267,4 @@ check(cancelled.errored and cancelled.artifacts_generated, f"cancelled run {canc
 check(len(errors) == 60 and any(e and "cancelled" in e for e in errors), f"cancelled run errors {errors}")
 check(status_of("DELETE", f"/simulation/unit_test_set_run/{second}/") == 409, "cancel a cancelled run")
 
-print(f"sdk simulation: {checks} checks passed; the run of 6 simulated conversations took {wall:.2f} s")
+print(f"sdk simulation: {check.passed} checks passed; the run of 6 simulated conversations took {wall:.2f} s")

@@ -22,19 +22,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from amigo_sdk.webhooks import WebhookVerificationError, parse_webhook_event
 
-from harness import AGENT_VERSION, action_state, call, sign_in
+from harness import AGENT_VERSION, Checks, action_state, call, sign_in
 
 creds = json.loads(os.environ["COMPADRE_CREDENTIALS"])
 token = sign_in(creds)
 suffix = uuid.uuid4().hex[:6]
-checks = 0
-
-
-def check(cond: bool, what: str) -> None:
-    global checks
-    if not cond:
-        sys.exit(f"sdk webhooks: FAILED: {what}")
-    checks += 1
+check = Checks("sdk webhooks")
 
 
 class Receiver(BaseHTTPRequestHandler):
@@ -167,4 +160,4 @@ deliveries = call(creds, token, "GET", f"/webhook_destination/{dest}/delivery?so
 check(all(d["dual_signed"] for d in deliveries["webhook_deliveries"]), "dual_signed recorded")
 
 server.shutdown()
-print(f"sdk webhooks: {checks} checks passed")
+print(f"sdk webhooks: {check.passed} checks passed")
