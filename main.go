@@ -94,7 +94,7 @@ type serveFlags struct {
 	llmProvider, llmURL, llmKey, llmModel, llmTimeout            string
 	sttURL, sttKey, sttModel, ttsURL, ttsKey, ttsModel, ttsVoice string
 	simulationWorkers                                            string
-	webhookLoopback, webhookPrivate                              string
+	webhookLoopback, webhookPrivate, webhookRetryScale           string
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -133,6 +133,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.StringVar(&f.ttsVoice, "tts-voice", env(getenv, "tts-voice", ""), "voice every reply uses, instead of the agent's voice ID (COMPADRE_TTS_VOICE)")
 	fs.StringVar(&f.simulationWorkers, "simulation-workers", env(getenv, "simulation-workers", strconv.Itoa(simulate.DefaultWorkers())), "simulated conversations run at once, each one interaction at a time; default half the processors (COMPADRE_SIMULATION_WORKERS)")
 	fs.StringVar(&f.webhookLoopback, "webhook-loopback", env(getenv, "webhook-loopback", "off"), "on lets webhook destinations be loopback addresses, over plain http too, for local development (COMPADRE_WEBHOOK_LOOPBACK)")
+	fs.StringVar(&f.webhookRetryScale, "webhook-retry-scale", env(getenv, "webhook-retry-scale", "1"), "multiplies the webhook retry schedule (5, 10, 20, 20, 20 s); 0.01 makes it 50 ms to 200 ms for tests (COMPADRE_WEBHOOK_RETRY_SCALE)")
 	fs.StringVar(&f.webhookPrivate, "webhook-private-networks", env(getenv, "webhook-private-networks", "off"), "on lets webhook destinations be private, link-local or metadata addresses (COMPADRE_WEBHOOK_PRIVATE_NETWORKS)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -162,6 +163,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		if v != "on" && v != "off" {
 			return fmt.Errorf("--%s: want on or off, got %q", name, v)
 		}
+	}
+	retryScale, err := strconv.ParseFloat(f.webhookRetryScale, 64)
+	if err != nil || !(retryScale > 0 && retryScale <= 1000) {
+		return fmt.Errorf("--webhook-retry-scale: want a number above 0 such as 0.01, got %q", f.webhookRetryScale)
 	}
 	sandboxWait, err := time.ParseDuration(f.sandboxWait)
 	if err != nil || sandboxWait <= 0 {
@@ -198,7 +203,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ToolsRepo: f.toolsRepo, TeamBranch: f.teamBranch,
 		Durability: durability, IdleTimeout: conns.IdleTimeout, BodyTimeout: conns.BodyTimeout, MaxConns: conns.MaxConns,
 		Model: model, Transcriber: transcriber, Synthesizer: synthesizer, SimulationWorkers: workers,
-		WebhookPolicy: webhook.Policy{Loopback: f.webhookLoopback == "on", PrivateNetworks: f.webhookPrivate == "on"},
+		WebhookPolicy:     webhook.Policy{Loopback: f.webhookLoopback == "on", PrivateNetworks: f.webhookPrivate == "on"},
+		WebhookRetryScale: retryScale,
 	}, baseURL)
 	if err != nil {
 		l.Close()

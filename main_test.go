@@ -242,6 +242,8 @@ func TestServeRefusesBadLimits(t *testing.T) {
 		{name: "durability environment", env: map[string]string{"COMPADRE_DURABILITY": "OFF"}, wantErr: "--durability"},
 		{name: "body timeout environment", env: map[string]string{"COMPADRE_BODY_TIMEOUT": "soon"}, wantErr: "--body-timeout"},
 		{name: "max connections flag", args: []string{"--max-connections", "-1"}, wantErr: "--max-connections"},
+		{name: "webhook retry scale zero", args: []string{"--webhook-retry-scale", "0"}, wantErr: "--webhook-retry-scale"},
+		{name: "webhook retry scale environment", env: map[string]string{"COMPADRE_WEBHOOK_RETRY_SCALE": "fast"}, wantErr: "--webhook-retry-scale"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

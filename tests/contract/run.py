@@ -1,7 +1,8 @@
 """Contract tests: start a fresh server and check it against its own OpenAPI
 document (schemathesis) and the official Python SDK (sdk_smoke.py, and
 sdk_engine.py's conversation end to end, sdk_simulation.py's simulation run,
-sdk_webhooks.py's deliveries verified by the SDK).
+sdk_webhooks.py's deliveries verified by the SDK, and webhook_chaos.py's
+1,000 deliveries through a failing receiver and a killed server).
 
 Usage: python tests/contract/run.py --binary bin/compadre
 """
@@ -101,6 +102,9 @@ def main() -> int:
                 for script in ("sdk_smoke.py", "sdk_engine.py", "sdk_simulation.py", "sdk_webhooks.py"):
                     failures += subprocess.call([sys.executable, str(HERE / script)],
                                                 stdin=subprocess.DEVNULL, env=env) != 0
+                # Its own server, which it kills and starts again.
+                failures += subprocess.call([sys.executable, str(HERE / "webhook_chaos.py"), "--binary", args.binary],
+                                            stdin=subprocess.DEVNULL) != 0
                 # Every operation but the one that deletes the organization,
                 # then that one, so it cannot pull the ground from under the
                 # others.
