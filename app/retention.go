@@ -19,14 +19,15 @@ func sweepEvery(retention time.Duration) time.Duration {
 }
 
 // startSweeper deletes invocation records older than the retention (a
-// negative one keeps them for ever) and webhook delivery records older
-// than store.WebhookRetention, now and then every sweepEvery, until Close.
+// negative one keeps them for ever), webhook delivery records older than
+// store.WebhookRetention and prompt logs older than
+// store.PromptLogRetention, now and then every sweepEvery, until Close.
 func (a *App) startSweeper() {
 	retention := a.cfg.Retention
 	if retention == 0 {
 		retention = DefaultRetention
 	}
-	every := sweepEvery(store.WebhookRetention)
+	every := sweepEvery(min(store.WebhookRetention, store.PromptLogRetention))
 	if retention > 0 {
 		every = min(every, sweepEvery(retention))
 	}
@@ -51,8 +52,8 @@ func (a *App) startSweeper() {
 }
 
 // sweep deletes the invocation records created more than retention ago,
-// unless retention is negative, and the webhook delivery records past
-// theirs.
+// unless retention is negative, and the webhook delivery records and
+// prompt logs past theirs.
 func (a *App) sweep(ctx context.Context, retention time.Duration) {
 	if retention > 0 {
 		n, err := a.Store.DeleteToolInvocationsBefore(ctx, a.cfg.Now().Add(-retention))
@@ -69,5 +70,12 @@ func (a *App) sweep(ctx context.Context, retention time.Duration) {
 		a.log.Error("deleting old webhook deliveries failed", "error", err)
 	case n > 0:
 		a.log.Info("deleted old webhook deliveries", "count", n)
+	}
+	logs, err := a.Store.PrunePromptLogs(ctx, a.cfg.Now().Add(-store.PromptLogRetention))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		a.log.Error("deleting old prompt logs failed", "error", err)
+	case logs > 0:
+		a.log.Info("deleted old prompt logs", "count", logs)
 	}
 }

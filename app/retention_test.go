@@ -95,7 +95,8 @@ func TestRetention(t *testing.T) {
 }
 
 // TestRetentionOff: a negative retention keeps every invocation record,
-// while webhook delivery records still go after their 30 days.
+// while webhook delivery records and prompt logs still go after their 30
+// days.
 func TestRetentionOff(t *testing.T) {
 	ctx := context.Background()
 	var mu sync.Mutex
@@ -122,9 +123,18 @@ func TestRetentionOff(t *testing.T) {
 	if _, err := a.Store.EmitWebhookEvent(ctx, org, "t", map[string]any{}); err != nil {
 		t.Fatal(err)
 	}
+	promptLog := func(key string) {
+		t.Helper()
+		if err := a.Store.RecordPromptLogs(ctx, []store.PromptLog{{OrgID: org, Key: key, Prompt: json.RawMessage(`[]`),
+			CreatedAt: clock()}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	promptLog("old")
 	mu.Lock()
 	now = now.Add(store.WebhookRetention + time.Hour)
 	mu.Unlock()
+	promptLog("young")
 	a.sweep(ctx, -1)
 	list, _, err := a.Store.ListToolInvocations(ctx, org, store.InvocationFilter{Limit: -1})
 	if err != nil || len(list) != 1 {
@@ -132,6 +142,14 @@ func TestRetentionOff(t *testing.T) {
 	}
 	if n, err := a.Store.PruneWebhookDeliveries(ctx, now.Add(time.Hour)); n != 0 || err != nil {
 		t.Errorf("the sweep left %d webhook deliveries past 30 days (%v)", n, err)
+	}
+	var kept []string
+	err = a.Store.EachPromptLog(ctx, org, "", time.Time{}, 10, func(l store.PromptLog) error {
+		kept = append(kept, l.Key)
+		return nil
+	})
+	if err != nil || len(kept) != 1 || kept[0] != "young" {
+		t.Errorf("prompt logs kept: %v (%v), want the young one", kept, err)
 	}
 }
 
