@@ -186,5 +186,10 @@ func (s *Server) routes() []route {
 		{"GET", runs, "get-simulation-unit-test-set-runs", authRequired, nil, 50, s.getSimulationRuns},
 		{"GET", run + "artifacts/", "get-simulation-unit-test-set-run-artifacts", authRequired, perms{a.SimulationGetUnitTestSetRun, a.OrganizationGetStateMachine}, 100, s.getSimulationRunArtifacts},
 		{"DELETE", run, "cancel-simulation-unit-test-set-run", authRequired, perms{a.SimulationCancelUnitTestSetRun}, 10, s.cancelSimulationRun},
+
+		// Each prompt log needs what reading its conversation or simulation
+		// run needs; the handler decides that per log, and a log the caller
+		// may not read is an error entry of the zip, not a 403.
+		{"GET", org + "/admin/get_prompt_logs/", "get-prompt-logs", authRequired, nil, 20, s.getPromptLogs},
 	}
 }
