@@ -207,26 +207,24 @@ func writePromptLog(zw *zip.Writer, l store.PromptLog, refusal string) error {
 	return nil
 }
 
-// renderPrompt splits a prompt into its system prompt, the system
-// messages it opens with, and its history: every later message as
+// renderPrompt splits a prompt into its system prompt, the system message
+// it opens with, and its history: every later message as
 // "{role}: {content}", then what the model answered as
-// "completion ({model}): {completion}", parted by "---". A system
-// message later in the prompt stays in the history, where the model read
-// it.
+// "completion ({model}): {completion}", parted by "---". A later system
+// message (the task of the call, say) stays in the history, where the
+// model read it.
 func renderPrompt(msgs []llm.Message, l store.PromptLog) (system, history string) {
-	i := 0
-	var head []string
-	for ; i < len(msgs) && msgs[i].Role == "system"; i++ {
-		head = append(head, msgs[i].Content)
+	if len(msgs) > 0 && msgs[0].Role == "system" {
+		system, msgs = msgs[0].Content, msgs[1:]
 	}
 	var rest []string
-	for _, m := range msgs[i:] {
+	for _, m := range msgs {
 		rest = append(rest, m.Role+": "+m.Content)
 	}
 	if l.Completion != "" {
 		rest = append(rest, "completion ("+l.Model+"): "+l.Completion)
 	}
-	return strings.Join(head, promptLogSeparator), strings.Join(rest, promptLogSeparator)
+	return system, strings.Join(rest, promptLogSeparator)
 }
 
 func writeZipEntry(zw *zip.Writer, l store.PromptLog, suffix, text string) error {
