@@ -367,7 +367,7 @@ func TestPromptLogsWindowAndLimit(t *testing.T) {
 	prefix := "conversation/" + conv + "/manual/"
 	record := func(key string, age time.Duration) store.PromptLog {
 		return store.PromptLog{OrgID: srv.Organization, Key: prefix + key, ConversationID: &conv, Purpose: "p", Model: "m",
-			Prompt: json.RawMessage(`[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]`),
+			Prompt:     json.RawMessage(`[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]`),
 			Completion: "Hello", CreatedAt: clock.now().Add(-age)}
 	}
 	window := store.PromptLogRetention
