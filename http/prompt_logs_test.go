@@ -413,6 +413,39 @@ func TestPromptLogsWindowAndLimit(t *testing.T) {
 	}
 }
 
+// TestPromptLogsScopedFailures: a log that cannot be shown is an error
+// file of its own, and the others are still downloaded.
+func TestPromptLogsScopedFailures(t *testing.T) {
+	t.Parallel()
+	w := conversationSetup(t)
+	c, srv := w.admin, w.srv
+	conv := w.admin.conversationStart(t, w.svcID, nil)
+	missing := store.NewID()
+	ok := json.RawMessage(`[{"role": "user", "content": "Hi"}]`)
+	logs := []store.PromptLog{
+		{Key: "scoped/1-fine", ConversationID: &conv, Prompt: ok},
+		{Key: "scoped/2-unreadable", ConversationID: &conv, Prompt: json.RawMessage(`{"role": "user"`)},
+		{Key: "scoped/3-ownerless", Prompt: ok},
+		{Key: "scoped/4-gone", ConversationID: &missing, Prompt: ok},
+	}
+	for i := range logs {
+		logs[i].OrgID, logs[i].CreatedAt = srv.Organization, time.Now()
+	}
+	if err := srv.Store().RecordPromptLogs(context.Background(), logs); err != nil {
+		t.Fatal(err)
+	}
+	z := c.promptLogs(t, "scoped/").mustZip(t, "scoped failures")
+	want := map[string]string{
+		"scoped/1-fine-history":     "user: Hi",
+		"scoped/2-unreadable-error": "The stored prompt could not be read: unexpected end of JSON input",
+		"scoped/3-ownerless-error":  "This prompt log belongs to no conversation or simulation run, so it cannot be shown.",
+		"scoped/4-gone-error":       "The conversation " + missing + " this prompt log belongs to no longer exists.",
+	}
+	if !maps.Equal(z.files, want) {
+		t.Errorf("files: %v, want %v", z.files, want)
+	}
+}
+
 func TestPromptLogsRateLimit(t *testing.T) {
 	t.Parallel()
 	clock := newTestClock()
