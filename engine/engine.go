@@ -214,7 +214,17 @@ func (e *Engine) Interact(ctx context.Context, c store.Conversation, in Input, r
 	if err != nil {
 		return err
 	}
-	return t.play()
+	err = t.play()
+	if n := len(t.prompts); err != nil && n > 0 && t.prompts[n-1].Error != "" {
+		// A failed model call ends the turn before it is written, and the
+		// prompt logs with it; they are kept on their own, so the failure
+		// can be read in get-prompt-logs. (A conversation's first turn is
+		// not: the conversation it belongs to is not written either.)
+		if lerr := e.cfg.Store.RecordPromptLogs(context.WithoutCancel(ctx), t.prompts); lerr != nil {
+			return errors.Join(err, lerr)
+		}
+	}
+	return err
 }
 
 // graphKey names a context graph version.

@@ -463,3 +463,51 @@ func TestPromptLogsRateLimit(t *testing.T) {
 		t.Errorf("three seconds on: status %d, want 404", z.status)
 	}
 }
+
+// failsOnRequest fails every call whose prompt holds "please fail", and
+// answers the others by the built-in rules.
+type failsOnRequest struct{ llm.Builtin }
+
+func (p failsOnRequest) Complete(ctx context.Context, c llm.Call) (llm.Answer, error) {
+	for _, m := range c.Messages {
+		if strings.Contains(m.Content, "please fail") {
+			return llm.Answer{}, &llm.Error{Provider: "model", Msg: "the model is overloaded"}
+		}
+	}
+	return p.Builtin.Complete(ctx, c)
+}
+
+// TestPromptLogsOfAFailedInteraction: an interaction whose model call
+// fails is not written, but its prompt logs are, so the failure can be
+// read.
+func TestPromptLogsOfAFailedInteraction(t *testing.T) {
+	t.Parallel()
+	_, c := newTestServer(t, compadretest.WithModel(failsOnRequest{}))
+	svc := c.talkingService(t, "Walker", walkerGraph())
+	s := c.open(t, "", map[string]any{"service_id": svc})
+	if s.status != http.StatusCreated || s.last()["type"] == "error" {
+		t.Fatalf("create: %d %s", s.status, s.raw)
+	}
+	conv := s.events[0]["conversation_id"].(string)
+	failed := c.interact(t, conv, "", userMessage("please fail"))
+	if last := failed.last(); last["type"] != "error" || last["http_error_code"] != float64(502) {
+		t.Fatalf("interaction with a failing model: %d %s", failed.status, failed.raw)
+	}
+	z := c.promptLogs(t, "conversation/"+conv+"/interaction/").mustZip(t, "the conversation's interactions")
+	var errs []string
+	for name, text := range z.files {
+		if strings.HasSuffix(name, "-error") {
+			errs = append(errs, name)
+			if !strings.Contains(text, "the model is overloaded") {
+				t.Errorf("%s: %q", name, text)
+			}
+		}
+	}
+	if len(errs) != 1 {
+		t.Fatalf("error entries: %v of %v", errs, z.names())
+	}
+	key := strings.TrimSuffix(errs[0], "-error")
+	if !strings.Contains(z.files[key+"-history"], "please fail") {
+		t.Errorf("the failed call's history: %q", z.files[key+"-history"])
+	}
+}
