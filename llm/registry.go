@@ -169,6 +169,8 @@ type ParamsError struct {
 	// Param is the parameter at fault; empty when the fault is the whole
 	// of the parameters.
 	Param string
+	// Unknown says the model takes no parameter of that name at all.
+	Unknown bool
 	// Reason says what is wrong, as a sentence fragment.
 	Reason string
 }
@@ -393,6 +395,7 @@ func paramsError(model string, err error) error {
 	}
 	p := message.NewPrinter(language.English)
 	reasons := map[string][]string{}
+	unknown := map[string]bool{}
 	var walk func(*jsonschema.ValidationError)
 	walk = func(ve *jsonschema.ValidationError) {
 		if len(ve.Causes) > 0 {
@@ -404,6 +407,7 @@ func paramsError(model string, err error) error {
 		if extra, ok := ve.ErrorKind.(*kind.AdditionalProperties); ok {
 			for _, name := range extra.Properties {
 				reasons[name] = append(reasons[name], "the model takes no such parameter")
+				unknown[name] = true
 			}
 			return
 		}
@@ -422,5 +426,6 @@ func paramsError(model string, err error) error {
 		params = append(params, name)
 	}
 	slices.Sort(params)
-	return &ParamsError{Model: model, Param: params[0], Reason: strings.Join(reasons[params[0]], "; ")}
+	first := params[0]
+	return &ParamsError{Model: model, Param: first, Unknown: unknown[first], Reason: strings.Join(reasons[first], "; ")}
 }

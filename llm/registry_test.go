@@ -125,10 +125,12 @@ func TestRegistryBuiltin(t *testing.T) {
 		params  map[string]any
 		unknown bool
 		param   string // the parameter a *ParamsError names; "" for none
+		// notTaken says the model takes no such parameter at all.
+		notTaken bool
 	}{
 		{name: "the built-in model without parameters", model: BuiltinName},
 		{name: "the built-in model with a seed", model: BuiltinName, params: map[string]any{"seed": float64(7)}},
-		{name: "the built-in model with a temperature", model: BuiltinName, params: map[string]any{"temperature": 0.5}, param: "temperature"},
+		{name: "the built-in model with a temperature", model: BuiltinName, params: map[string]any{"temperature": 0.5}, param: "temperature", notTaken: true},
 		{name: "a hosted model with every parameter", model: "google_gemini-2.5-pro", params: map[string]any{
 			"temperature": 2.0, "top_p": 0.0, "max_tokens": float64(1), "seed": float64(1<<31 - 1), "stop": "END",
 			"presence_penalty": -2.0, "frequency_penalty": 2.0}},
@@ -139,7 +141,7 @@ func TestRegistryBuiltin(t *testing.T) {
 		{name: "a seed of 2^31", model: "aws_claude-opus-4-6", params: map[string]any{"seed": float64(1 << 31)}, param: "seed"},
 		{name: "five stop sequences", model: "aws_claude-opus-4-6", params: map[string]any{"stop": []any{"a", "b", "c", "d", "e"}}, param: "stop"},
 		{name: "an unknown parameter, named before a bad one", model: "aws_claude-opus-4-6",
-			params: map[string]any{"temprature": 1.0, "top_p": 3.0}, param: "temprature"},
+			params: map[string]any{"temprature": 1.0, "top_p": 3.0}, param: "temprature", notTaken: true},
 		{name: "an unknown model", model: "gpt-0", unknown: true},
 		{name: "a name differing in case", model: "BUILTIN", unknown: true},
 	}
@@ -154,7 +156,7 @@ func TestRegistryBuiltin(t *testing.T) {
 					t.Errorf("got %v, want an *UnknownModelError for %q", err, tt.model)
 				}
 			case tt.param != "":
-				if !errors.As(err, &pe) || pe.Param != tt.param || pe.Model != tt.model || pe.Reason == "" {
+				if !errors.As(err, &pe) || pe.Param != tt.param || pe.Model != tt.model || pe.Reason == "" || pe.Unknown != tt.notTaken {
 					t.Errorf("got %#v, want a *ParamsError naming %q of %q", err, tt.param, tt.model)
 				}
 			case err != nil:
