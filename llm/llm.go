@@ -55,6 +55,15 @@
 //     chosen index and option ("2: option"). Model is "builtin", whatever
 //     model the call names. Of Params, only Seed is read: when set, it
 //     stands for the call's Seed.
+//
+// # Models
+//
+// A Registry holds the models the configured provider offers, each with
+// the JSON Schema of the parameters it takes: get-models lists
+// it, and version sets' model preferences are checked against it. The
+// built-in provider offers "builtin" and the hosted API's model names,
+// all answered by its rules; the chat-completions one, its default model
+// and whatever the server's /models lists.
 package llm
 
 import (
