@@ -16,6 +16,9 @@ import (
 // the prompt and what came back (or the failure) in the prompt log.
 func (t *turn) ask(c llm.Call) (llm.Answer, error) {
 	c.Seed, c.Subject = t.conv.Seed, t.subject
+	if pref, ok := preferred(t.conv.LLMModelPreferences, c.Purpose); ok {
+		c.Model, c.Params = pref.LLMName, llm.ParseParams(pref.Params)
+	}
 	ans, err := t.e.complete(t.ctx, c)
 	prompt, _ := json.Marshal(c.Messages)
 	conv, inter := t.conv.ID, t.interactionID
@@ -34,6 +37,19 @@ func (t *turn) ask(c llm.Call) (llm.Answer, error) {
 		return llm.Answer{}, t.e.modelFailure(t.ctx, c.Purpose, err)
 	}
 	return ans, nil
+}
+
+// preferred is the model preference a conversation's version set gives
+// for calls of purpose. Preferences are keyed by the calls' purposes
+// ("engage-user"), or by the same with underscores ("engage_user"), as the
+// hosted API spells its interaction names. See DECISIONS.md, "Which calls
+// does a version set's model preference steer?".
+func preferred(prefs map[string]store.LLMConfig, purpose string) (store.LLMConfig, bool) {
+	if pref, ok := prefs[purpose]; ok {
+		return pref, true
+	}
+	pref, ok := prefs[strings.ReplaceAll(purpose, "-", "_")]
+	return pref, ok
 }
 
 // complete puts a call to the model, bounded by the model timeout.

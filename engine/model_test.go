@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/compadre-dev/compadre/store"
 )
 
 func TestFragments(t *testing.T) {
@@ -62,5 +64,31 @@ func TestLimitWords(t *testing.T) {
 		if got := limitWords(tt.in, tt.n); got != tt.want {
 			t.Errorf("limitWords(%q, %d): got %q, want %q", tt.in, tt.n, got, tt.want)
 		}
+	}
+}
+
+func TestPreferred(t *testing.T) {
+	dashed := store.LLMConfig{LLMName: "dashed"}
+	underscored := store.LLMConfig{LLMName: "underscored"}
+	tests := []struct {
+		name    string
+		prefs   map[string]store.LLMConfig
+		purpose string
+		want    string // the preferred model; "" for none
+	}{
+		{"none", nil, "engage-user", ""},
+		{"the purpose", map[string]store.LLMConfig{"engage-user": dashed}, "engage-user", "dashed"},
+		{"with underscores", map[string]store.LLMConfig{"engage_user": underscored}, "engage-user", "underscored"},
+		{"the purpose's own spelling first", map[string]store.LLMConfig{"engage_user": underscored, "engage-user": dashed}, "engage-user", "dashed"},
+		{"another purpose's", map[string]store.LLMConfig{"reflect": dashed}, "engage-user", ""},
+		{"a prefix is not the purpose", map[string]store.LLMConfig{"engage-user": dashed}, "engage-user-tool", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := preferred(tt.prefs, tt.purpose)
+			if ok != (tt.want != "") || got.LLMName != tt.want {
+				t.Errorf("got %q (%v), want %q", got.LLMName, ok, tt.want)
+			}
+		})
 	}
 }

@@ -541,6 +541,12 @@ type gatedModel struct {
 func newGatedModel(t *testing.T) *gatedModel {
 	g := &gatedModel{gate: make(chan struct{}), entered: make(chan struct{}, 64)}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The model list the server asks for at start is no model call:
+		// it neither waits at the gate nor counts as entering.
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/models") {
+			_, _ = io.WriteString(w, `{"data":[]}`)
+			return
+		}
 		var req struct {
 			ResponseFormat *struct {
 				JSONSchema struct {

@@ -180,6 +180,8 @@ func (s *Server) routes() []route {
 		{"POST", hook + "/rotate-secret", "rotate-webhook-destination-secret", authRequired, perms{a.WebhookUpdateDestination}, 20, s.rotateWebhookSecret},
 		{"GET", hook + "/delivery", "get-webhook-deliveries", authRequired, nil, 5, s.getWebhookDeliveries},
 
+		{"GET", org + "/admin/get_models/", "get-models", authRequired, perms{a.AdminGetModels}, 20, s.getModels},
+
 		// Listing runs filters by Simulation:GetSimulationUnitTestSetRun and
 		// redacts by what else the caller may read.
 		{"POST", runs, "create-simulation-unit-test-set-run", authRequired, perms{a.SimulationCreateUnitTestSetRun}, 20, s.createSimulationRun},

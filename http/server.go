@@ -90,6 +90,9 @@ type Server struct {
 	deliverer     *webhook.Deliverer
 	processor     *postprocess.Processor
 	model         llm.Provider
+	// models lists the provider's models and checks version sets'
+	// preferences against them.
+	models *llm.Registry
 	// transcriber and synthesizer are the voice providers; synthesizer may
 	// be nil.
 	transcriber voice.Transcriber
@@ -110,8 +113,10 @@ type Server struct {
 }
 
 // Start starts the API's background work, simulation runs and webhook
-// deliveries, picking up where an earlier process left them.
+// deliveries, picking up where an earlier process left them, and asks the
+// model provider for its models.
 func (s *Server) Start(ctx context.Context) error {
+	s.models.Start()
 	if err := s.runner.Start(ctx); err != nil {
 		return err
 	}
@@ -126,6 +131,7 @@ func (s *Server) Close() {
 	s.runner.Close()
 	s.processor.Close()
 	s.deliverer.Close()
+	s.models.Close()
 }
 
 // New builds the API from cfg.
@@ -156,6 +162,7 @@ func New(cfg Config) (*Server, error) {
 	if s.model == nil {
 		s.model = llm.Builtin{}
 	}
+	s.models = llm.NewRegistry(s.model, llm.RegistryConfig{Log: s.log, Now: s.now})
 	s.transcriber, s.synthesizer = cfg.Transcriber, cfg.Synthesizer
 	if s.transcriber == nil {
 		s.transcriber = voice.Builtin{}

@@ -162,6 +162,9 @@ func (s *Server) createService(w http.ResponseWriter, r *http.Request) error {
 	}
 	var release *store.VersionSet
 	if req.ReleaseVersionSet != nil {
+		if err := s.checkPreferences(ctx, req.ReleaseVersionSet.LLMModelPreferences); err != nil {
+			return err
+		}
 		vs := req.ReleaseVersionSet.toStore()
 		release = &vs
 	}
@@ -273,6 +276,9 @@ func (s *Server) upsertServiceVersionSet(w http.ResponseWriter, r *http.Request)
 	}
 	var req upsertVersionSetRequest
 	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	if err := s.checkPreferences(ctx, req.VersionSet.LLMModelPreferences); err != nil {
 		return err
 	}
 	err := s.store.UpsertVersionSet(ctx, st.org.ID, mux.Vars(r)["service_id"], name, req.VersionSet.toStore(), actor(r),

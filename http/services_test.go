@@ -161,7 +161,7 @@ func TestServiceCreateRefusals(t *testing.T) {
 		{"a pinned state machine version that does not exist", serviceBody("S", agentID, smID, pin(nil, 7)), http.StatusBadRequest},
 		{"an unknown model", serviceBody("S", agentID, smID, map[string]any{"release_version_set": map[string]any{
 			"agent_version_number": nil, "service_hierarchical_state_machine_version_number": nil,
-			"llm_model_preferences": map[string]any{"x": map[string]any{"llm_name": "gpt-0"}}}}), http.StatusUnprocessableEntity},
+			"llm_model_preferences": map[string]any{"x": map[string]any{"llm_name": "gpt-0"}}}}), http.StatusBadRequest},
 		{"a keyterm with capitals", serviceBody("S", agentID, smID, map[string]any{"keyterms": []any{"Amigo"}}), http.StatusUnprocessableEntity},
 		{"a keyterm of four words", serviceBody("S", agentID, smID, map[string]any{"keyterms": []any{"a b c d"}}), http.StatusUnprocessableEntity},
 		{"21 keyterms", serviceBody("S", agentID, smID, map[string]any{"keyterms": slices.Repeat([]any{"a"}, 21)}), http.StatusUnprocessableEntity},

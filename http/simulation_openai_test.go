@@ -29,6 +29,12 @@ type scriptedModel struct {
 const scriptedJustification = "The scripted judge read the transcript."
 
 func (m *scriptedModel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The server's model list, which the model registry asks for, is not
+	// a part of the simulation.
+	if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/models") {
+		_, _ = io.WriteString(w, `{"data":[{"id":"scripted"}]}`)
+		return
+	}
 	raw, _ := io.ReadAll(r.Body)
 	var req map[string]any
 	_ = json.Unmarshal(raw, &req)

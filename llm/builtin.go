@@ -35,14 +35,31 @@ var _ Provider = Builtin{}
 // Name returns "builtin".
 func (Builtin) Name() string { return BuiltinName }
 
-// Models returns the one model, "builtin".
-func (Builtin) Models(context.Context) ([]Model, error) {
-	return []Model{{Name: BuiltinName, ParamsSchema: json.RawMessage(paramsSchema)}}, nil
+// Models returns the model "builtin" and each model the hosted API names
+// (referenceModels): version sets written for the hosted API name those,
+// and the built-in rules answer them all alike. Those take the
+// chat-completions parameters such version sets may give; of them the
+// rules honour the seed alone.
+func (b Builtin) Models(context.Context) ([]Model, error) {
+	models := []Model{b.DefaultModel()}
+	for _, name := range referenceModels {
+		models = append(models, Model{Name: name, ParamsSchema: json.RawMessage(chatParamsSchema),
+			Description: "A model of the hosted API, answered here by the built-in rules (the model builtin): " +
+				"of its parameters only the seed is honoured."})
+	}
+	return models, nil
+}
+
+// DefaultModel returns the model "builtin", which takes a seed alone.
+func (Builtin) DefaultModel() Model {
+	return Model{Name: BuiltinName, ParamsSchema: json.RawMessage(builtinParamsSchema),
+		Description: "The built-in model: it answers by fixed, documented rules, needs no network, " +
+			"and gives the same call the same answer."}
 }
 
 // Complete answers c by the package's rules. It ignores c.Model, so an
 // agent that prefers a hosted model still runs on it; the answer's Model
-// says "builtin".
+// says "builtin". Of c.Params it honours the seed.
 func (Builtin) Complete(ctx context.Context, c Call) (Answer, error) {
 	fail := func(format string, args ...any) (Answer, error) {
 		return Answer{}, &Error{Provider: BuiltinName, Msg: fmt.Sprintf(format, args...)}
@@ -57,7 +74,7 @@ func (Builtin) Complete(ctx context.Context, c Call) (Answer, error) {
 	a := Answer{Model: BuiltinName}
 	switch c.Kind {
 	case Choice:
-		a.Choice = choose(c.Subject, c.Options, c.Seed)
+		a.Choice = choose(c.Subject, c.Options, c.seed())
 		a.Completion = strconv.Itoa(a.Choice) + ": " + c.Options[a.Choice]
 	case Object:
 		build := builtinObject

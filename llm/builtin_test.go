@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -231,16 +232,49 @@ func TestBuiltinModels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(models) != 1 || models[0].Name != BuiltinName {
-		t.Fatalf("got %+v, want the one model %q", models, BuiltinName)
+	var names []string
+	for _, m := range models {
+		names = append(names, m.Name)
 	}
-	s, err := compileSchema(models[0].ParamsSchema)
-	if err != nil {
-		t.Fatal(err)
+	if want := append([]string{BuiltinName}, referenceModels...); !slices.Equal(names, want) {
+		t.Fatalf("got %v, want %v", names, want)
 	}
-	for params, valid := range map[string]bool{`{"seed":3}`: true, `{}`: true, `{"seed":-1}`: false, `{"temperature":1}`: false} {
-		if _, _, err := decodeObject(params, s.root); (err == nil) != valid {
-			t.Errorf("params %s: got error %v, want valid %v", params, err, valid)
+	tests := []struct {
+		model  Model
+		params string
+		valid  bool
+	}{
+		{models[0], `{"seed":3}`, true},
+		{models[0], `{}`, true},
+		{models[0], `{"seed":-1}`, false},
+		{models[0], `{"temperature":1}`, false},
+		{models[1], `{"temperature":1,"top_p":0.5,"seed":7,"stop":["x"]}`, true},
+		{models[1], `{"temperature":2.5}`, false},
+	}
+	for _, tt := range tests {
+		s, err := compileSchema(tt.model.ParamsSchema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := decodeObject(tt.params, s.root); (err == nil) != tt.valid {
+			t.Errorf("%s params %s: got error %v, want valid %v", tt.model.Name, tt.params, err, tt.valid)
+		}
+	}
+}
+
+// TestBuiltinHonoursTheSeedParameter: a preference's seed stands for the
+// conversation's in breaking ties.
+func TestBuiltinHonoursTheSeedParameter(t *testing.T) {
+	t.Parallel()
+	options := []string{"red apple", "green apple"}
+	for seed := range uint64(2) {
+		c := Call{Kind: Choice, Subject: "an apple", Options: options, Seed: 1 - seed, Params: Params{Seed: &seed}}
+		a, err := Builtin{}.Complete(context.Background(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Choice != int(seed) {
+			t.Errorf("seed parameter %d over call seed %d: got choice %d, want %d", seed, 1-seed, a.Choice, seed)
 		}
 	}
 }

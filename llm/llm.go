@@ -53,7 +53,17 @@
 //     true, quote in its description what the conversation must say.
 //   - Completion is the answer's text: the Text, the Object's JSON, or the
 //     chosen index and option ("2: option"). Model is "builtin", whatever
-//     model the call names.
+//     model the call names. Of Params, only Seed is read: when set, it
+//     stands for the call's Seed.
+//
+// # Models
+//
+// A Registry holds the models the configured provider offers, each with
+// the JSON Schema of the parameters it takes: get-models lists
+// it, and version sets' model preferences are checked against it. The
+// built-in provider offers "builtin" and the hosted API's model names,
+// all answered by its rules; the chat-completions one, its default model
+// and whatever the server's /models lists.
 package llm
 
 import (
@@ -110,6 +120,9 @@ type Call struct {
 	Seed uint64
 	// Model is the model to ask; empty means the provider's default.
 	Model string
+	// Params are the model parameters a version set's preference gives
+	// for this kind of call; the zero value leaves each to the model.
+	Params Params
 	// Passages are the texts an answer may cite by ID (a judge's
 	// references); Messages carry the same texts for a real model.
 	Passages []Passage
@@ -135,6 +148,8 @@ type Answer struct {
 type Model struct {
 	Name         string
 	ParamsSchema json.RawMessage
+	// Description says what answers when the model is asked.
+	Description string
 }
 
 // Provider answers calls. Complete must return promptly when ctx ends, and
@@ -145,7 +160,11 @@ type Provider interface {
 	// Name is the provider's name as flags and /readyz spell it.
 	Name() string
 	Complete(ctx context.Context, c Call) (Answer, error)
+	// Models lists the models the provider offers; it may ask a server.
 	Models(ctx context.Context) ([]Model, error)
+	// DefaultModel is the model a call that names none asks, which is
+	// offered whatever Models says.
+	DefaultModel() Model
 }
 
 // Error is a provider's failure to answer a call: a call no model could
@@ -184,7 +203,3 @@ func New(name string, cfg OpenAIConfig) (Provider, error) {
 	}
 	return nil, fmt.Errorf("llm: unknown provider %q; want %s or %s", name, BuiltinName, OpenAIName)
 }
-
-// paramsSchema is the parameters every model takes: the seed a call
-// carries, and nothing else, since Call has no other knob.
-const paramsSchema = `{"type":"object","properties":{"seed":{"type":"integer","minimum":0}},"additionalProperties":false}`

@@ -75,6 +75,14 @@ type chatRequest struct {
 	Messages       []Message       `json:"messages"`
 	Seed           uint64          `json:"seed"`
 	ResponseFormat *responseFormat `json:"response_format,omitempty"`
+	// The sampling parameters a version set's preference gives; absent
+	// ones are left to the server.
+	Temperature      *float64 `json:"temperature,omitempty"`
+	TopP             *float64 `json:"top_p,omitempty"`
+	MaxTokens        *int     `json:"max_tokens,omitempty"`
+	Stop             []string `json:"stop,omitempty"`
+	PresencePenalty  *float64 `json:"presence_penalty,omitempty"`
+	FrequencyPenalty *float64 `json:"frequency_penalty,omitempty"`
 }
 
 type responseFormat struct {
@@ -110,7 +118,9 @@ func (p *OpenAI) Complete(ctx context.Context, c Call) (Answer, error) {
 		Messages: append(make([]Message, 0, len(c.Messages)+1), c.Messages...),
 		// Servers keep the seed in 32 bits (llama.cpp) or a signed int;
 		// below 2^31 it means the same to all of them.
-		Seed: c.Seed % (1 << 31),
+		Seed:        c.seed() % (1 << 31),
+		Temperature: c.Params.Temperature, TopP: c.Params.TopP, MaxTokens: c.Params.MaxTokens, Stop: c.Params.Stop,
+		PresencePenalty: c.Params.PresencePenalty, FrequencyPenalty: c.Params.FrequencyPenalty,
 	}
 	if req.Model == "" {
 		req.Model = p.cfg.Model
@@ -182,7 +192,15 @@ func (p *OpenAI) Complete(ctx context.Context, c Call) (Answer, error) {
 	return a, nil
 }
 
-// Models lists the models the server offers (GET /models).
+// DefaultModel returns the configured model, which takes the
+// chat-completions parameters.
+func (p *OpenAI) DefaultModel() Model {
+	return Model{Name: p.cfg.Model, ParamsSchema: json.RawMessage(chatParamsSchema),
+		Description: "The model the server asks when a version set prefers none."}
+}
+
+// Models lists the models the server offers (GET /models), each taking
+// the chat-completions parameters.
 func (p *OpenAI) Models(ctx context.Context) ([]Model, error) {
 	var resp struct {
 		Data []struct {
@@ -194,7 +212,11 @@ func (p *OpenAI) Models(ctx context.Context) ([]Model, error) {
 	}
 	models := make([]Model, 0, len(resp.Data))
 	for _, m := range resp.Data {
-		models = append(models, Model{Name: m.ID, ParamsSchema: json.RawMessage(paramsSchema)})
+		if m.ID == "" {
+			continue
+		}
+		models = append(models, Model{Name: m.ID, ParamsSchema: json.RawMessage(chatParamsSchema),
+			Description: "A model of the configured OpenAI-compatible server."})
 	}
 	return models, nil
 }

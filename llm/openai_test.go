@@ -116,6 +116,42 @@ func TestOpenAIChoiceRequest(t *testing.T) {
 	}
 }
 
+// TestOpenAIParams: a call's model and parameters go into the request as
+// the protocol names them; absent ones are not sent at all.
+func TestOpenAIParams(t *testing.T) {
+	t.Parallel()
+	temp, seed, tokens := 0.25, uint64(42), 64
+	tests := []struct {
+		name string
+		call Call
+		want string
+	}{
+		{"none", Call{Kind: Text, Seed: 3},
+			`{"model":"llama3.2","messages":[],"seed":3}`},
+		{"a preference's", Call{Kind: Text, Seed: 3, Model: "phi4", Params: Params{Temperature: &temp, Seed: &seed,
+			MaxTokens: &tokens, Stop: []string{"END"}}},
+			`{"model":"phi4","messages":[],"seed":42,"temperature":0.25,"max_tokens":64,"stop":["END"]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFakeServer(t, http.StatusOK, completion("Hello."))
+			if _, err := f.provider(t).Complete(context.Background(), tt.call); err != nil {
+				t.Fatal(err)
+			}
+			<-f.requests
+			var got, want any
+			if err := json.Unmarshal(<-f.bodies, &got); err != nil {
+				t.Fatal(err)
+			}
+			json.Unmarshal([]byte(tt.want), &want)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("got %v, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestOpenAIObjectRequest(t *testing.T) {
 	t.Parallel()
 	const schema = `{"type":"object","properties":{"city":{"type":"string"}},"required":["city"],"additionalProperties":false}`
