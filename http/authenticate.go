@@ -40,7 +40,12 @@ func (s *Server) authenticate(r *http.Request, mode authMode, pathOrg string, st
 	if mode != authCrossOrg && claims.OrgID != pathOrg {
 		return withChallenge(unauthorized("The token was not issued for this organization."))
 	}
-	p, err := s.store.Principal(r.Context(), claims.OrgID, claims.UserID, claims.KeyID)
+	var p store.Principal
+	if claims.LinkID != "" {
+		p, err = s.store.SignInPrincipal(r.Context(), claims.OrgID, claims.UserID, claims.LinkID)
+	} else {
+		p, err = s.store.Principal(r.Context(), claims.OrgID, claims.UserID, claims.KeyID)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return withChallenge(unauthorized("The token's user or API key no longer exists."))
 	}
