@@ -25,10 +25,8 @@ func NewSignInLinks(signingKey []byte) *SignInLinks {
 	return &SignInLinks{key: mac.Sum(nil)}
 }
 
-// SignInTokenLength is the length of a token: 32 bytes, unpadded base64url.
-const SignInTokenLength = 43
-
-// Token returns the token of the link with the given ID.
+// Token returns the token of the link with the given ID: 32 bytes, as 43
+// characters of unpadded base64url.
 func (l *SignInLinks) Token(linkID string) string {
 	mac := hmac.New(sha256.New, l.key)
 	mac.Write([]byte(linkID))

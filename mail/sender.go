@@ -31,6 +31,11 @@ const (
 	lease = 2 * SMTPTimeout
 	// pruneEvery is how often lapsed links are deleted.
 	pruneEvery = 10 * time.Minute
+	// settle is how long the sender waits after being told of a link
+	// before it looks: the mail's work (done for a user's email only) then
+	// happens well after the answer to the request, not during it, where
+	// it would make a user's email measurably slower to answer.
+	settle = 20 * time.Millisecond
 )
 
 // errLinkExpired drops a mail whose link lapsed before it could be sent.
@@ -97,7 +102,7 @@ func (s *Sender) Close() {
 	s.wg.Wait()
 }
 
-// Notify tells the sender a link was recorded, so it looks at once rather
+// Notify tells the sender a link was recorded, so it looks shortly rather
 // than at its next poll. Every sign-in request calls it, whether or not
 // its link has a mail, so both cost the same.
 func (s *Sender) Notify() {
@@ -147,6 +152,11 @@ func (s *Sender) loop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-s.wake:
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(settle):
+			}
 		case <-time.After(wait):
 		}
 	}
