@@ -8,6 +8,14 @@
 //		client := myclient.New(srv.BaseURL, srv.Organization, srv.APIKeyID, srv.APIKey, srv.UserID)
 //		...
 //	}
+//
+// Mail the server sends (the links of sign-in-with-email) goes to its local
+// sink, files in <DataDir>/mail, which a test reads back: srv.Mail lists the
+// messages, srv.WaitMail waits for them (the server sends mail in the
+// background, shortly after the request), srv.SignInLinks gives the links
+// mailed to an address, and srv.SignInByEmail signs a user in through the
+// whole flow. WithMail sends through a transport of the test's instead,
+// such as an SMTP server it runs; ParseMail reads what that receives.
 package compadretest
 
 import (
