@@ -862,7 +862,7 @@ CREATE INDEX memories_user ON memories (org_id, user_id, created_at);
 CREATE TABLE sign_in_links (
     id                 TEXT PRIMARY KEY,
     org_id             TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
-    -- As asked for, lowercased.
+    -- As asked for, its ASCII letters lowercased.
     email              TEXT NOT NULL,
     -- The verified user the email belonged to when asked; NULL if none.
     user_id            TEXT REFERENCES users (id) ON DELETE CASCADE,

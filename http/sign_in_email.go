@@ -51,7 +51,7 @@ func (s *Server) signInWithEmail(w http.ResponseWriter, r *http.Request) error {
 	if err := s.redirects.Check(req.RedirectLink); err != nil {
 		return badRequest(redirectRefusal(err))
 	}
-	email := strings.ToLower(req.Email)
+	email := asciiLower(req.Email)
 	err := s.limits.allowOwn(
 		ownLimit{key: "sign-in-with-email\x00client\x00" + st.org.ID + "\x00" + rateLimitSubject(r, st),
 			n: signInPerClient, period: time.Minute,
@@ -75,6 +75,18 @@ func (s *Server) signInWithEmail(w http.ResponseWriter, r *http.Request) error {
 	s.mailer.Notify()
 	writeJSON(w, http.StatusOK, struct{}{})
 	return nil
+}
+
+// asciiLower lowercases the ASCII letters of an email only, as the users
+// table compares emails (SQLite's NOCASE), so a link finds the user whose
+// email differs from it in the case of those letters alone.
+func asciiLower(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + ('a' - 'A')
+		}
+		return r
+	}, s)
 }
 
 // redirectRefusal words why a redirect link is refused.

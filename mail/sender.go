@@ -186,6 +186,7 @@ func (s *Sender) attempt(ctx context.Context, m store.SignInMail) {
 	var next *time.Time
 	switch {
 	case err == nil:
+		log.Debug("sign-in mail sent")
 	case m.Attempts < len(Retries) && now.Add(Retries[m.Attempts]).Before(m.ExpiresAt):
 		at := now.Add(Retries[m.Attempts])
 		next = &at

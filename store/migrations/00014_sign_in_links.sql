@@ -10,7 +10,7 @@
 CREATE TABLE sign_in_links (
     id                 TEXT PRIMARY KEY,
     org_id             TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
-    -- As asked for, lowercased.
+    -- As asked for, its ASCII letters lowercased.
     email              TEXT NOT NULL,
     -- The verified user the email belonged to when asked; NULL if none.
     user_id            TEXT REFERENCES users (id) ON DELETE CASCADE,
