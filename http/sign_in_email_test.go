@@ -109,6 +109,9 @@ func TestSignInWithEmail(t *testing.T) {
 		}
 	}
 
+	status, bad := c.exchange("not a token")
+	mustStatus(t, "a token outside base64url", status, http.StatusUnprocessableEntity, bad)
+
 	// A token is a user's own: Ada's role may read the organization's
 	// dimensions but not create users.
 	if status, _, _ := c.askLink(t, "ada@example.com", "http://localhost:3000/"); status != http.StatusOK {
