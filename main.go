@@ -30,6 +30,7 @@ import (
 	assets "github.com/compadre-dev/compadre/embed"
 	httpapi "github.com/compadre-dev/compadre/http"
 	"github.com/compadre-dev/compadre/llm"
+	"github.com/compadre-dev/compadre/mail"
 	"github.com/compadre-dev/compadre/simulate"
 	"github.com/compadre-dev/compadre/store"
 	"github.com/compadre-dev/compadre/voice"
@@ -95,6 +96,7 @@ type serveFlags struct {
 	sttURL, sttKey, sttModel, ttsURL, ttsKey, ttsModel, ttsVoice string
 	simulationWorkers                                            string
 	webhookLoopback, webhookPrivate, webhookRetryScale           string
+	smtpURL, signInRedirects                                     string
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -135,6 +137,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.StringVar(&f.webhookLoopback, "webhook-loopback", env(getenv, "webhook-loopback", "off"), "on lets webhook destinations be loopback addresses, over plain http too, for local development (COMPADRE_WEBHOOK_LOOPBACK)")
 	fs.StringVar(&f.webhookRetryScale, "webhook-retry-scale", env(getenv, "webhook-retry-scale", "1"), "multiplies the webhook retry schedule (5, 10, 20, 20, 20 s); 0.01 makes it 50 ms to 200 ms for tests (COMPADRE_WEBHOOK_RETRY_SCALE)")
 	fs.StringVar(&f.webhookPrivate, "webhook-private-networks", env(getenv, "webhook-private-networks", "off"), "on lets webhook destinations be private, link-local or metadata addresses (COMPADRE_WEBHOOK_PRIVATE_NETWORKS)")
+	fs.StringVar(&f.smtpURL, "smtp-url", env(getenv, "smtp-url", ""), "mail server for sign-in links, smtp://user:password@host:587?from=noreply@example.com or smtps:// for implicit TLS; without one, mail goes to files in <data>/mail (COMPADRE_SMTP_URL)")
+	fs.StringVar(&f.signInRedirects, "sign-in-redirects", env(getenv, "sign-in-redirects", ""), "comma-separated origins, such as https://app.example.com, that sign-in links may lead to besides this server's and loopback ones (COMPADRE_SIGN_IN_REDIRECTS)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -188,6 +192,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil || workers < 1 {
 		return fmt.Errorf("--simulation-workers: want a positive number, got %q", f.simulationWorkers)
 	}
+	mailCfg, err := parseMail(f.smtpURL, f.signInRedirects)
+	if err != nil {
+		return err
+	}
 	log, err := newLogger(stderr, f.logFormat, f.logLevel)
 	if err != nil {
 		return err
@@ -205,6 +213,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Model: model, Transcriber: transcriber, Synthesizer: synthesizer, SimulationWorkers: workers,
 		WebhookPolicy:     webhook.Policy{Loopback: f.webhookLoopback == "on", PrivateNetworks: f.webhookPrivate == "on"},
 		WebhookRetryScale: retryScale,
+		Mail:              mailCfg.Mail, SignInRedirects: mailCfg.SignInRedirects,
 	}, baseURL)
 	if err != nil {
 		l.Close()
@@ -216,7 +225,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log.Info("serving", "url", baseURL, "data", f.data, "rate_limits", f.rateLimits, "version", app.Version, "python", python,
 		"llm", model.Name(), "llm_url", f.llmURL, "transcriber", voiceName(transcriber, "builtin"),
-		"synthesizer", voiceName(synthesizer, "none"))
+		"synthesizer", voiceName(synthesizer, "none"), "mail", mailName(mailCfg.Mail, filepath.Join(f.data, app.MailDir)))
 	return a.Serve(ctx, l, 30*time.Second)
 }
 
@@ -261,6 +270,35 @@ func voiceName(p interface{ Name() string }, none string) string {
 		return none
 	}
 	return p.Name()
+}
+
+// parseMail reads --smtp-url and --sign-in-redirects into the mail fields
+// of an app.Config. Its errors never repeat the URL, which may hold a
+// password.
+func parseMail(smtpURL, redirects string) (app.Config, error) {
+	var c app.Config
+	if smtpURL != "" {
+		s, err := mail.ParseSMTPURL(smtpURL)
+		if err != nil {
+			return c, fmt.Errorf("--smtp-url: %w", err)
+		}
+		c.Mail = s
+	}
+	origins, err := mail.ParseOrigins(redirects)
+	if err != nil {
+		return c, fmt.Errorf("--sign-in-redirects: %w", err)
+	}
+	c.SignInRedirects = origins
+	return c, nil
+}
+
+// mailName names where mail goes, for the start-up log: the SMTP server
+// without its credentials, or the local sink's directory.
+func mailName(t mail.Transport, sink string) string {
+	if s, ok := t.(*mail.SMTP); ok {
+		return s.String()
+	}
+	return "sink " + sink
 }
 
 // parseConnLimits reads --idle-timeout, --body-timeout (Go durations) and

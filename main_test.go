@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -244,6 +245,10 @@ func TestServeRefusesBadLimits(t *testing.T) {
 		{name: "max connections flag", args: []string{"--max-connections", "-1"}, wantErr: "--max-connections"},
 		{name: "webhook retry scale zero", args: []string{"--webhook-retry-scale", "0"}, wantErr: "--webhook-retry-scale"},
 		{name: "webhook retry scale environment", env: map[string]string{"COMPADRE_WEBHOOK_RETRY_SCALE": "fast"}, wantErr: "--webhook-retry-scale"},
+		{name: "SMTP URL flag", args: []string{"--smtp-url", "http://mail.example.com"}, wantErr: "--smtp-url"},
+		{name: "SMTP URL environment", env: map[string]string{"COMPADRE_SMTP_URL": "smtp://u:p@x?sender=a@b"}, wantErr: "--smtp-url"},
+		{name: "sign-in redirects flag", args: []string{"--sign-in-redirects", "https://app.example.com/login"}, wantErr: "--sign-in-redirects"},
+		{name: "sign-in redirects environment", env: map[string]string{"COMPADRE_SIGN_IN_REDIRECTS": "app.example.com"}, wantErr: "--sign-in-redirects"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -258,6 +263,28 @@ func TestServeRefusesBadLimits(t *testing.T) {
 				t.Errorf("data directory: got %v, want it not created", err)
 			}
 		})
+	}
+}
+
+// The SMTP URL may hold a password: no error or log line repeats it.
+func TestParseMail(t *testing.T) {
+	c, err := parseMail("smtp://mailer:hunter2@mail.example.com?from=noreply@example.com", "https://App.example.com, http://10.0.0.5:3000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name := mailName(c.Mail, "sink"); name != "smtp://mail.example.com:587" || c.Mail.From() != "noreply@example.com" {
+		t.Errorf("mail %q from %q", name, c.Mail.From())
+	}
+	if want := []string{"https://app.example.com:443", "http://10.0.0.5:3000"}; !slices.Equal(c.SignInRedirects, want) {
+		t.Errorf("redirects %q, want %q", c.SignInRedirects, want)
+	}
+	if c, err := parseMail("", ""); err != nil || c.Mail != nil || mailName(c.Mail, "data/mail") != "sink data/mail" {
+		t.Errorf("no SMTP URL: %+v, %v", c, err)
+	}
+	for _, bad := range []string{"smtp://mailer:hunter2@", "smtp://mailer:hunter2@x:%zz", "smtpx://mailer:hunter2@x"} {
+		if _, err := parseMail(bad, ""); err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%s: %v, want an error without the password", bad, err)
+		}
 	}
 }
 

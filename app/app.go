@@ -14,11 +14,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/compadre-dev/compadre/auth"
 	httpapi "github.com/compadre-dev/compadre/http"
 	"github.com/compadre-dev/compadre/llm"
+	"github.com/compadre-dev/compadre/mail"
 	"github.com/compadre-dev/compadre/store"
 	"github.com/compadre-dev/compadre/tools"
 	"github.com/compadre-dev/compadre/voice"
@@ -95,6 +97,13 @@ type Config struct {
 	// MaxConns caps the connections open at once; further clients wait to
 	// be accepted. 0 means DefaultMaxConns.
 	MaxConns int
+	// Mail delivers the mail of sign-in links; nil means the local sink, a
+	// file per message in <data>/mail and a log line.
+	Mail mail.Transport
+	// SignInRedirects are the origins, besides the server's own and
+	// loopback ones, that sign-in links may lead to, such as
+	// "https://app.example.com".
+	SignInRedirects []string
 
 	// openSandbox opens the sandbox; nil means OpenSandbox. Tests set it
 	// to hold the sandbox in its starting state.
@@ -153,6 +162,8 @@ const (
 	CredentialsFile = "credentials.json"
 	signingKeyFile  = "token-signing.key"
 	sealingKeyFile  = "secrets.key"
+	// MailDir is the local mail sink's directory.
+	MailDir = "mail"
 )
 
 // Open prepares the data directory (creating it and, on first start, the
@@ -217,11 +228,25 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 		st.Close()
 		return nil, err
 	}
+	origins, err := mail.ParseOrigins(strings.Join(cfg.SignInRedirects, ","))
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("app: sign-in redirects: %w", err)
+	}
+	transport := cfg.Mail
+	if transport == nil {
+		if transport, err = mail.NewDir(filepath.Join(cfg.DataDir, MailDir), cfg.Logger); err != nil {
+			a.Close()
+			return nil, err
+		}
+	}
 	apiCfg := httpapi.Config{
 		Store: st, Tokens: auth.NewTokens(signing, cfg.TokenTTL, cfg.Now), Sealer: sealer, Logger: cfg.Logger,
 		RateLimitScale: cfg.RateLimitScale, RateLimitBurstMinutes: cfg.RateLimitBurstMinutes, Now: cfg.Now, Version: Version, BodyTimeout: cfg.BodyTimeout,
 		KeyHashCost: cfg.keyHashCost(), Model: cfg.Model, Transcriber: cfg.Transcriber, Synthesizer: cfg.Synthesizer,
 		SimulationWorkers: cfg.SimulationWorkers, WebhookPolicy: cfg.WebhookPolicy, WebhookRetryScale: cfg.WebhookRetryScale,
+		SignInLinks: auth.NewSignInLinks(signing), Mail: transport,
+		SignInRedirects: mail.RedirectPolicy{Base: baseURL, Origins: origins},
 	}
 	if cfg.Sandbox {
 		cacheDir := cfg.SandboxCacheDir

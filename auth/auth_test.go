@@ -216,3 +216,42 @@ func TestSecretsAndSealing(t *testing.T) {
 		t.Error("sealing is deterministic: the nonce is not fresh")
 	}
 }
+
+// A token names the API key or the sign-in link it was issued with, exactly
+// one of them.
+func TestTokensOfSignInLinks(t *testing.T) {
+	tok := NewTokens([]byte("0123456789abcdef0123456789abcdef"), time.Hour, time.Now)
+	s, _, err := tok.Issue(Claims{OrgID: "o", UserID: "u", LinkID: "l"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := tok.Verify(s); err != nil || got.LinkID != "l" || got.KeyID != "" {
+		t.Fatalf("verify: %+v, %v", got, err)
+	}
+	for name, c := range map[string]Claims{
+		"neither": {OrgID: "o", UserID: "u"},
+		"both":    {OrgID: "o", UserID: "u", KeyID: "k", LinkID: "l"},
+	} {
+		s, _, err := tok.Issue(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tok.Verify(s); !errors.Is(err, ErrUnauthenticated) {
+			t.Errorf("%s: got %v, want ErrUnauthenticated", name, err)
+		}
+	}
+}
+
+func TestSignInLinkTokens(t *testing.T) {
+	a, b := NewSignInLinks([]byte("key one")), NewSignInLinks([]byte("key two"))
+	tok := a.Token("0123456789abcdef01234567")
+	if len(tok) != 43 || tok != a.Token("0123456789abcdef01234567") {
+		t.Errorf("token %q: want 43 characters, the same each time", tok)
+	}
+	if tok == a.Token("0123456789abcdef01234568") || tok == b.Token("0123456789abcdef01234567") {
+		t.Error("tokens of another link or under another key are the same")
+	}
+	if h := HashSignInToken(tok); len(h) != 64 || h == HashSignInToken(tok+"x") {
+		t.Errorf("hash %q", h)
+	}
+}

@@ -20,13 +20,17 @@ type Claims struct {
 	UserID string
 	// KeyID is the API key the token was issued with; the key must still
 	// exist for the token to be honoured.
-	KeyID     string
+	KeyID string
+	// LinkID, instead of KeyID, is the sign-in link the token was issued
+	// for; the session the link opened must still last.
+	LinkID    string
 	ExpiresAt time.Time
 }
 
 type jwtClaims struct {
-	Org string `json:"org"`
-	Key string `json:"key"`
+	Org  string `json:"org"`
+	Key  string `json:"key,omitempty"`
+	Link string `json:"lnk,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -64,8 +68,9 @@ func (t *Tokens) Issue(c Claims) (string, time.Time, error) {
 	// exactly the one enforced.
 	exp = exp.Truncate(time.Second)
 	claims := jwtClaims{
-		Org: c.OrgID,
-		Key: c.KeyID,
+		Org:  c.OrgID,
+		Key:  c.KeyID,
+		Link: c.LinkID,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    tokenIssuer,
 			Subject:   c.UserID,
@@ -112,8 +117,9 @@ func (t *Tokens) verify(token string) (Claims, error) {
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
 	}
-	if c.Org == "" || c.Subject == "" || c.Key == "" {
+	// A token names exactly one of an API key and a sign-in link.
+	if c.Org == "" || c.Subject == "" || (c.Key == "") == (c.Link == "") {
 		return Claims{}, fmt.Errorf("%w: incomplete token", ErrUnauthenticated)
 	}
-	return Claims{OrgID: c.Org, UserID: c.Subject, KeyID: c.Key, ExpiresAt: c.ExpiresAt.Time}, nil
+	return Claims{OrgID: c.Org, UserID: c.Subject, KeyID: c.Key, LinkID: c.Link, ExpiresAt: c.ExpiresAt.Time}, nil
 }

@@ -8,6 +8,14 @@
 //		client := myclient.New(srv.BaseURL, srv.Organization, srv.APIKeyID, srv.APIKey, srv.UserID)
 //		...
 //	}
+//
+// Mail the server sends (the links of sign-in-with-email) goes to its local
+// sink, files in <DataDir>/mail, which a test reads back: srv.Mail lists the
+// messages, srv.WaitMail waits for them (the server sends mail in the
+// background, shortly after the request), srv.SignInLinks gives the links
+// mailed to an address, and srv.SignInByEmail signs a user in through the
+// whole flow. WithMail sends through a transport of the test's instead,
+// such as an SMTP server it runs; ParseMail reads what that receives.
 package compadretest
 
 import (
@@ -23,6 +31,7 @@ import (
 
 	"github.com/compadre-dev/compadre/app"
 	"github.com/compadre-dev/compadre/llm"
+	"github.com/compadre-dev/compadre/mail"
 	"github.com/compadre-dev/compadre/store"
 	"github.com/compadre-dev/compadre/tools"
 	"github.com/compadre-dev/compadre/voice"
@@ -40,6 +49,8 @@ type Server struct {
 
 	app  *app.App
 	stop func()
+	// sink is the local mail sink, nil when started WithMail.
+	sink *sink
 }
 
 // Option changes how Start configures the server.
@@ -146,6 +157,15 @@ func Start(t testing.TB, opts ...Option) *Server {
 			t.Fatalf("compadretest: database: %v", err)
 		}
 	}
+	var mailSink *sink
+	if cfg.Mail == nil {
+		d, err := mail.NewDir(filepath.Join(dir, app.MailDir), cfg.Logger)
+		if err != nil {
+			t.Fatalf("compadretest: mail: %v", err)
+		}
+		mailSink = &sink{Dir: d, arrived: make(chan struct{}, 1)}
+		cfg.Mail = mailSink
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("compadretest: listen: %v", err)
@@ -188,7 +208,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	if repo == "" {
 		repo = filepath.Join(dir, app.ToolsRepoDir)
 	}
-	return &Server{Credentials: creds, DataDir: dir, ToolsRepo: repo, app: a, stop: stop}
+	return &Server{Credentials: creds, DataDir: dir, ToolsRepo: repo, app: a, stop: stop, sink: mailSink}
 }
 
 // Stop stops the server now, as a shutdown would, rather than when the

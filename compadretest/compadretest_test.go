@@ -70,3 +70,28 @@ func TestStartHashesKeysCheaply(t *testing.T) {
 		})
 	}
 }
+
+// TestSignInByEmail signs the administrator in through its mailed link and
+// reads the mail back from the sink.
+func TestSignInByEmail(t *testing.T) {
+	srv := compadretest.Start(t)
+	token := srv.SignInByEmail(t, "admin@example.com")
+	req, _ := http.NewRequest("GET", srv.BaseURL+"/v1/"+srv.Organization+"/user/", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("get-users with the mailed link's token: status %d, want 200", resp.StatusCode)
+	}
+	mails := srv.Mail(t)
+	if len(mails) != 1 || mails[0].To != "admin@example.com" || mails[0].Token() == "" ||
+		!strings.HasPrefix(mails[0].File, srv.DataDir) {
+		t.Errorf("mail %+v, want one to the administrator, with a link, in the data directory", mails)
+	}
+	if links := srv.SignInLinks(t, "ADMIN@example.com"); len(links) != 1 || links[0] != mails[0].Link {
+		t.Errorf("links %q, want the mail's", links)
+	}
+}

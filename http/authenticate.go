@@ -40,9 +40,15 @@ func (s *Server) authenticate(r *http.Request, mode authMode, pathOrg string, st
 	if mode != authCrossOrg && claims.OrgID != pathOrg {
 		return withChallenge(unauthorized("The token was not issued for this organization."))
 	}
-	p, err := s.store.Principal(r.Context(), claims.OrgID, claims.UserID, claims.KeyID)
+	// A token issued for a sign-in link acts in the session the link opened.
+	var p store.Principal
+	if claims.LinkID != "" {
+		p, err = s.store.SignInPrincipal(r.Context(), claims.OrgID, claims.UserID, claims.LinkID)
+	} else {
+		p, err = s.store.Principal(r.Context(), claims.OrgID, claims.UserID, claims.KeyID)
+	}
 	if errors.Is(err, store.ErrNotFound) {
-		return withChallenge(unauthorized("The token's user or API key no longer exists."))
+		return withChallenge(unauthorized("The token's user, API key or sign-in session no longer exists."))
 	}
 	if err != nil {
 		return err

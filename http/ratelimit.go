@@ -50,29 +50,72 @@ func (l *rateLimiter) allow(rt route, org, subject string) error {
 	burst := int(max(1, min(math.Round(perMinute*l.burstMinutes), math.MaxInt32)))
 	key := rt.op + "\x00" + org + "\x00" + subject
 	now := l.now()
+	res := l.bucket(key, rate.Limit(perMinute/60), burst, now).ReserveN(now, 1)
+	delay := res.DelayFrom(now)
+	if delay == 0 {
+		return nil
+	}
+	res.CancelAt(now)
+	return tooMany("The user has exceeded the rate limit of "+strconv.Itoa(rt.perMinute)+" requests per minute for this endpoint.", delay)
+}
 
+// bucket returns the bucket of key, made with limit and burst if new.
+func (l *rateLimiter) bucket(key string, limit rate.Limit, burst int, now time.Time) *rate.Limiter {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	b, ok := l.buckets[key]
 	if !ok {
-		b = rate.NewLimiter(rate.Limit(perMinute/60), burst)
+		b = rate.NewLimiter(limit, burst)
 		l.buckets[key] = b
 		l.added++
 		if l.added >= sweepEvery {
 			l.sweep(now)
 		}
 	}
-	l.mu.Unlock()
+	return b
+}
 
-	res := b.ReserveN(now, 1)
-	delay := res.DelayFrom(now)
-	if delay == 0 {
-		return nil
-	}
-	res.CancelAt(now)
-	e := errorf(http.StatusTooManyRequests,
-		"The user has exceeded the rate limit of "+strconv.Itoa(rt.perMinute)+" requests per minute for this endpoint.")
+// tooMany is the 429 answer: detail, and Retry-After in whole seconds.
+func tooMany(detail string, delay time.Duration) *apiError {
+	e := errorf(http.StatusTooManyRequests, detail)
 	e.header = http.Header{"Retry-After": {strconv.Itoa(int(math.Ceil(delay.Seconds())))}}
 	return e
+}
+
+// ownLimit is a limit of Compadre's own rather than one the reference
+// documents: n requests per period for one key, exactly, with no burst
+// allowance beyond n (that allowance exists for what the official SDKs do
+// against the documented figures).
+type ownLimit struct {
+	key    string
+	n      int
+	period time.Duration
+	// detail is the 429's sentence.
+	detail string
+}
+
+// allowOwn takes a token from the bucket of every limit, or from none: a
+// request one limit refuses does not count against the others. The scale
+// multiplies n, as it does the documented figures; off is off.
+func (l *rateLimiter) allowOwn(limits ...ownLimit) error {
+	if l.scale <= 0 {
+		return nil
+	}
+	now := l.now()
+	var taken []*rate.Reservation
+	for _, o := range limits {
+		n := int(max(1, min(math.Round(float64(o.n)*l.scale), math.MaxInt32)))
+		res := l.bucket(o.key, rate.Limit(float64(n)/o.period.Seconds()), n, now).ReserveN(now, 1)
+		if delay := res.DelayFrom(now); delay > 0 {
+			res.CancelAt(now)
+			for _, t := range taken {
+				t.CancelAt(now)
+			}
+			return tooMany(o.detail, delay)
+		}
+		taken = append(taken, res)
+	}
+	return nil
 }
 
 // sweep drops buckets that have refilled completely: a full bucket behaves

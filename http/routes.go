@@ -44,6 +44,10 @@ func (s *Server) routes() []route {
 		{"DELETE", org + "/organization/api_key/{api_key_id}/", "delete-api-key", authRequired, perms{a.OrganizationDeleteAPIKey}, 10, s.deleteAPIKey},
 
 		{"POST", org + "/user/signin_with_api_key", "sign-in-with-api-key", authNone, nil, 5, s.signInWithAPIKey},
+		// Its limits, per email and per client address, are its own: see
+		// signInWithEmail. Exchanging a mailed link is Compadre's own operation.
+		{"POST", org + "/user/signin", "sign-in-with-email", authNone, nil, 0, s.signInWithEmail},
+		{"POST", org + "/user/signin_with_email_link", "sign-in-with-email-link", authNone, nil, 20, s.signInWithEmailLink},
 		{"POST", org + "/user/", "create-user", authRequired, perms{a.UserInviteUser}, 50, s.createUser},
 		{"GET", org + "/user/", "get-users", authRequired, nil, 60, s.getUsers},
 		{"GET", org + "/user/search/", "search-users", authRequired, nil, 50, s.searchUsers},

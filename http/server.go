@@ -19,6 +19,7 @@ import (
 	"github.com/compadre-dev/compadre/auth"
 	"github.com/compadre-dev/compadre/engine"
 	"github.com/compadre-dev/compadre/llm"
+	"github.com/compadre-dev/compadre/mail"
 	"github.com/compadre-dev/compadre/postprocess"
 	"github.com/compadre-dev/compadre/simulate"
 	"github.com/compadre-dev/compadre/store"
@@ -71,6 +72,12 @@ type Config struct {
 	// KeyHashCost is the argon2id cost of new API-key secrets; test
 	// fixtures lower it. See DECISIONS.md, "Why may test servers hash keys cheaply?".
 	KeyHashCost auth.HashCost
+	// SignInLinks makes the tokens of the links sign-in-with-email mails;
+	// Mail delivers the mails.
+	SignInLinks *auth.SignInLinks
+	Mail        mail.Transport
+	// SignInRedirects says where the mailed links may lead.
+	SignInRedirects mail.RedirectPolicy
 }
 
 // Server is the API: its routes and everything the handlers use.
@@ -97,6 +104,11 @@ type Server struct {
 	// be nil.
 	transcriber voice.Transcriber
 	synthesizer voice.Synthesizer
+	// signInLinks makes link tokens; mailer sends the links' mail;
+	// redirects says where links may lead.
+	signInLinks *auth.SignInLinks
+	mailer      *mail.Sender
+	redirects   mail.RedirectPolicy
 	// bodyTimeout bounds the arrival of a request body; 0 is no bound.
 	bodyTimeout time.Duration
 	limits      *rateLimiter
@@ -123,6 +135,9 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.deliverer.Start(ctx); err != nil {
 		return err
 	}
+	if err := s.mailer.Start(ctx); err != nil {
+		return err
+	}
 	return s.processor.Start(ctx)
 }
 
@@ -132,12 +147,13 @@ func (s *Server) Close() {
 	s.processor.Close()
 	s.deliverer.Close()
 	s.models.Close()
+	s.mailer.Close()
 }
 
 // New builds the API from cfg.
 func New(cfg Config) (*Server, error) {
-	if cfg.Store == nil || cfg.Tokens == nil || cfg.Sealer == nil {
-		return nil, fmt.Errorf("httpapi: store, tokens and sealer are required")
+	if cfg.Store == nil || cfg.Tokens == nil || cfg.Sealer == nil || cfg.SignInLinks == nil || cfg.Mail == nil {
+		return nil, fmt.Errorf("httpapi: store, tokens, sealer, sign-in links and mail are required")
 	}
 	s := &Server{
 		store:   cfg.Store,
@@ -179,6 +195,9 @@ func New(cfg Config) (*Server, error) {
 	s.webhookPolicy = cfg.WebhookPolicy
 	s.deliverer = webhook.New(webhook.Config{Store: s.store, Sealer: s.sealer, Policy: cfg.WebhookPolicy,
 		Scale: cfg.WebhookRetryScale, Now: s.now, Log: s.log})
+	s.signInLinks, s.redirects = cfg.SignInLinks, cfg.SignInRedirects
+	s.mailer = mail.NewSender(mail.SenderConfig{Store: s.store, Links: s.signInLinks, Transport: cfg.Mail,
+		Now: s.now, Log: s.log})
 	s.keyHashCost, s.decoyHash = cfg.KeyHashCost, cfg.KeyHashCost.Decoy()
 	doc, err := loadedAPIDocument()
 	if err != nil {

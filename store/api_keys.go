@@ -147,13 +147,21 @@ type Principal struct {
 	Role Role
 	// Grants are what permission checks use: the role's grants and those of
 	// the user's unexpired temporary grants.
-	Grants       []PermissionGrant
+	Grants []PermissionGrant
+	// KeyExpiresAt is when the API key the token was issued with expires,
+	// or the session of the sign-in link that issued it.
 	KeyExpiresAt time.Time
 }
 
 // principalQuery reads a request's user, key and grants in one indexed
 // query; the statement is prepared once (see hotStatements).
-const principalQuery = `SELECT u.email, k.expires_at,
+const principalQuery = principalSelect + `JOIN api_keys k ON k.org_id = u.org_id AND k.key_id = ?` + principalWhere
+
+// principalSelect and principalWhere surround the join of what a token
+// names, as k with an expires_at column and one parameter: an API key, or
+// the session a sign-in link opened.
+const (
+	principalSelect = `SELECT u.email, k.expires_at,
 	r.id, r.org_id, r.name, r.description, r.frontend_view, r.permission_grants, r.builtin, r.created_at, r.updated_at,
 	(SELECT json_group_array(json_object('permission_name', g.permission_name, 'conditions', json(g.conditions)))
 		FROM temporary_permission_grants g
@@ -162,21 +170,30 @@ const principalQuery = `SELECT u.email, k.expires_at,
 		WHERE g.org_id = u.org_id AND g.user_id = u.id AND g.expires_at > ?)
 	FROM users u
 	JOIN roles r ON r.id = u.role_id
-	JOIN api_keys k ON k.org_id = u.org_id AND k.key_id = ?
+	`
+	principalWhere = `
 	WHERE u.org_id = ? AND u.id = ?`
+)
 
 // Principal looks up the user, its role, its unexpired temporary grants
 // and the API key a token names, in one query: it runs on every request. A
 // user or key that no longer exists in the organization is ErrNotFound.
 // The role's grants may be shared with other principals: read them only.
 func (s *Store) Principal(ctx context.Context, orgID, userID, keyID string) (Principal, error) {
+	return s.principal(principalKey{orgID, userID, keyID}, func(now time.Time) (Principal, time.Time, error) {
+		return s.readPrincipal(ctx, orgID, userID, keyID, now)
+	})
+}
+
+// principal answers a principal lookup from the cache, or reads it as of
+// now and remembers the answer until a write or the time read says.
+func (s *Store) principal(k principalKey, read func(now time.Time) (Principal, time.Time, error)) (Principal, error) {
 	now := s.now()
-	k := principalKey{orgID, userID, keyID}
 	if p, ok := s.cache.principal(k, now); ok {
 		return p, nil
 	}
 	gen := s.cache.generation()
-	p, until, err := s.readPrincipal(ctx, orgID, userID, keyID, now)
+	p, until, err := read(now)
 	if err == nil {
 		s.cache.putPrincipal(gen, k, p, until)
 	}
@@ -186,13 +203,18 @@ func (s *Store) Principal(ctx context.Context, orgID, userID, keyID string) (Pri
 // readPrincipal reads a principal as of now, and until when that answer
 // holds unless a write changes it.
 func (s *Store) readPrincipal(ctx context.Context, orgID, userID, keyID string, now time.Time) (Principal, time.Time, error) {
+	at := formatTime(now)
+	return s.scanPrincipal(s.hot.principal.QueryRowContext(ctx, at, at, keyID, orgID, userID), orgID, userID)
+}
+
+// scanPrincipal reads a principal query's row.
+func (s *Store) scanPrincipal(row *sql.Row, orgID, userID string) (Principal, time.Time, error) {
 	p := Principal{OrgID: orgID, UserID: userID}
 	var expires, temporary string
 	var firstGrantExpiry sql.NullString
 	var rs roleScan
 	dest := append(append([]any{&p.Email, &expires}, rs.dest()...), &temporary, &firstGrantExpiry)
-	at := formatTime(now)
-	err := s.hot.principal.QueryRowContext(ctx, at, at, keyID, orgID, userID).Scan(dest...)
+	err := row.Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Principal{}, time.Time{}, missing(KindUser, userID)
 	}

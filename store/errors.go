@@ -136,6 +136,7 @@ const (
 	KindUserVariable       Kind = "variable"
 	KindBlob               Kind = "message source"
 	KindMetric             Kind = "metric"
+	KindSignInLink         Kind = "sign-in link"
 )
 
 // NotFoundError is the one form "not found" takes: which record is
