@@ -95,6 +95,9 @@ type Config struct {
 	// MaxConns caps the connections open at once; further clients wait to
 	// be accepted. 0 means DefaultMaxConns.
 	MaxConns int
+	// SQLTimeout is how long a submit-sql-query query may run; 0 means
+	// httpapi.DefaultSQLTimeout (30 s). No flag sets it: tests shorten it.
+	SQLTimeout time.Duration
 
 	// openSandbox opens the sandbox; nil means OpenSandbox. Tests set it
 	// to hold the sandbox in its starting state.
@@ -222,6 +225,7 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 		RateLimitScale: cfg.RateLimitScale, RateLimitBurstMinutes: cfg.RateLimitBurstMinutes, Now: cfg.Now, Version: Version, BodyTimeout: cfg.BodyTimeout,
 		KeyHashCost: cfg.keyHashCost(), Model: cfg.Model, Transcriber: cfg.Transcriber, Synthesizer: cfg.Synthesizer,
 		SimulationWorkers: cfg.SimulationWorkers, WebhookPolicy: cfg.WebhookPolicy, WebhookRetryScale: cfg.WebhookRetryScale,
+		SQLTimeout: cfg.SQLTimeout,
 	}
 	if cfg.Sandbox {
 		cacheDir := cfg.SandboxCacheDir

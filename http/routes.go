@@ -186,5 +186,9 @@ func (s *Server) routes() []route {
 		{"GET", runs, "get-simulation-unit-test-set-runs", authRequired, nil, 50, s.getSimulationRuns},
 		{"GET", run + "artifacts/", "get-simulation-unit-test-set-run-artifacts", authRequired, perms{a.SimulationGetUnitTestSetRun, a.OrganizationGetStateMachine}, 100, s.getSimulationRunArtifacts},
 		{"DELETE", run, "cancel-simulation-unit-test-set-run", authRequired, perms{a.SimulationCancelUnitTestSetRun}, 10, s.cancelSimulationRun},
+
+		// Requires a role holding more than DefaultAdministratorRole, which
+		// no permission names: the handler decides.
+		{"POST", org + "/admin/sql_query", "submit-sql-query", authRequired, nil, 6, s.submitSQLQuery},
 	}
 }
