@@ -99,9 +99,12 @@ type sqlPool struct {
 	// reads are the reads each view makes of the stored tables, by the
 	// view's name: the only reads of them a query may make.
 	reads map[sqlRead]bool
-	// stored is the type of each stored column a view shows unchanged
-	// (or through a scalar subquery), by table and column.
-	stored map[[2]string]string
+	// columnTypes is the type of each stored column a view shows
+	// unchanged (or through a scalar subquery), by table and column.
+	columnTypes map[[2]string]string
+	// stored are the names, in lower case, of the stored tables and views
+	// and of the virtual table modules.
+	stored map[string]bool
 }
 
 // sqlRead is one read SQLite asks the authorizer about: from within view
@@ -352,15 +355,19 @@ func (p *sqlPool) learn(ctx context.Context, conn *sql.Conn) error {
 	if _, err := conn.ExecContext(ctx, p.drop+"\n"+p.realSQL("")); err != nil {
 		return err
 	}
+	stored, err := storedNames(ctx, conn)
+	if err != nil {
+		return err
+	}
 	reads := map[sqlRead]bool{}
-	stored := map[[2]string]string{}
-	err := conn.Raw(func(dc any) error {
+	types := map[[2]string]string{}
+	err = conn.Raw(func(dc any) error {
 		reg := dc.(sqlite.AuthorizerRegisterer)
 		var err error
 		for _, v := range sqlViews {
 			record := func(action sqlite.AuthorizerActionCode, table, column, db, view string) sqlite.AuthorizerReturnCode {
 				if action == sqlite.AuthRead && view != "" {
-					reads[sqlRead{view, db, table, column}] = true
+					reads[sqlRead{asciiLower(view), asciiLower(db), asciiLower(table), asciiLower(column)}] = true
 				}
 				return sqlite.AuthorizerOK
 			}
@@ -377,11 +384,11 @@ func (p *sqlPool) learn(ctx context.Context, conn *sql.Conn) error {
 					continue
 				}
 				k := [2]string{c.TableName, c.OriginName}
-				if t, ok := stored[k]; ok && t != v.cols[i].typ {
+				if t, ok := types[k]; ok && t != v.cols[i].typ {
 					err = fmt.Errorf("view %s: %s.%s is %s here and %s elsewhere", v.name, k[0], k[1], v.cols[i].typ, t)
 					break
 				}
-				stored[k] = v.cols[i].typ
+				types[k] = v.cols[i].typ
 			}
 			if err != nil {
 				break
@@ -395,8 +402,29 @@ func (p *sqlPool) learn(ctx context.Context, conn *sql.Conn) error {
 	if _, err := conn.ExecContext(ctx, p.drop); err != nil {
 		return err
 	}
-	p.reads, p.stored, p.learned = reads, stored, true
+	p.reads, p.columnTypes, p.stored, p.learned = reads, types, stored, true
 	return nil
+}
+
+// storedNames are the names, in lower case, of main's tables and views
+// and of every virtual table module: what a WITH clause must not be
+// taken for.
+func storedNames(ctx context.Context, conn *sql.Conn) (map[string]bool, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT name FROM main.sqlite_master WHERE type IN ('table', 'view')
+		UNION SELECT name FROM pragma_module_list`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	names := map[string]bool{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		names[asciiLower(n)] = true
+	}
+	return names, rows.Err()
 }
 
 // sqlFunctions are the functions a query may call: SQLite's built-in
@@ -426,6 +454,25 @@ var sqlFunctions = setOf(
 // sqlTableFunctions are the table-valued functions a query may read: they
 // walk the JSON they are given.
 var sqlTableFunctions = setOf("json_each", "json_tree")
+
+// hidden reports whether name (in lower case) is a stored table or view,
+// a virtual table module, or one of SQLite's own tables (sqlite_master
+// and the like, and the pragma_ functions, which are made as they are
+// named).
+func (p *sqlPool) hidden(name string) bool {
+	return p.stored[name] || strings.HasPrefix(name, "sqlite_") || strings.HasPrefix(name, "pragma_")
+}
+
+// asciiLower lowers ASCII letters only, as SQLite does when it compares
+// names.
+func asciiLower(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'A' && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, s)
+}
 
 func setOf(names ...string) map[string]bool {
 	m := make(map[string]bool, len(names))
@@ -476,24 +523,31 @@ func (a *sqlAuthorizer) decide(action sqlite.AuthorizerActionCode, arg1, arg2, d
 		}
 		return a.refuse("no such function: " + arg2)
 	case sqlite.AuthRead:
+		// SQLite compares names ignoring ASCII case, and reports a
+		// table read for no column (count(*)) by the names as written.
+		table, column, db, view := asciiLower(arg1), asciiLower(arg2), asciiLower(db), asciiLower(view)
 		switch {
-		case a.pool.views[arg1].name != "" && (db == "temp" || db == ""):
+		case a.pool.views[table].name != "" && (db == "temp" || db == ""):
 			// An unqualified name finds a temporary view before a stored
 			// table, so a table read for no column with no database
 			// named is the view's.
 			if a.viewsRead != nil {
-				a.viewsRead[arg1] = true
+				a.viewsRead[table] = true
 			}
 			return sqlite.AuthorizerOK
-		case sqlTableFunctions[strings.ToLower(arg1)]:
+		case sqlTableFunctions[table]:
 			return sqlite.AuthorizerOK
-		case a.reads[sqlRead{view, db, arg1, arg2}]:
+		case a.reads[sqlRead{view, db, table, column}]:
+			return sqlite.AuthorizerOK
+		case column == "" && db == "" && !a.pool.hidden(table):
+			// Read for no column, and not a view, a stored table or a
+			// virtual one: a WITH clause, which holds what the query made.
 			return sqlite.AuthorizerOK
 		}
 		if db != "" {
-			arg1 = db + "." + arg1
+			table = db + "." + table
 		}
-		return a.refuse("no such table: " + arg1)
+		return a.refuse("no such table: " + table)
 	}
 	what, ok := sqlActions[action]
 	if !ok {
@@ -631,7 +685,7 @@ func (p *sqlPool) columns(a *sqlAuthorizer, info []sqlite.ColumnInfo, rows [][]a
 	for i, c := range info {
 		typ := ""
 		if c.DatabaseName == "main" {
-			typ = p.stored[[2]string{c.TableName, c.OriginName}]
+			typ = p.columnTypes[[2]string{c.TableName, c.OriginName}]
 		}
 		if typ == "" {
 			typ = a.namedType(c.Name, rows, i)
