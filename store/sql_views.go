@@ -87,23 +87,28 @@ var sqlViews = []sqlView{
 		col("working_memories", sqlJSON, `(SELECT json_group_array(json(w.value) ORDER BY i.seq, w.key)
 			FROM main.interactions i, json_each(i.insights, '$.working_memory') w WHERE i.conversation_id = t.id)`),
 	}},
-	{name: "messages", from: "main.messages t", where: byOrg, cols: []sqlViewColumn{
-		col("_id", sqlString, "t.id"),
-		col("content", sqlString, "t.message"),
-		col("conversation_id", sqlString, "t.conversation_id"),
-		createdAt,
-		col("format", sqlString, "t.format"),
-		col("has_source", sqlBoolean, "t.source_blob_id IS NOT NULL"),
-		col("interaction_id", sqlString, "t.interaction_id"),
-		col("message_metadata", sqlJSON, "NULL"),
-		col("message_type", sqlString, "t.message_type"),
-		orgID,
-		regionName,
-		col("sender", sqlString, "t.sender"),
-		// A message never changes after it is written.
-		col("updated_at", sqlTimestamp, "t.created_at"),
-		col("user_id", sqlString, "(SELECT c.user_id FROM main.conversations c WHERE c.id = t.conversation_id)"),
-	}},
+	// Messages are indexed by conversation, not organization: naming the
+	// organization's conversations too lets SQLite read its messages
+	// alone instead of every organization's.
+	{name: "messages", from: "main.messages t",
+		where: "t.org_id = {org} AND t.conversation_id IN (SELECT c.id FROM main.conversations c WHERE c.org_id = {org})",
+		cols: []sqlViewColumn{
+			col("_id", sqlString, "t.id"),
+			col("content", sqlString, "t.message"),
+			col("conversation_id", sqlString, "t.conversation_id"),
+			createdAt,
+			col("format", sqlString, "t.format"),
+			col("has_source", sqlBoolean, "t.source_blob_id IS NOT NULL"),
+			col("interaction_id", sqlString, "t.interaction_id"),
+			col("message_metadata", sqlJSON, "NULL"),
+			col("message_type", sqlString, "t.message_type"),
+			orgID,
+			regionName,
+			col("sender", sqlString, "t.sender"),
+			// A message never changes after it is written.
+			col("updated_at", sqlTimestamp, "t.created_at"),
+			col("user_id", sqlString, "(SELECT c.user_id FROM main.conversations c WHERE c.id = t.conversation_id)"),
+		}},
 	{name: "memories", from: "main.memories t", where: byOrg, cols: []sqlViewColumn{
 		col("_id", sqlString, "t.id"),
 		col("content", sqlJSON, "json_object('reference', json(t.refs), 'content', t.content, 'context', t.context, 'importance_score', NULL)"),
