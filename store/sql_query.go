@@ -230,19 +230,19 @@ func (p *sqlPool) run(ctx context.Context, conn *sql.Conn, org, stmt, rest strin
 	if _, err := conn.ExecContext(ctx, p.drop+"\n"+p.realSQL(org)); err != nil {
 		return SQLResult{}, sqlFailure(ctx, err)
 	}
-	real := &sqlAuthorizer{pool: p, reads: p.reads, viewsRead: map[string]bool{}}
+	views := &sqlAuthorizer{pool: p, reads: p.reads, viewsRead: map[string]bool{}}
 	var info []sqlite.ColumnInfo
-	err = withAuthorizer(conn, real, func(dc columnInfoer) error {
+	err = withAuthorizer(conn, views, func(dc columnInfoer) error {
 		var err error
 		if info, err = dc.ColumnInfo(stmt); err != nil {
-			return real.failure(ctx, err)
+			return views.failure(ctx, err)
 		}
 		return nil
 	})
 	if err != nil {
 		return SQLResult{}, err
 	}
-	return p.fetch(ctx, conn, real, stmt, info)
+	return p.fetch(ctx, conn, views, stmt, info)
 }
 
 // fetch runs stmt, its authorizer installed, and reads at most one row
