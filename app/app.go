@@ -104,6 +104,9 @@ type Config struct {
 	// loopback ones, that sign-in links may lead to, such as
 	// "https://app.example.com".
 	SignInRedirects []string
+	// SQLTimeout is how long a submit-sql-query query may run; 0 means
+	// httpapi.DefaultSQLTimeout (30 s). No flag sets it: tests shorten it.
+	SQLTimeout time.Duration
 
 	// openSandbox opens the sandbox; nil means OpenSandbox. Tests set it
 	// to hold the sandbox in its starting state.
@@ -247,6 +250,7 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 		SimulationWorkers: cfg.SimulationWorkers, WebhookPolicy: cfg.WebhookPolicy, WebhookRetryScale: cfg.WebhookRetryScale,
 		SignInLinks: auth.NewSignInLinks(signing), Mail: transport,
 		SignInRedirects: mail.RedirectPolicy{Base: baseURL, Origins: origins},
+		SQLTimeout:      cfg.SQLTimeout,
 	}
 	if cfg.Sandbox {
 		cacheDir := cfg.SandboxCacheDir

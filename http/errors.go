@@ -93,6 +93,7 @@ func errorResponse(r *http.Request, log *slog.Logger, err error) *apiError {
 	var unsupportedAudio *voice.UnsupportedError
 	var brokenAudio *voice.BrokenError
 	var speech *voice.ProviderError
+	var refusedSQL *store.SQLRefusal
 	switch {
 	case errors.As(err, &ae):
 	case errors.As(err, &invalid):
@@ -135,6 +136,10 @@ func errorResponse(r *http.Request, log *slog.Logger, err error) *apiError {
 		ae = errorf(http.StatusServiceUnavailable, "The Python sandbox is not running; tools cannot be built or run.")
 	case errors.Is(err, tools.ErrDeprecated):
 		ae = badRequest("The tool version is deprecated and cannot be invoked.")
+	case errors.As(err, &refusedSQL):
+		ae = badRequest("The SQL query is invalid: " + refusedSQL.Reason + ".")
+	case errors.Is(err, store.ErrSQLTimeout):
+		ae = errorf(http.StatusRequestTimeout, "The supplied query cannot be executed within the time limit; it was stopped.")
 	case errors.Is(err, auth.ErrUnauthenticated):
 		ae = unauthorized("Invalid authorization credentials.")
 	case errors.Is(err, os.ErrDeadlineExceeded):

@@ -197,5 +197,8 @@ func (s *Server) routes() []route {
 		// run needs; the handler decides that per log, and a log the caller
 		// may not read is an error entry of the zip, not a 403.
 		{"GET", org + "/admin/get_prompt_logs/", "get-prompt-logs", authRequired, nil, 20, s.getPromptLogs},
+		// Requires a role holding more than DefaultAdministratorRole, which
+		// no permission names: the handler decides.
+		{"POST", org + "/admin/sql_query", "submit-sql-query", authRequired, nil, 6, s.submitSQLQuery},
 	}
 }

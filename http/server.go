@@ -69,6 +69,9 @@ type Config struct {
 	WebhookPolicy webhook.Policy
 	// WebhookRetryScale multiplies the webhook retry schedule; 0 means 1.
 	WebhookRetryScale float64
+	// SQLTimeout is how long a submit-sql-query query may run before it
+	// is stopped and answered 408; 0 means DefaultSQLTimeout.
+	SQLTimeout time.Duration
 	// KeyHashCost is the argon2id cost of new API-key secrets; test
 	// fixtures lower it. See DECISIONS.md, "Why may test servers hash keys cheaply?".
 	KeyHashCost auth.HashCost
@@ -111,8 +114,10 @@ type Server struct {
 	redirects   mail.RedirectPolicy
 	// bodyTimeout bounds the arrival of a request body; 0 is no bound.
 	bodyTimeout time.Duration
-	limits      *rateLimiter
-	doc         *apiDocument
+	// sqlTimeout bounds a submit-sql-query query.
+	sqlTimeout time.Duration
+	limits     *rateLimiter
+	doc        *apiDocument
 	// keyHashCost hashes new API keys' secrets.
 	keyHashCost auth.HashCost
 	// decoyHash is verified against when a key ID is unknown, so an unknown
@@ -166,6 +171,10 @@ func New(cfg Config) (*Server, error) {
 		tools:   cfg.Tools,
 
 		bodyTimeout: cfg.BodyTimeout,
+		sqlTimeout:  cfg.SQLTimeout,
+	}
+	if s.sqlTimeout <= 0 {
+		s.sqlTimeout = DefaultSQLTimeout
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

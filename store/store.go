@@ -50,6 +50,9 @@ type Store struct {
 	// need not wait for their next look.
 	webhooks       chan struct{}
 	postProcessing chan struct{}
+	// sql runs submit-sql-query's queries on read-only connections of
+	// its own.
+	sql *sqlPool
 	// queued is set when a transaction queues webhook deliveries; the
 	// commit that follows signals webhooks. Writes are serialised on one
 	// connection, so the commit is that transaction's (or, at worst, a
@@ -159,6 +162,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	read.SetConnMaxLifetime(0)
 
 	s.write, s.read = write, read
+	if s.sql, err = openSQLPool(abs); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -208,6 +215,9 @@ func (s *Store) Close() error {
 		if st != nil {
 			err = errors.Join(err, st.Close())
 		}
+	}
+	if s.sql != nil {
+		err = errors.Join(err, s.sql.db.Close())
 	}
 	return errors.Join(err, s.read.Close(), s.write.Close())
 }
