@@ -21,23 +21,24 @@ var importRules = map[string]struct {
 	forbidden []string
 }{
 	"store":        {},
+	"clock":        {},
 	"wasmrt":       {forbidden: []string{"net/http", "database/sql"}},
 	"embed":        {},
 	"auth":         {project: []string{"store"}},
 	"tools":        {project: []string{"store", "auth", "wasmrt", "pep440"}, forbidden: []string{"net/http", "database/sql"}},
-	"http":         {project: []string{"store", "auth", "wasmrt", "embed", "tools", "ssml", "config", "pep440", "engine", "llm", "voice", "simulate", "webhook", "postprocess", "mail"}, forbidden: []string{"database/sql", "github.com/tetratelabs/wazero"}},
-	"app":          {project: []string{"store", "auth", "http", "wasmrt", "embed", "tools", "llm", "voice", "webhook", "mail"}},
-	"compadretest": {project: []string{"app", "store", "llm", "tools", "voice", "webhook", "mail"}},
+	"http":         {project: []string{"store", "auth", "wasmrt", "embed", "tools", "ssml", "config", "pep440", "engine", "llm", "voice", "simulate", "webhook", "postprocess", "mail", "clock"}, forbidden: []string{"database/sql", "github.com/tetratelabs/wazero"}},
+	"app":          {project: []string{"store", "auth", "http", "wasmrt", "embed", "tools", "llm", "voice", "webhook", "mail", "clock"}},
+	"compadretest": {project: []string{"app", "store", "llm", "tools", "voice", "webhook", "mail", "clock"}},
 	"ssml":         {},
 	"pep440":       {forbidden: []string{"net/http", "database/sql"}},
 	"config":       {project: []string{"pep440", "ssml"}, forbidden: []string{"net/http", "database/sql"}},
 	"llm":          {forbidden: []string{"database/sql"}},
 	"engine":       {project: []string{"store", "config", "llm", "tools", "pep440", "voice"}, forbidden: []string{"net/http", "database/sql"}},
-	"simulate":     {project: []string{"store", "config", "llm", "tools", "engine"}, forbidden: []string{"net/http", "database/sql"}},
+	"simulate":     {project: []string{"store", "config", "llm", "tools", "engine", "clock"}, forbidden: []string{"net/http", "database/sql"}},
 	"voice":        {forbidden: []string{"database/sql"}},
-	"webhook":      {project: []string{"store", "auth"}, forbidden: []string{"database/sql"}},
-	"mail":         {project: []string{"store", "auth"}, forbidden: []string{"database/sql", "net/http"}},
-	"postprocess":  {project: []string{"store", "llm", "engine", "config", "tools", "pep440", "voice"}, forbidden: []string{"net/http", "database/sql"}},
+	"webhook":      {project: []string{"store", "auth", "clock"}, forbidden: []string{"database/sql"}},
+	"mail":         {project: []string{"store", "auth", "clock"}, forbidden: []string{"database/sql", "net/http"}},
+	"postprocess":  {project: []string{"store", "llm", "engine", "config", "tools", "pep440", "voice", "clock"}, forbidden: []string{"net/http", "database/sql"}},
 }
 
 // TestEveryPackageHasARule fails for a package folder the import rules do

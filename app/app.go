@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/compadre-dev/compadre/auth"
+	"github.com/compadre-dev/compadre/clock"
 	httpapi "github.com/compadre-dev/compadre/http"
 	"github.com/compadre-dev/compadre/llm"
 	"github.com/compadre-dev/compadre/mail"
@@ -59,7 +60,8 @@ type Config struct {
 	// TokenTTL is how long a signed-in token lives.
 	TokenTTL time.Duration
 	Logger   *slog.Logger
-	// Now is the clock; nil means time.Now.
+	// Now is the base of the server's clock; nil means time.Now. The
+	// server reads it through App.Clock, which can move ahead of it.
 	Now func() time.Time
 	// Retention is how long tool invocation records are kept; 0 means
 	// DefaultRetention, and a negative value keeps them for ever.
@@ -157,6 +159,8 @@ type App struct {
 	sandbox *sandbox
 	// stopSweep stops the retention sweeper and waits for it.
 	stopSweep func()
+	// clock is the time every part of the server reads.
+	clock *clock.Clock
 }
 
 // File names inside the data directory.
@@ -185,9 +189,11 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 	if cfg.TokenTTL <= 0 {
 		cfg.TokenTTL = time.Hour
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	// Everything reads the one clock, so moving it moves the whole
+	// server's time. See DECISIONS.md, "How does the server's clock move
+	// forward?".
+	clk := clock.New(cfg.Now)
+	cfg.Now = clk.Now
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -226,7 +232,7 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, Store: st, log: cfg.Logger}
+	a := &App{cfg: cfg, Store: st, log: cfg.Logger, clock: clk}
 	if err := a.firstStart(ctx, baseURL); err != nil {
 		st.Close()
 		return nil, err
@@ -245,7 +251,7 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 	}
 	apiCfg := httpapi.Config{
 		Store: st, Tokens: auth.NewTokens(signing, cfg.TokenTTL, cfg.Now), Sealer: sealer, Logger: cfg.Logger,
-		RateLimitScale: cfg.RateLimitScale, RateLimitBurstMinutes: cfg.RateLimitBurstMinutes, Now: cfg.Now, Version: Version, BodyTimeout: cfg.BodyTimeout,
+		RateLimitScale: cfg.RateLimitScale, RateLimitBurstMinutes: cfg.RateLimitBurstMinutes, Clock: clk, Version: Version, BodyTimeout: cfg.BodyTimeout,
 		KeyHashCost: cfg.keyHashCost(), Model: cfg.Model, Transcriber: cfg.Transcriber, Synthesizer: cfg.Synthesizer,
 		SimulationWorkers: cfg.SimulationWorkers, WebhookPolicy: cfg.WebhookPolicy, WebhookRetryScale: cfg.WebhookRetryScale,
 		SignInLinks: auth.NewSignInLinks(signing), Mail: transport,
@@ -285,6 +291,11 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 	a.startSweeper()
 	return a, nil
 }
+
+// Clock is the server's time. Advancing it moves every expiry, refill,
+// retry and retention forward at once and wakes the background work
+// waiting on them.
+func (a *App) Clock() *clock.Clock { return a.clock }
 
 // firstStart creates the organization, an administrator holding every
 // permission and an API key, prints the key once and saves credentials.json.

@@ -37,9 +37,13 @@ func (a *App) startSweeper() {
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
+			// Advancing the clock can put records past their retention at
+			// once: sweep then too.
+			advanced := a.clock.Advanced()
 			a.sweep(ctx, retention)
 			select {
 			case <-t.C:
+			case <-advanced:
 			case <-ctx.Done():
 				return
 			}
@@ -56,7 +60,7 @@ func (a *App) startSweeper() {
 // prompt logs past theirs.
 func (a *App) sweep(ctx context.Context, retention time.Duration) {
 	if retention > 0 {
-		n, err := a.Store.DeleteToolInvocationsBefore(ctx, a.cfg.Now().Add(-retention))
+		n, err := a.Store.DeleteToolInvocationsBefore(ctx, a.clock.Now().Add(-retention))
 		switch {
 		case err != nil && ctx.Err() == nil:
 			a.log.Error("deleting old tool invocations failed", "error", err)
@@ -64,14 +68,14 @@ func (a *App) sweep(ctx context.Context, retention time.Duration) {
 			a.log.Info("deleted old tool invocations", "count", n, "retention", retention)
 		}
 	}
-	n, err := a.Store.PruneWebhookDeliveries(ctx, a.cfg.Now().Add(-store.WebhookRetention))
+	n, err := a.Store.PruneWebhookDeliveries(ctx, a.clock.Now().Add(-store.WebhookRetention))
 	switch {
 	case err != nil && ctx.Err() == nil:
 		a.log.Error("deleting old webhook deliveries failed", "error", err)
 	case n > 0:
 		a.log.Info("deleted old webhook deliveries", "count", n)
 	}
-	logs, err := a.Store.PrunePromptLogs(ctx, a.cfg.Now().Add(-store.PromptLogRetention))
+	logs, err := a.Store.PrunePromptLogs(ctx, a.clock.Now().Add(-store.PromptLogRetention))
 	switch {
 	case err != nil && ctx.Err() == nil:
 		a.log.Error("deleting old prompt logs failed", "error", err)

@@ -16,6 +16,16 @@
 // mailed to an address, and srv.SignInByEmail signs a user in through the
 // whole flow. WithMail sends through a transport of the test's instead,
 // such as an SMTP server it runs; ParseMail reads what that receives.
+//
+// The server's time is a clock the test moves forward rather than waits
+// for: srv.Advance(t, 15*time.Minute) expires a sign-in link, a token or a
+// temporary grant, refills a rate limit, brings a webhook retry due or
+// takes records past their retention, at once and without sleeping.
+// srv.Now is the server's time; WithClock sets the time it starts from.
+//
+//	srv := compadretest.Start(t)
+//	token := srv.SignIn(t)
+//	srv.Advance(t, time.Hour) // the token's hour is up: it is now refused with 401
 package compadretest
 
 import (
@@ -78,9 +88,6 @@ func WithOrganization(id string) Option { return func(c *app.Config) { c.Org = i
 
 // WithRateLimits turns on the hosted API's rate limits, multiplied by scale.
 func WithRateLimits(scale float64) Option { return func(c *app.Config) { c.RateLimitScale = scale } }
-
-// WithClock makes the server read time from now (for expiry tests).
-func WithClock(now func() time.Time) Option { return func(c *app.Config) { c.Now = now } }
 
 // WithSandbox starts the Python sandbox, so tools can be published and
 // invoked, and makes Start wait until it runs. The compiled interpreter is
@@ -229,7 +236,7 @@ func (s *Server) NewAPIKey(t testing.TB, org, userID string) app.Credentials {
 		}
 		userID = users[0].ID
 	}
-	creds, err := s.app.MintAPIKey(ctx, org, userID, "", "compadretest", time.Now().AddDate(1, 0, 0))
+	creds, err := s.app.MintAPIKey(ctx, org, userID, "", "compadretest", s.Now().AddDate(1, 0, 0))
 	if err != nil {
 		t.Fatalf("compadretest: new API key: %v", err)
 	}

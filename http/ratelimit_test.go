@@ -8,10 +8,10 @@ import (
 	"time"
 )
 
-// clock is a settable time source for the limiter.
-type clock struct{ t time.Time }
+// limiterClock is a settable time source for the limiter.
+type limiterClock struct{ t time.Time }
 
-func (c *clock) now() time.Time { return c.t }
+func (c *limiterClock) now() time.Time { return c.t }
 
 // refused asserts that err is a 429 naming the documented figure, with the
 // given Retry-After.
@@ -52,7 +52,7 @@ func TestRateLimitEdges(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+			c := &limiterClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 			l := newRateLimiter(tc.scale, tc.burstMinutes, c.now)
 			for i := 1; i <= tc.admitted; i++ {
 				if err := l.allow(tc.rt, "org", "user"); err != nil {
@@ -77,7 +77,7 @@ func TestRateLimitEdges(t *testing.T) {
 }
 
 func TestRateLimitBucketsAreSeparate(t *testing.T) {
-	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	c := &limiterClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	l := newRateLimiter(1, 1, c.now)
 	signIn := route{op: "sign-in-with-api-key", perMinute: 5}
 	for range 5 {

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/compadre-dev/compadre/auth"
+	"github.com/compadre-dev/compadre/clock"
 	"github.com/compadre-dev/compadre/engine"
 	"github.com/compadre-dev/compadre/llm"
 	"github.com/compadre-dev/compadre/mail"
@@ -39,8 +40,9 @@ type Config struct {
 	// RateLimitBurstMinutes is how many minutes' worth of requests a bucket
 	// holds; below 1 means one (the documented figures exactly).
 	RateLimitBurstMinutes float64
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	// Clock is the server's time, which the background workers also wait
+	// on; nil means the system's, never moved.
+	Clock *clock.Clock
 	// Version is reported by /readyz.
 	Version string
 	// Sandbox, if set, reports the Python sandbox's state ("starting",
@@ -89,6 +91,7 @@ type Server struct {
 	tokens  *auth.Tokens
 	sealer  *auth.Sealer
 	log     *slog.Logger
+	clock   *clock.Clock
 	now     func() time.Time
 	version string
 	sandbox func() (state, python string)
@@ -165,7 +168,7 @@ func New(cfg Config) (*Server, error) {
 		tokens:  cfg.Tokens,
 		sealer:  cfg.Sealer,
 		log:     cfg.Logger,
-		now:     cfg.Now,
+		clock:   cfg.Clock,
 		version: cfg.Version,
 		sandbox: cfg.Sandbox,
 		tools:   cfg.Tools,
@@ -179,9 +182,10 @@ func New(cfg Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	if s.now == nil {
-		s.now = time.Now
+	if s.clock == nil {
+		s.clock = clock.New(nil)
 	}
+	s.now = s.clock.Now
 	s.limits = newRateLimiter(cfg.RateLimitScale, cfg.RateLimitBurstMinutes, s.now)
 	s.model = cfg.Model
 	if s.model == nil {
@@ -197,16 +201,16 @@ func New(cfg Config) (*Server, error) {
 		ecfg.Tools = cfg.Tools
 	}
 	s.engine = engine.New(ecfg)
-	s.runner = simulate.New(simulate.Config{Store: s.store, Engine: s.engine, Model: s.model, Now: s.now, Log: s.log,
+	s.runner = simulate.New(simulate.Config{Store: s.store, Engine: s.engine, Model: s.model, Clock: s.clock, Log: s.log,
 		Workers: cfg.SimulationWorkers})
-	s.processor = postprocess.New(postprocess.Config{Store: s.store, Engine: s.engine, Model: s.model, Now: s.now,
+	s.processor = postprocess.New(postprocess.Config{Store: s.store, Engine: s.engine, Model: s.model, Clock: s.clock,
 		Log: s.log})
 	s.webhookPolicy = cfg.WebhookPolicy
 	s.deliverer = webhook.New(webhook.Config{Store: s.store, Sealer: s.sealer, Policy: cfg.WebhookPolicy,
-		Scale: cfg.WebhookRetryScale, Now: s.now, Log: s.log})
+		Scale: cfg.WebhookRetryScale, Clock: s.clock, Log: s.log})
 	s.signInLinks, s.redirects = cfg.SignInLinks, cfg.SignInRedirects
 	s.mailer = mail.NewSender(mail.SenderConfig{Store: s.store, Links: s.signInLinks, Transport: cfg.Mail,
-		Now: s.now, Log: s.log})
+		Clock: s.clock, Log: s.log})
 	s.keyHashCost, s.decoyHash = cfg.KeyHashCost, cfg.KeyHashCost.Decoy()
 	doc, err := loadedAPIDocument()
 	if err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/compadre-dev/compadre/auth"
+	"github.com/compadre-dev/compadre/clock"
 	"github.com/compadre-dev/compadre/store"
 )
 
@@ -331,19 +332,18 @@ func (f *flaky) Send(context.Context, Message) error {
 	return errors.New("the mail server is down")
 }
 
-type fakeClock struct{ offset atomic.Int64 }
-
-func (c *fakeClock) now() time.Time {
-	return time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC).Add(time.Duration(c.offset.Load()))
+// newFakeClock is a clock that stands at 10:00 UTC on 1 March 2026 until
+// moved.
+func newFakeClock() *clock.Clock {
+	return clock.New(func() time.Time { return time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC) })
 }
-func (c *fakeClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 // newSenderStore opens a store with one organization whose administrator
 // is ada@example.com.
-func newSenderStore(t *testing.T, clock *fakeClock) *store.Store {
+func newSenderStore(t *testing.T, clk *clock.Clock) *store.Store {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "db"), store.WithClock(clock.now))
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "db"), store.WithClock(clk.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -365,11 +365,17 @@ func newSenderStore(t *testing.T, clock *fakeClock) *store.Store {
 // day later.
 func TestSenderRetriesThenDrops(t *testing.T) {
 	ctx := context.Background()
-	clock := &fakeClock{}
-	st := newSenderStore(t, clock)
+	clk := newFakeClock()
+	advance := func(d time.Duration) {
+		t.Helper()
+		if err := clk.Advance(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := newSenderStore(t, clk)
 	tr := &flaky{}
 	links := auth.NewSignInLinks([]byte("key"))
-	s := NewSender(SenderConfig{Store: st, Links: links, Transport: tr, Now: clock.now})
+	s := NewSender(SenderConfig{Store: st, Links: links, Transport: tr, Clock: clk})
 	recorded := make(chan struct{}, 1)
 	s.recorded = func() { recorded <- struct{}{} }
 	if err := s.Start(ctx); err != nil {
@@ -403,7 +409,7 @@ func TestSenderRetriesThenDrops(t *testing.T) {
 		if l := status("ada@example.com"); l.MailStatus != store.SignInMailPending || l.MailAttempts != i+1 {
 			t.Fatalf("after attempt %d: %s, %d attempts", i+1, l.MailStatus, l.MailAttempts)
 		}
-		clock.advance(wait)
+		advance(wait)
 		await("a retry")
 	}
 	if l := status("ada@example.com"); l.MailStatus != store.SignInMailFailed || l.MailAttempts != 4 || tr.sent.Load() != 4 {
@@ -412,7 +418,7 @@ func TestSenderRetriesThenDrops(t *testing.T) {
 	}
 
 	// A link that lapses before its retry comes is dropped then, unsent.
-	if _, err := st.PruneSignInLinks(ctx, clock.now().Add(time.Hour)); err != nil {
+	if _, err := st.PruneSignInLinks(ctx, clk.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.CreateSignInLink(ctx, store.NewSignInLink{ID: store.NewID(), OrgID: "o", Email: "ada@example.com",
@@ -420,7 +426,7 @@ func TestSenderRetriesThenDrops(t *testing.T) {
 		t.Fatal(err)
 	}
 	await("first attempt")
-	clock.advance(time.Minute)
+	advance(time.Minute)
 	await("the retry after the link lapsed")
 	if l := status("ada@example.com"); l.MailStatus != store.SignInMailFailed || l.MailAttempts != 2 || tr.sent.Load() != 5 {
 		t.Errorf("lapsed link: %s, %d attempts, %d sent; want failed after one send", l.MailStatus, l.MailAttempts,
@@ -428,11 +434,11 @@ func TestSenderRetriesThenDrops(t *testing.T) {
 	}
 
 	// Kept for a day after it lapsed, then deleted.
-	if n, err := st.PruneSignInLinks(ctx, clock.now().Add(-KeepLinks)); err != nil || n != 0 {
+	if n, err := st.PruneSignInLinks(ctx, clk.Now().Add(-KeepLinks)); err != nil || n != 0 {
 		t.Errorf("pruned %d, %v; want none yet", n, err)
 	}
-	clock.advance(KeepLinks)
-	if n, err := st.PruneSignInLinks(ctx, clock.now().Add(-KeepLinks)); err != nil || n != 1 {
+	advance(KeepLinks)
+	if n, err := st.PruneSignInLinks(ctx, clk.Now().Add(-KeepLinks)); err != nil || n != 1 {
 		t.Errorf("pruned %d, %v; want 1", n, err)
 	}
 }

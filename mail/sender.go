@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/compadre-dev/compadre/auth"
+	"github.com/compadre-dev/compadre/clock"
 	"github.com/compadre-dev/compadre/store"
 )
 
@@ -50,8 +51,10 @@ type SenderConfig struct {
 	Transport Transport
 	Workers   int
 	Poll      time.Duration
-	Now       func() time.Time
-	Log       *slog.Logger
+	// Clock times attempts, retries, leases and pruning, and wakes the
+	// sender when it moves; nil means the system's.
+	Clock *clock.Clock
+	Log   *slog.Logger
 }
 
 // Sender sends the mails of sign-in links the store holds as due.
@@ -60,6 +63,11 @@ type Sender struct {
 	wake chan struct{}
 	stop context.CancelFunc
 	wg   sync.WaitGroup
+	// mu guards attempting: the links whose mail is being sent. A clock
+	// moved forward can pass a lease mid-attempt, and a mail must not go
+	// out twice.
+	mu         sync.Mutex
+	attempting map[string]bool
 	// recorded, if set, is called after each attempt is recorded (tests
 	// wait on it).
 	recorded func()
@@ -73,13 +81,13 @@ func NewSender(cfg SenderConfig) *Sender {
 	if cfg.Poll <= 0 {
 		cfg.Poll = DefaultPoll
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = clock.New(nil)
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Sender{cfg: cfg, wake: make(chan struct{}, 1)}
+	return &Sender{cfg: cfg, wake: make(chan struct{}, 1), attempting: map[string]bool{}}
 }
 
 // Start starts sending until Close; the mails a stopped process was
@@ -121,38 +129,46 @@ func (s *Sender) loop(ctx context.Context) {
 	defer sending.Wait()
 	var pruned time.Time
 	for {
-		if now := s.cfg.Now(); now.Sub(pruned) >= pruneEvery {
+		advanced := s.cfg.Clock.Advanced()
+		if now := s.cfg.Clock.Now(); now.Sub(pruned) >= pruneEvery {
 			pruned = now
 			if _, err := s.cfg.Store.PruneSignInLinks(ctx, now.Add(-KeepLinks)); err != nil && ctx.Err() == nil {
 				s.cfg.Log.Error("mail: delete lapsed sign-in links", "err", err)
 			}
 		}
-		due, err := s.cfg.Store.ClaimSignInMails(ctx, s.cfg.Now(), s.cfg.Workers*4, lease)
+		due, err := s.cfg.Store.ClaimSignInMails(ctx, s.cfg.Clock.Now(), s.cfg.Workers*4, lease)
 		if err != nil && ctx.Err() == nil {
 			s.cfg.Log.Error("mail: claim sign-in mails", "err", err)
 		}
+		started := 0
 		for _, m := range due {
+			if !s.begin(m.LinkID) {
+				continue
+			}
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
+				s.end(m.LinkID)
 				return
 			}
+			started++
 			sending.Add(1)
 			go func() {
-				defer func() { <-sem; sending.Done() }()
+				defer func() { s.end(m.LinkID); <-sem; sending.Done() }()
 				s.attempt(ctx, m)
 			}()
 		}
-		if len(due) > 0 {
+		if started > 0 {
 			continue
 		}
 		wait := s.cfg.Poll
 		if next, ok, err := s.cfg.Store.NextSignInMail(ctx); err == nil && ok {
-			wait = min(wait, max(0, next.Sub(s.cfg.Now())))
+			wait = min(wait, max(0, next.Sub(s.cfg.Clock.Now())))
 		}
 		select {
 		case <-ctx.Done():
 			return
+		case <-advanced:
 		case <-s.wake:
 			select {
 			case <-ctx.Done():
@@ -164,10 +180,27 @@ func (s *Sender) loop(ctx context.Context) {
 	}
 }
 
+// begin marks a link's mail as being sent, unless it already is.
+func (s *Sender) begin(linkID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.attempting[linkID] {
+		return false
+	}
+	s.attempting[linkID] = true
+	return true
+}
+
+func (s *Sender) end(linkID string) {
+	s.mu.Lock()
+	delete(s.attempting, linkID)
+	s.mu.Unlock()
+}
+
 // attempt sends one link's mail and records the outcome: sent, tried again
 // later, or dropped.
 func (s *Sender) attempt(ctx context.Context, m store.SignInMail) {
-	now := s.cfg.Now()
+	now := s.cfg.Clock.Now()
 	log := s.cfg.Log.With("link", m.LinkID, "org", m.OrgID, "to", m.Email, "attempt", m.Attempts+1)
 	var err error
 	if !now.Before(m.ExpiresAt) {

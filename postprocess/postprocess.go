@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/compadre-dev/compadre/clock"
 	"github.com/compadre-dev/compadre/engine"
 	"github.com/compadre-dev/compadre/llm"
 	"github.com/compadre-dev/compadre/store"
@@ -46,8 +47,10 @@ type Config struct {
 	ModelTimeout time.Duration
 	Workers      int
 	Poll         time.Duration
-	Now          func() time.Time
-	Log          *slog.Logger
+	// Clock stamps what the worker records and wakes it when it moves;
+	// nil means the system's.
+	Clock *clock.Clock
+	Log   *slog.Logger
 }
 
 // Processor runs the queued post-processing steps.
@@ -68,8 +71,8 @@ func New(cfg Config) *Processor {
 	if cfg.ModelTimeout <= 0 {
 		cfg.ModelTimeout = engine.DefaultModelTimeout
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = clock.New(nil)
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -103,6 +106,8 @@ func (p *Processor) Close() {
 func (p *Processor) work(ctx context.Context) {
 	defer p.wg.Done()
 	for {
+		// A failed step waits out its retry in its lease, by the clock.
+		advanced := p.cfg.Clock.Advanced()
 		job, ok, err := p.cfg.Store.ClaimPostProcessingJob(ctx, lease)
 		if err != nil && ctx.Err() == nil {
 			p.cfg.Log.Error("post-processing: claim a step", "err", err)
@@ -112,6 +117,7 @@ func (p *Processor) work(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case <-p.cfg.Store.PostProcessingSignal():
+			case <-advanced:
 			case <-time.After(p.cfg.Poll):
 			}
 			continue
@@ -191,7 +197,7 @@ func (p *Processor) ask(ctx context.Context, conv store.Conversation, logs strin
 	prompt, _ := json.Marshal(c.Messages)
 	log := store.PromptLog{OrgID: conv.OrgID, Key: logs + c.Purpose,
 		ConversationID: &conv.ID, Purpose: c.Purpose, Model: ans.Model, Prompt: prompt, Completion: ans.Completion,
-		CreatedAt: p.cfg.Now()}
+		CreatedAt: p.cfg.Clock.Now()}
 	if log.Model == "" {
 		log.Model = p.cfg.Model.Name()
 	}

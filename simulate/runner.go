@@ -12,6 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/compadre-dev/compadre/clock"
 	"github.com/compadre-dev/compadre/engine"
 	"github.com/compadre-dev/compadre/llm"
 	"github.com/compadre-dev/compadre/store"
@@ -40,8 +41,10 @@ type Config struct {
 	ModelTimeout time.Duration
 	Workers      int
 	Poll         time.Duration
-	Now          func() time.Time
-	Log          *slog.Logger
+	// Clock stamps what the worker records and wakes it when it moves;
+	// nil means the system's.
+	Clock *clock.Clock
+	Log   *slog.Logger
 }
 
 // Runner works through the runs' items with a bounded pool of workers.
@@ -67,8 +70,8 @@ func New(cfg Config) *Runner {
 	if cfg.ModelTimeout <= 0 {
 		cfg.ModelTimeout = engine.DefaultModelTimeout
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = clock.New(nil)
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -148,6 +151,7 @@ func (r *Runner) Cancel(ctx context.Context, orgID, runID string, by store.Actor
 func (r *Runner) work(ctx context.Context) {
 	defer r.wg.Done()
 	for {
+		advanced := r.cfg.Clock.Advanced()
 		it, ok, err := r.cfg.Store.ClaimRunItem(ctx)
 		if err != nil && ctx.Err() == nil {
 			r.cfg.Log.Error("simulation: claim a run item", "err", err)
@@ -157,6 +161,7 @@ func (r *Runner) work(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case <-r.wake:
+			case <-advanced:
 			case <-time.After(r.cfg.Poll):
 			}
 			continue
@@ -248,12 +253,12 @@ func (r *Runner) converse(ctx context.Context, run store.SimulationRun, spec Spe
 	smVersion, _ := spec.StateMachine[1].(float64)
 	sim := &store.SimulatedConversation{RunID: run.ID, AgentVersion: int(agentVersion), StateMachineVersion: int(smVersion),
 		LLMModelPreferences: spec.LLMModelPreferences}
-	var clock func() time.Time
+	var conversationClock func() time.Time
 	if at := spec.Scenario.ConversationStartsAt; at != nil {
 		// The conversation's clock starts there and runs as the server's.
 		sim.StartsAt = *at
-		offset := at.Sub(r.cfg.Now())
-		clock = func() time.Time { return r.cfg.Now().Add(offset) }
+		offset := at.Sub(r.cfg.Clock.Now())
+		conversationClock = func() time.Time { return r.cfg.Clock.Now().Add(offset) }
 	}
 	conv, err := r.cfg.Store.PrepareConversation(ctx, store.NewConversation{OrgID: run.OrgID, UserID: run.Creator.UserID,
 		ServiceID: spec.ServiceID, VersionSetName: spec.VersionSetName, Simulation: sim})
@@ -266,7 +271,7 @@ func (r *Runner) converse(ctx context.Context, run store.SimulationRun, spec Spe
 	prefix := store.SimulationLogPrefix(run.ID, unitTest, runIndex)
 	er := engine.Run{Mode: tools.ModeSimulation, SimulationRunID: &run.ID, UnitTestID: &unitTest, RunIndex: &runIndex,
 		UserVariables: spec.Persona.NonsensitiveUserVariables, SensitiveUserVariables: spec.Persona.SensitiveUserVariables,
-		LogPrefix: prefix, Clock: clock}
+		LogPrefix: prefix, Clock: conversationClock}
 	var last engine.InteractionComplete
 	emit := func(ev engine.Event) error {
 		if done, ok := ev.(engine.InteractionComplete); ok {

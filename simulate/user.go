@@ -81,7 +81,7 @@ func (u *simulatedUser) say(ctx context.Context, history []store.Message) (strin
 	conv := u.conversationID
 	log := store.PromptLog{OrgID: u.orgID, Key: fmt.Sprintf("%suser/%02d-%s", u.logPrefix, u.turns, c.Purpose),
 		ConversationID: &conv, Purpose: c.Purpose, Model: ans.Model, Prompt: prompt, Completion: ans.Completion,
-		CreatedAt: u.r.cfg.Now()}
+		CreatedAt: u.r.cfg.Clock.Now()}
 	if log.Model == "" {
 		log.Model = u.r.cfg.Model.Name()
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/compadre-dev/compadre/auth"
+	"github.com/compadre-dev/compadre/clock"
 	"github.com/compadre-dev/compadre/store"
 )
 
@@ -44,7 +45,9 @@ type Config struct {
 	// Scale multiplies the retry schedule; 0 means 1. Tests run it faster.
 	Scale float64
 	Poll  time.Duration
-	Now   func() time.Time
+	// Clock times attempts, retries, leases and announcements, and wakes
+	// the deliverer when it moves; nil means the system's.
+	Clock *clock.Clock
 	Log   *slog.Logger
 }
 
@@ -54,6 +57,11 @@ type Deliverer struct {
 	client *http.Client
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
+	// sending holds the deliveries whose attempt is under way. A lease
+	// outlasts any attempt by the real clock, but a clock moved forward
+	// can pass it mid-attempt, and the delivery must not go out twice.
+	mu      sync.Mutex
+	sending map[string]bool
 }
 
 // New returns a Deliverer; Start sets it working.
@@ -70,13 +78,13 @@ func New(cfg Config) *Deliverer {
 	if cfg.Poll <= 0 {
 		cfg.Poll = DefaultPoll
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = clock.New(nil)
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Deliverer{cfg: cfg, client: cfg.Policy.Client(cfg.Timeout)}
+	return &Deliverer{cfg: cfg, client: cfg.Policy.Client(cfg.Timeout), sending: map[string]bool{}}
 }
 
 // Start starts delivering until Close; the deliveries a stopped process
@@ -107,42 +115,67 @@ func (d *Deliverer) loop(ctx context.Context) {
 	defer sending.Wait()
 	var announced time.Time
 	for {
-		if now := d.cfg.Now(); now.Sub(announced) >= announceEvery {
+		advanced := d.cfg.Clock.Advanced()
+		if now := d.cfg.Clock.Now(); now.Sub(announced) >= announceEvery {
 			announced = now
 			if _, err := d.cfg.Store.AnnounceExpiringAPIKeys(ctx); err != nil && ctx.Err() == nil {
 				d.cfg.Log.Error("webhook: announce expiring API keys", "err", err)
 			}
 		}
-		due, err := d.cfg.Store.ClaimDueDeliveries(ctx, d.cfg.Now(), d.cfg.Workers*4, lease)
+		due, err := d.cfg.Store.ClaimDueDeliveries(ctx, d.cfg.Clock.Now(), d.cfg.Workers*4, lease)
 		if err != nil && ctx.Err() == nil {
 			d.cfg.Log.Error("webhook: claim deliveries", "err", err)
 		}
+		started := 0
 		for _, dd := range due {
+			if !d.begin(dd.ID) {
+				continue
+			}
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
+				d.end(dd.ID)
 				return
 			}
+			started++
 			sending.Add(1)
 			go func() {
-				defer func() { <-sem; sending.Done() }()
+				defer func() { d.end(dd.ID); <-sem; sending.Done() }()
 				d.attempt(ctx, dd)
 			}()
 		}
-		if len(due) > 0 {
+		if started > 0 {
 			continue
 		}
 		wait := d.cfg.Poll
 		if next, ok, err := d.cfg.Store.NextWebhookAttempt(ctx); err == nil && ok {
-			wait = min(wait, max(0, next.Sub(d.cfg.Now())))
+			wait = min(wait, max(0, next.Sub(d.cfg.Clock.Now())))
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-d.cfg.Store.WebhookSignal():
+		case <-advanced:
 		case <-time.After(wait):
 		}
 	}
+}
+
+// begin marks a delivery's attempt under way, unless it already is.
+func (d *Deliverer) begin(id string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.sending[id] {
+		return false
+	}
+	d.sending[id] = true
+	return true
+}
+
+func (d *Deliverer) end(id string) {
+	d.mu.Lock()
+	delete(d.sending, id)
+	d.mu.Unlock()
 }
 
 // attempt sends one attempt of a delivery, signed with the destination's
@@ -150,7 +183,7 @@ func (d *Deliverer) loop(ctx context.Context) {
 // it (same idempotency key and timestamp), and records it.
 func (d *Deliverer) attempt(ctx context.Context, dd store.DueDelivery) {
 	dest := dd.Destination
-	now := d.cfg.Now()
+	now := d.cfg.Clock.Now()
 	var secrets []string
 	for _, sealed := range [][]byte{dest.Secret, dest.PreviousSecret} {
 		if sealed == nil {
