@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -209,6 +211,51 @@ func TestClockBringsWebhookRetriesDue(t *testing.T) {
 	c.hookAwait(t, id, "success", 2)
 }
 
+// A move of the clock past the lease of an attempt still under way lets
+// the deliverer claim the delivery again, but not send it twice.
+func TestClockPastALeaseSendsOnce(t *testing.T) {
+	t.Parallel()
+	t0, frozen := frozenClock()
+	srv, c := newTestServer(t, frozen)
+	var arrivals atomic.Int32
+	release := make(chan struct{})
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrivals.Add(1)
+		<-release
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	answer := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(rcv.Close)
+	t.Cleanup(answer) // runs first: Close waits for the handler
+	id, _ := c.hookCreate(t, rcv.URL+"/hook", 3)
+	emit(t, srv, hookType, map[string]any{"type": hookType})
+	waitFor(t, "the attempt reaching the receiver", func() bool { return arrivals.Load() == 1 })
+
+	db := openServerDB(t, srv)
+	leasedUntil := func() time.Time {
+		t.Helper()
+		var at string
+		if err := db.QueryRow(`SELECT leased_until FROM webhook_deliveries`).Scan(&at); err != nil {
+			t.Fatal(err)
+		}
+		parsed, err := time.Parse(time.RFC3339Nano, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return parsed
+	}
+	if got := leasedUntil(); !got.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("leased until %v, want a minute from %v", got, t0)
+	}
+	srv.Advance(t, 2*time.Minute)
+	waitFor(t, "the delivery claimed again", func() bool { return leasedUntil().Equal(t0.Add(3 * time.Minute)) })
+	answer()
+	d := c.hookAwait(t, id, "success", 1)
+	if n := arrivals.Load(); n != 1 {
+		t.Errorf("the receiver got %d requests, want 1: %v", n, d)
+	}
+}
+
 // A secret is rotated at most once an hour, by the server's clock, and the
 // secret it replaced signs too for the 30 minutes after.
 func TestClockAllowsRotationAfterAnHour(t *testing.T) {
@@ -350,6 +397,63 @@ func TestClockBringsMailRetriesDue(t *testing.T) {
 		}
 	case <-time.After(time.Minute):
 		t.Fatal("no retry a minute after the clock passed it")
+	}
+}
+
+// blockingMail holds every send until released, counting them.
+type blockingMail struct {
+	sends   atomic.Int32
+	release chan struct{}
+}
+
+func (b *blockingMail) From() string { return mail.DefaultFrom }
+
+func (b *blockingMail) Send(ctx context.Context, _ mail.Message) error {
+	b.sends.Add(1)
+	select {
+	case <-b.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// A move of the clock past the lease of a mail still being sent lets the
+// sender claim it again, but not send it twice.
+func TestClockPastAMailLeaseSendsOnce(t *testing.T) {
+	t.Parallel()
+	t0, frozen := frozenClock()
+	tr := &blockingMail{release: make(chan struct{})}
+	answer := sync.OnceFunc(func() { close(tr.release) })
+	t.Cleanup(answer)
+	srv, c := newTestServer(t, frozen, compadretest.WithMail(tr))
+	if status, body, _ := c.askLink(t, adminEmail, srv.BaseURL+"/"); status != http.StatusOK {
+		t.Fatalf("ask for a link: status %d: %s", status, body)
+	}
+	waitFor(t, "the mail being sent", func() bool { return tr.sends.Load() == 1 })
+	db := openServerDB(t, srv)
+	leasedUntil := func() time.Time {
+		t.Helper()
+		var at string
+		if err := db.QueryRow(`SELECT mail_leased_until FROM sign_in_links`).Scan(&at); err != nil {
+			t.Fatal(err)
+		}
+		parsed, err := time.Parse(time.RFC3339Nano, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return parsed
+	}
+	lease := leasedUntil().Sub(t0)
+	srv.Advance(t, lease+time.Second)
+	waitFor(t, "the mail claimed again", func() bool { return leasedUntil().Equal(t0.Add(2*lease + time.Second)) })
+	answer()
+	waitFor(t, "the mail recorded as sent", func() bool {
+		links := signInLinks(t, srv, srv.Organization, adminEmail)
+		return len(links) == 1 && links[0].MailStatus == store.SignInMailSent
+	})
+	if n := tr.sends.Load(); n != 1 {
+		t.Errorf("the mail was sent %d times, want once", n)
 	}
 }
 

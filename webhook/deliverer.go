@@ -57,11 +57,11 @@ type Deliverer struct {
 	client *http.Client
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
-	// sending holds the deliveries whose attempt is under way. A lease
+	// inFlight holds the deliveries whose attempt is under way. A lease
 	// outlasts any attempt by the real clock, but a clock moved forward
 	// can pass it mid-attempt, and the delivery must not go out twice.
-	mu      sync.Mutex
-	sending map[string]bool
+	mu       sync.Mutex
+	inFlight map[string]bool
 }
 
 // New returns a Deliverer; Start sets it working.
@@ -84,7 +84,7 @@ func New(cfg Config) *Deliverer {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Deliverer{cfg: cfg, client: cfg.Policy.Client(cfg.Timeout), sending: map[string]bool{}}
+	return &Deliverer{cfg: cfg, client: cfg.Policy.Client(cfg.Timeout), inFlight: map[string]bool{}}
 }
 
 // Start starts delivering until Close; the deliveries a stopped process
@@ -165,16 +165,16 @@ func (d *Deliverer) loop(ctx context.Context) {
 func (d *Deliverer) begin(id string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.sending[id] {
+	if d.inFlight[id] {
 		return false
 	}
-	d.sending[id] = true
+	d.inFlight[id] = true
 	return true
 }
 
 func (d *Deliverer) end(id string) {
 	d.mu.Lock()
-	delete(d.sending, id)
+	delete(d.inFlight, id)
 	d.mu.Unlock()
 }
 
