@@ -29,10 +29,12 @@ lint: $(BIN)/staticcheck
 
 # The sandbox's compiled interpreter is cached on disk (see wasmrt's
 # tests). Compiling it under the race detector takes many minutes, so one
-# plain test run fills the cache first; the race run then loads it.
+# plain test run fills the cache first; the race run then loads it. The
+# http package's race run takes minutes on two cores, more on a busy
+# machine: past go test's default 10-minute limit it would be cut.
 unit:
 	$(GO) test -count=1 -run '^TestFreshState$$' ./wasmrt/
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
 
 contract: build $(VENV)/.installed
 	$(VENV)/bin/python tests/contract/run.py --binary $(BIN)/compadre
