@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -107,5 +108,215 @@ func TestRestoreIsAtomicForReaders(t *testing.T) {
 	wg.Wait()
 	if bad.Load() > 0 {
 		t.Errorf("reads that saw a mixture: %d", bad.Load())
+	}
+}
+
+// countRows counts the rows of every table with an org_id column that
+// belong to org, by table.
+func countRows(t testing.TB, s *Store, org string) map[string]int {
+	t.Helper()
+	ctx := context.Background()
+	tx := s.read
+	tables, err := orgTables(ctx, tx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, table := range tables {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM "`+table+`" WHERE org_id = ?`, org).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			out[table] = n
+		}
+	}
+	return out
+}
+
+// resetRoles are the built-in roles of the reset tests: "Admin" (every
+// permission of the test) and "Reader".
+var resetRoles = []Role{
+	{Name: "Reader", Description: "r", FrontendView: "client", Builtin: true,
+		PermissionGrants: []PermissionGrant{{PermissionName: "User:GetUserInfo"}}},
+	{Name: "Admin", Description: "all", FrontendView: "admin", Builtin: true,
+		PermissionGrants: []PermissionGrant{{PermissionName: "User:GetUserInfo"}, {PermissionName: "Metric:CreateMetric"}}},
+}
+
+// resetOrg creates organization id with resetRoles and returns its admin.
+func resetOrg(t testing.TB, s *Store, id string) User {
+	t.Helper()
+	_, admin, err := s.CreateOrganization(context.Background(), NewOrganization{
+		Org:   Organization{ID: id, Name: id, DefaultUserPreferences: DefaultPreferences()},
+		Roles: resetRoles, Admin: User{FirstName: "A", LastName: "B", Email: "admin@" + id + ".example"}, AdminRole: "Admin",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return admin
+}
+
+// replaceWithReader gives every custom role's holders the built-in Reader.
+func replaceWithReader(_ Role, builtin []Role) Role {
+	for _, r := range builtin {
+		if r.Name == "Reader" {
+			return r
+		}
+	}
+	return builtin[0]
+}
+
+// TestResetOrganization: a reset keeps the organization, its built-in
+// roles, every key and the users the keys and the organization need
+// (custom roles replaced), deletes everything else of the organization
+// (full-text rows included), and leaves other organizations alone.
+func TestResetOrganization(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	admin := resetOrg(t, s, "a")
+	otherAdmin := resetOrg(t, s, "b")
+	seed := func(admin User) (custom Role, holder, stranger User) {
+		org := admin.OrgID
+		custom, err := s.CreateRole(ctx, Role{OrgID: org, Name: "Custom", Description: "c", FrontendView: "admin",
+			PermissionGrants: []PermissionGrant{{PermissionName: "User:GetUserInfo"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		holder = addUser(t, s, admin, "holder@"+org+".example")
+		stranger = addUser(t, s, admin, "stranger@"+org+".example")
+		if err := s.UpdateUser(ctx, org, holder.ID, func(u *User) error { u.RoleID = custom.ID; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		for i, u := range []User{admin, holder} {
+			if _, err := s.CreateAPIKey(ctx, APIKey{KeyID: fmt.Sprintf("%s-k%d", org, i), OrgID: org, SecretHash: "h",
+				RoleID: map[bool]string{true: custom.ID, false: admin.RoleID}[i == 1],
+				CreatorUserID: u.ID, CreatorOrgID: org, ExpiresAt: s.now().AddDate(1, 0, 0)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.ModifyUserVariables(ctx, org, admin.ID, []Variable{{Name: "v", Value: []byte("1")}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		by := Actor{OrgID: org, UserID: admin.ID}
+		if _, err := s.CreateMetric(ctx, Metric{OrgID: org, Name: "quality", ValueType: "numerical", Creator: by},
+			MetricVersion{Description: "d", ValueType: "numerical", Value: []byte(`{}`), Creator: by}); err != nil {
+			t.Fatal(err)
+		}
+		tool, err := s.CreateTool(ctx, Tool{OrgID: org, Name: "t", Description: "d", Creator: by})
+		if err != nil {
+			t.Fatal(err)
+		}
+		publish(t, s, org, tool.ID)
+		return custom, holder, stranger
+	}
+	seed(admin)
+	_, holder, stranger := seed(otherAdmin)
+	otherBefore := countRows(t, s, "b")
+	settings := Organization{DefaultUserPreferences: DefaultPreferences()}
+	if err := s.UpdateOrganization(ctx, "a", OrganizationPatch{UserDimensions: &[]UserDimension{{Description: "x", Tags: []string{}}}}); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := s.ResetOrganization(ctx, "missing", OrgReset{Roles: resetRoles, Replace: replaceWithReader}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("reset of a missing organization: got %v, want ErrNotFound", err)
+	}
+	if err := s.ResetOrganization(ctx, "a", OrgReset{Roles: resetRoles, Replace: replaceWithReader, Settings: &settings}); err != nil {
+		t.Fatal(err)
+	}
+
+	if got, want := fmt.Sprint(userEmails(t, s, "a")), "[admin@a.example holder@a.example]"; got != want {
+		t.Errorf("users after reset: got %s, want %s", got, want)
+	}
+	roles, err := s.ListRoles(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]string{}
+	for _, r := range roles {
+		byID[r.ID] = r.Name
+	}
+	if len(roles) != 2 || byID[admin.RoleID] != "Admin" {
+		t.Errorf("roles after reset: got %v, want the built-in Reader and Admin", byID)
+	}
+	keys, err := s.ListAPIKeys(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if _, ok := byID[k.RoleID]; !ok {
+			t.Errorf("key %s holds role %s, which is gone", k.KeyID, k.RoleID)
+		}
+	}
+	if len(keys) != 2 {
+		t.Errorf("keys after reset: got %d, want 2", len(keys))
+	}
+	users, _, _ := s.ListUsers(ctx, "a", UserFilter{Limit: -1})
+	for _, u := range users {
+		if byID[u.RoleID] == "" {
+			t.Errorf("user %s holds role %s, which is gone", u.Email, u.RoleID)
+		}
+		if u.Email == "holder@a.example" && byID[u.RoleID] != "Reader" {
+			t.Errorf("the custom role's holder: got role %s, want Reader", byID[u.RoleID])
+		}
+	}
+	want := map[string]int{"roles": 2, "users": 2, "api_keys": 2}
+	if got := countRows(t, s, "a"); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("rows of the reset organization: got %v, want %v", got, want)
+	}
+	var vars, fts int
+	if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM user_variables WHERE user_id = ?`, admin.ID).Scan(&vars); err != nil || vars != 0 {
+		t.Errorf("the administrator's variables: got %d, %v; want none", vars, err)
+	}
+	if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM metrics_fts`).Scan(&fts); err != nil || fts != 1 {
+		t.Errorf("full-text rows of metrics: got %d, %v; want only the other organization's", fts, err)
+	}
+	if org, err := s.GetOrganization(ctx, "a"); err != nil || len(org.UserDimensions) != 0 {
+		t.Errorf("the organization's settings: got %+v, %v; want the first ones", org, err)
+	}
+	if got := countRows(t, s, "b"); fmt.Sprint(got) != fmt.Sprint(otherBefore) {
+		t.Errorf("rows of the other organization: got %v, want %v", got, otherBefore)
+	}
+
+	// Reset all: b is deleted outright, a is reset again.
+	if err := s.ResetAll(ctx, "a", OrgReset{Roles: resetRoles, Replace: replaceWithReader}); err != nil {
+		t.Fatal(err)
+	}
+	if got := countRows(t, s, "b"); len(got) != 0 {
+		t.Errorf("rows of a deleted organization: got %v, want none", got)
+	}
+	if _, err := s.GetUser(ctx, "b", holder.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a user of a deleted organization: got %v", err)
+	}
+	_ = stranger
+	if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM metrics_fts`).Scan(&fts); err != nil || fts != 0 {
+		t.Errorf("full-text rows of metrics after reset all: got %d, %v; want none", fts, err)
+	}
+	if got := countRows(t, s, "a"); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("rows of the kept organization: got %v, want %v", got, want)
+	}
+}
+
+// TestEveryFullTextIndexIsReset: each full-text index either follows its
+// table by triggers (external content) or is listed in ftsOwners, so a
+// reset leaves no rows of deleted records in it.
+func TestEveryFullTextIndexIsReset(t *testing.T) {
+	s := openTest(t)
+	rows, err := s.read.Query(`SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL%'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	listed := map[string]bool{}
+	for _, f := range ftsOwners {
+		listed[f.fts] = true
+	}
+	for rows.Next() {
+		var name, def string
+		if err := rows.Scan(&name, &def); err != nil {
+			t.Fatal(err)
+		}
+		if !listed[name] && !strings.Contains(def, "content") {
+			t.Errorf("full-text index %s is neither external content nor in ftsOwners", name)
+		}
 	}
 }
