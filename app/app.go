@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/compadre-dev/compadre/auth"
@@ -157,6 +158,12 @@ type App struct {
 	sandbox *sandbox
 	// stopSweep stops the retention sweeper and waits for it.
 	stopSweep func()
+	// gate holds requests back while the state is restored or reset;
+	// admin runs the snapshot operations one at a time.
+	gate  *gate
+	admin sync.Mutex
+	// repo is the tool repository, whose refs snapshots keep.
+	repo *tools.Repo
 }
 
 // File names inside the data directory.
@@ -226,7 +233,7 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, Store: st, log: cfg.Logger}
+	a := &App{cfg: cfg, Store: st, log: cfg.Logger, gate: &gate{}}
 	if err := a.firstStart(ctx, baseURL); err != nil {
 		st.Close()
 		return nil, err
@@ -306,7 +313,7 @@ func (a *App) firstStart(ctx context.Context, baseURL string) error {
 	}
 	var creds Credentials
 	err = a.Store.Bootstrap(ctx, store.NewOrganization{
-		Org:   store.Organization{ID: a.cfg.Org, Name: a.cfg.Org, DefaultUserPreferences: store.DefaultPreferences()},
+		Org:   firstOrganization(a.cfg.Org),
 		Roles: auth.BuiltinRoles(),
 		Admin: store.User{FirstName: "Admin", LastName: "User", Email: "admin@example.com",
 			Preferences: store.DefaultPreferences()},
@@ -327,6 +334,12 @@ The API key is shown only this once; it is also saved in %s (mode 0600).
   api_key:      %s
 `, creds.Organization, path, creds.Organization, creds.UserID, creds.APIKeyID, creds.APIKey)
 	return nil
+}
+
+// firstOrganization is the organization first start creates, as Reset
+// brings it back.
+func firstOrganization(id string) store.Organization {
+	return store.Organization{ID: id, Name: id, DefaultUserPreferences: store.DefaultPreferences()}
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -377,7 +390,7 @@ func refreshBaseURL(path, baseURL string) error {
 func (a *App) Serve(ctx context.Context, l net.Listener, grace time.Duration) error {
 	l = netutil.LimitListener(l, a.cfg.MaxConns)
 	srv := &http.Server{
-		Handler:           a.API,
+		Handler:           a.Handler(),
 		ReadHeaderTimeout: headerTimeout,
 		IdleTimeout:       a.cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
@@ -400,9 +413,16 @@ func (a *App) Serve(ctx context.Context, l net.Listener, grace time.Duration) er
 	return errors.Join(serveErr, a.Close())
 }
 
+// Handler is the API as Serve serves it: every /v1/ request passes the
+// gate that Restore and Reset close.
+func (a *App) Handler() http.Handler { return a.gate.wrap(a.API) }
+
 // Close stops the simulation runs, the sandbox and the retention sweeper
-// and closes the database. Serve calls it.
+// and closes the database, after any snapshot operation under way. Serve
+// calls it.
 func (a *App) Close() error {
+	a.admin.Lock()
+	defer a.admin.Unlock()
 	if a.API != nil {
 		a.API.Close()
 	}
