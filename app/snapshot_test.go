@@ -356,7 +356,7 @@ func TestSnapshotRestoreBringsBackTheState(t *testing.T) {
 		"email": "new@example.com", "role_name": "DefaultUserRole"})["user_id"].(string)
 	c.must(http.StatusCreated, "POST", "/role/", map[string]any{"role_name": "Support", "description": "Support",
 		"permission_grants": []any{map[string]any{"permission_name": "User:GetUserInfo", "conditions": map[string]any{}}},
-		"frontend_view": "client"})
+		"frontend_view":     "client"})
 	c.must(http.StatusOK, "POST", "/role/Support/assign", map[string]any{"user_id": user})
 	key := c.must(http.StatusCreated, "POST", "/organization/api_key/", map[string]any{"name": "later", "duration": "P1D"})
 	newcomer := s.client(t, Credentials{Organization: c.org, UserID: user, APIKeyID: key["api_key_id"].(string), APIKey: key["api_key"].(string)})

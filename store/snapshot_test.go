@@ -189,7 +189,7 @@ func TestResetOrganization(t *testing.T) {
 		}
 		for i, u := range []User{admin, holder} {
 			if _, err := s.CreateAPIKey(ctx, APIKey{KeyID: fmt.Sprintf("%s-k%d", org, i), OrgID: org, SecretHash: "h",
-				RoleID: map[bool]string{true: custom.ID, false: admin.RoleID}[i == 1],
+				RoleID:        map[bool]string{true: custom.ID, false: admin.RoleID}[i == 1],
 				CreatorUserID: u.ID, CreatorOrgID: org, ExpiresAt: s.now().AddDate(1, 0, 0)}); err != nil {
 				t.Fatal(err)
 			}
