@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/compadre-dev/compadre/llm"
 	"github.com/compadre-dev/compadre/store"
 	"github.com/compadre-dev/compadre/webhook"
 )
@@ -426,4 +427,351 @@ func errorsIs(err, target error) bool {
 		return err == nil
 	}
 	return errors.Is(err, target)
+}
+
+// noErr fails the test if err is not nil.
+func noErr(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRestoreIsAtomicForClients: clients keep listing users while
+// restores alternate between two snapshots. Each answer depends on two
+// reads, the caller's role (which users it may see) and the users, which
+// the snapshots hold in different relations: a request that read one
+// from each snapshot would answer a third set. No answer is a mixture,
+// and none fails.
+func TestRestoreIsAtomicForClients(t *testing.T) {
+	s := startSnapServer(t, Config{})
+	ctx := context.Background()
+	st, org := s.a.Store, s.creds.Organization
+	newRole := func(name string, grants ...store.PermissionGrant) store.Role {
+		r, err := st.CreateRole(ctx, store.Role{OrgID: org, Name: name, Description: name, FrontendView: "client",
+			PermissionGrants: grants})
+		noErr(t, err)
+		return r
+	}
+	sees := func(role store.Role) []store.PermissionGrant {
+		return []store.PermissionGrant{{PermissionName: "User:GetUserInfo",
+			Conditions: map[string]store.Condition{"role_id": {Type: "Equals", Value: role.ID}}}}
+	}
+	newUser := func(email string, role store.Role) store.User {
+		u, err := st.CreateUser(ctx, store.User{OrgID: org, RoleID: role.ID, FirstName: "F", LastName: "L",
+			Email: email, Preferences: store.DefaultPreferences()})
+		noErr(t, err)
+		return u
+	}
+	plain, other := newRole("plain"), newRole("other")
+	viewer := newRole("viewer", sees(plain)...)
+	watcher := newUser("watcher@example.com", viewer)
+	creds, err := s.a.MintAPIKey(ctx, org, watcher.ID, "", "watcher", time.Now().AddDate(0, 0, 1))
+	noErr(t, err)
+	newUser("a1@example.com", plain)
+	a2 := newUser("a2@example.com", plain)
+	newUser("b1@example.com", other)
+	_, err = s.a.Snapshot(ctx, "a")
+	noErr(t, err)
+	_, err = st.UpdateRole(ctx, org, "viewer", func(r *store.Role) error { r.PermissionGrants = sees(other); return nil })
+	noErr(t, err)
+	noErr(t, st.DeleteUser(ctx, org, a2.ID))
+	newUser("b2@example.com", other)
+	_, err = s.a.Snapshot(ctx, "b")
+	noErr(t, err)
+
+	answers := map[string]bool{"a1@example.com a2@example.com": true, "b1@example.com b2@example.com": true}
+	stop := make(chan struct{})
+	type tally struct{ ok, mixed, failed int }
+	results := make(chan tally)
+	// Between restores the clients are given time for a few answers, so
+	// requests run before, during and after every restore.
+	answered := make(chan struct{}, 1024)
+	for range 4 {
+		c := s.client(t, creds)
+		go func() {
+			var n tally
+			for {
+				select {
+				case <-stop:
+					results <- n
+					return
+				default:
+				}
+				status, body := c.do("GET", "/user/", nil)
+				if status != http.StatusOK {
+					n.failed++
+					t.Errorf("GET /user/ during restores: %d %v", status, body)
+					continue
+				}
+				var emails []string
+				for _, u := range body["users"].([]any) {
+					emails = append(emails, u.(map[string]any)["email"].(string))
+				}
+				if got := strings.Join(emails, " "); answers[got] {
+					n.ok++
+				} else {
+					n.mixed++
+					t.Errorf("GET /user/ answered %q, a mixture of the two snapshots", got)
+				}
+				select {
+				case answered <- struct{}{}:
+				default:
+				}
+			}
+		}()
+	}
+	for i := range 40 {
+		if err := s.a.Restore(ctx, []string{"a", "b"}[i%2]); err != nil {
+			t.Fatal(err)
+		}
+		for range 8 {
+			<-answered
+		}
+	}
+	close(stop)
+	var total tally
+	for range 4 {
+		n := <-results
+		total.ok, total.mixed, total.failed = total.ok+n.ok, total.mixed+n.mixed, total.failed+n.failed
+	}
+	if total.ok == 0 {
+		t.Errorf("no request was answered during the restores")
+	}
+	t.Logf("answers: %d consistent, %d mixed, %d failed", total.ok, total.mixed, total.failed)
+}
+
+// heldModel is the built-in model, holding every call until release is
+// closed; called receives a value as a call arrives.
+type heldModel struct {
+	llm.Builtin
+	called  chan struct{}
+	release chan struct{}
+}
+
+func (m heldModel) Complete(ctx context.Context, c llm.Call) (llm.Answer, error) {
+	select {
+	case m.called <- struct{}{}:
+	default:
+	}
+	select {
+	case <-m.release:
+	case <-ctx.Done():
+		return llm.Answer{}, ctx.Err()
+	}
+	return m.Builtin.Complete(ctx, c)
+}
+
+// patience bounds a wait that only a broken server would exhaust, so the
+// test fails instead of hanging.
+const patience = 10 * time.Second
+
+// receive waits for ch, failing the test after patience.
+func receive[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(patience):
+		t.Fatalf("waited %v for %s", patience, what)
+		panic("unreachable")
+	}
+}
+
+// TestRestoreWaitsForAStreamedInteraction: a conversation's streamed
+// opening, in flight when a restore starts, finishes on the old state;
+// the restore waits for it, and a request arriving meanwhile waits too
+// and then answers from the restored state.
+func TestRestoreWaitsForAStreamedInteraction(t *testing.T) {
+	model := heldModel{called: make(chan struct{}, 1), release: make(chan struct{})}
+	s := startSnapServer(t, Config{Model: model})
+	ctx := context.Background()
+	service := s.c.newService("Greeter")
+	_, err := s.a.Snapshot(ctx, "before")
+	noErr(t, err)
+	s.c.newService("Later")
+
+	type streamed struct {
+		status int
+		events []map[string]any
+	}
+	opened := make(chan streamed, 1)
+	go func() {
+		status, events := s.c.openConversation(service)
+		opened <- streamed{status, events}
+	}()
+	receive(t, model.called, "the conversation to ask the model")
+
+	closing := make(chan struct{})
+	s.a.gate.closing = func() { close(closing) }
+	restored := make(chan error, 1)
+	go func() { restored <- s.a.Restore(ctx, "before") }()
+	receive(t, closing, "the restore to close the gate")
+	type answer struct {
+		status int
+		body   map[string]any
+	}
+	late := make(chan answer, 1)
+	go func() {
+		status, body := s.c.do("GET", "/service/", nil)
+		late <- answer{status, body}
+	}()
+	select {
+	case err := <-restored:
+		t.Fatalf("the restore finished (%v) while a streamed answer was in flight", err)
+	default:
+	}
+
+	close(model.release)
+	got := receive(t, opened, "the streamed answer")
+	if got.status != http.StatusCreated || len(got.events) == 0 || got.events[len(got.events)-1]["type"] != "interaction-complete" {
+		t.Fatalf("the streamed answer: %d %v, want 201 ending with interaction-complete", got.status, got.events)
+	}
+	noErr(t, receive(t, restored, "the restore"))
+	after := receive(t, late, "the request that arrived during the restore")
+	if services, _ := after.body["services"].([]any); after.status != http.StatusOK || len(services) != 1 {
+		t.Errorf("a request made during the restore: got %d %v, want 200 and the snapshot's one service", after.status, after.body)
+	}
+	if status, body := s.c.do("GET", "/conversation/", nil); status != http.StatusOK || len(body["conversations"].([]any)) != 0 {
+		t.Errorf("conversations after the restore: got %d %v, want none", status, body)
+	}
+}
+
+// TestRestoreGivesUpOnRequestsInFlight: a request that outlasts the drain
+// timeout makes the restore fail with ErrRequestsInFlight, changing
+// nothing, and the gate opens again at once.
+func TestRestoreGivesUpOnRequestsInFlight(t *testing.T) {
+	model := heldModel{called: make(chan struct{}, 1), release: make(chan struct{})}
+	s := startSnapServer(t, Config{Model: model})
+	ctx := context.Background()
+	service := s.c.newService("Greeter")
+	_, err := s.a.Snapshot(ctx, "before")
+	noErr(t, err)
+	s.c.newService("Later")
+	want := s.c.lists()
+
+	opened := make(chan int, 1)
+	go func() {
+		status, _ := s.c.openConversation(service)
+		opened <- status
+	}()
+	receive(t, model.called, "the conversation to ask the model")
+	s.a.gate.drainTimeout = 50 * time.Millisecond
+	err = s.a.Restore(ctx, "before")
+	if !errors.Is(err, ErrRequestsInFlight) {
+		t.Fatalf("restore with a request held: got %v, want ErrRequestsInFlight", err)
+	}
+	// The gate is open again while the request is still held.
+	if d := diffLists(s.c.lists(), want); len(d) != 0 {
+		t.Errorf("after the refused restore: %v", d)
+	}
+	close(model.release)
+	if status := receive(t, opened, "the streamed answer"); status != http.StatusCreated {
+		t.Errorf("the held request: got %d, want 201", status)
+	}
+	// From inside a request, a restore would wait for itself.
+	inside := context.WithValue(ctx, insideKey{}, true)
+	if err := s.a.Restore(inside, "before"); !errors.Is(err, ErrInsideRequest) {
+		t.Errorf("restore inside a request: got %v, want ErrInsideRequest", err)
+	}
+}
+
+// TestSnapshotNames: names outside the safe set are refused by every
+// operation; a missing snapshot is ErrSnapshotNotFound and changes
+// nothing; a second snapshot of a name replaces the first; a deleted one
+// is gone.
+func TestSnapshotNames(t *testing.T) {
+	s := startSnapServer(t, Config{})
+	ctx := context.Background()
+	for _, name := range []string{"", ".hidden", "a/b", "../up", "a b", "ünï", "a.b", strings.Repeat("x", 65)} {
+		t.Run("refused "+name, func(t *testing.T) {
+			if _, err := s.a.Snapshot(ctx, name); !errors.Is(err, ErrSnapshotName) {
+				t.Errorf("snapshot %q: got %v, want ErrSnapshotName", name, err)
+			}
+			if err := s.a.Restore(ctx, name); !errors.Is(err, ErrSnapshotName) {
+				t.Errorf("restore %q: got %v, want ErrSnapshotName", name, err)
+			}
+			if err := s.a.DeleteSnapshot(ctx, name); !errors.Is(err, ErrSnapshotName) {
+				t.Errorf("delete %q: got %v, want ErrSnapshotName", name, err)
+			}
+		})
+	}
+	for _, name := range []string{"a", "Seed-1_b", strings.Repeat("x", 64)} {
+		if err := CheckSnapshotName(name); err != nil {
+			t.Errorf("name %q: %v, want it accepted", name, err)
+		}
+	}
+
+	_, err := s.a.Snapshot(ctx, "seed")
+	noErr(t, err)
+	s.c.newService("One")
+	one := s.c.lists()
+	if err := s.a.Restore(ctx, "missing"); !errors.Is(err, ErrSnapshotNotFound) {
+		t.Errorf("restore of a missing snapshot: got %v, want ErrSnapshotNotFound", err)
+	}
+	if d := diffLists(s.c.lists(), one); len(d) != 0 {
+		t.Errorf("after restoring a missing snapshot: %v", d)
+	}
+
+	_, err = s.a.Snapshot(ctx, "seed")
+	noErr(t, err)
+	s.c.newService("Two")
+	noErr(t, s.a.Restore(ctx, "seed"))
+	if d := diffLists(s.c.lists(), one); len(d) != 0 {
+		t.Errorf("restore of a replaced snapshot: %v", d)
+	}
+	_, err = s.a.Snapshot(ctx, "other")
+	noErr(t, err)
+	list, err := s.a.Snapshots(ctx)
+	noErr(t, err)
+	if len(list) != 2 || list[0].Name != "seed" || list[1].Name != "other" || list[0].Bytes == 0 || list[0].Refs != 0 {
+		t.Errorf("snapshots: got %+v, want seed then other", list)
+	}
+	noErr(t, s.a.DeleteSnapshot(ctx, "seed"))
+	if err := s.a.Restore(ctx, "seed"); !errors.Is(err, ErrSnapshotNotFound) {
+		t.Errorf("restore of a deleted snapshot: got %v, want ErrSnapshotNotFound", err)
+	}
+	if err := s.a.DeleteSnapshot(ctx, "seed"); !errors.Is(err, ErrSnapshotNotFound) {
+		t.Errorf("delete of a deleted snapshot: got %v, want ErrSnapshotNotFound", err)
+	}
+	entries, err := os.ReadDir(filepath.Join(s.a.cfg.DataDir, SnapshotsDir))
+	noErr(t, err)
+	if len(entries) != 1 || entries[0].Name() != "other" {
+		t.Errorf("snapshot folders: got %v, want only other", entries)
+	}
+}
+
+// TestSnapshotSurvivesARestart: a snapshot taken before the server
+// stops is listed and restored by the next server on the same data
+// directory, with its tool branch.
+func TestSnapshotSurvivesARestart(t *testing.T) {
+	dir := t.TempDir()
+	s := startSnapServer(t, Config{DataDir: dir})
+	ctx := context.Background()
+	repo := filepath.Join(dir, ToolsRepoDir)
+	src := newToolSource(t, repo)
+	first := src.commit("v1:")
+	src.push("main")
+	s.c.newService("Kept")
+	_, err := s.a.Snapshot(ctx, "kept")
+	noErr(t, err)
+	want := s.c.lists()
+	s.stop()
+
+	s = startSnapServer(t, Config{DataDir: dir})
+	s.c.newService("Later")
+	src.commit("v2:")
+	src.push("main")
+	list, err := s.a.Snapshots(ctx)
+	noErr(t, err)
+	if len(list) != 1 || list[0].Name != "kept" || list[0].Refs != 1 {
+		t.Fatalf("snapshots after a restart: got %+v, want kept with one ref", list)
+	}
+	noErr(t, s.a.Restore(ctx, "kept"))
+	if d := diffLists(s.c.lists(), want); len(d) != 0 {
+		t.Errorf("restore after a restart: %v", d)
+	}
+	if got := branchHash(t, repo, "main"); got != first {
+		t.Errorf("main after restore: got %s, want %s", got, first)
+	}
 }
