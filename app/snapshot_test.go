@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/compadre-dev/compadre/auth"
 	"github.com/compadre-dev/compadre/llm"
 	"github.com/compadre-dev/compadre/store"
 	"github.com/compadre-dev/compadre/webhook"
@@ -774,4 +775,102 @@ func TestSnapshotSurvivesARestart(t *testing.T) {
 	if got := branchHash(t, repo, "main"); got != first {
 		t.Errorf("main after restore: got %s, want %s", got, first)
 	}
+}
+
+// TestReset: a reset takes the organization back to its first state (its
+// lists as at first start, the built-in roles only) while every API key
+// still signs its users in, a custom role's holder getting the narrowest
+// built-in role that covers it; another organization is untouched. Reset
+// of all deletes the other organization too.
+func TestReset(t *testing.T) {
+	s := startSnapServer(t, Config{})
+	ctx := context.Background()
+	c, org := s.c, s.creds.Organization
+	first := c.lists()
+
+	c.must(http.StatusCreated, "POST", "/role/", map[string]any{"role_name": "Support", "description": "Support",
+		"permission_grants": []any{map[string]any{"permission_name": "User:GetUserInfo", "conditions": map[string]any{}}},
+		"frontend_view":     "client"})
+	support := c.must(http.StatusCreated, "POST", "/user/", map[string]any{"first_name": "Sue", "last_name": "Port",
+		"email": "support@example.com", "role_name": "Support"})["user_id"].(string)
+	c.must(http.StatusCreated, "POST", "/user/", map[string]any{"first_name": "Plain", "last_name": "User",
+		"email": "plain@example.com", "role_name": "DefaultUserRole"})
+	supportCreds, err := s.a.MintAPIKey(ctx, org, support, "", "support", time.Now().AddDate(0, 0, 1))
+	noErr(t, err)
+	later := c.must(http.StatusCreated, "POST", "/organization/api_key/", map[string]any{"name": "later", "duration": "P1D"})
+	// A key made by create-api-key holds DefaultAdministratorRole, so it
+	// signs in users below the administrator, such as support.
+	laterCreds := Credentials{Organization: org, UserID: support, APIKeyID: later["api_key_id"].(string), APIKey: later["api_key"].(string)}
+	s.client(t, laterCreds)
+	service := c.newService("Greeter")
+	if status, _ := c.openConversation(service); status != http.StatusCreated {
+		t.Fatalf("open a conversation: %d", status)
+	}
+	c.must(http.StatusCreated, "POST", "/tool/", map[string]any{"name": "echo", "description": "echo", "tags": map[string]any{}})
+	c.must(http.StatusCreated, "POST", "/webhook_destination/", map[string]any{"url": "http://127.0.0.1:1/hook",
+		"accepted_types": []any{"conversation-post-processing-complete"}, "retry_attempts": 1})
+	c.must(http.StatusNoContent, "POST", "/organization/", map[string]any{"user_dimensions": []any{
+		map[string]any{"description": "Mood", "tags": []any{"calm"}}}})
+	c.must(http.StatusCreated, "POST", "/role/temporary_permission_grant/", map[string]any{"user_id": support,
+		"duration": "PT1H", "permission_grant": map[string]any{"permission_name": "User:DeleteUser", "conditions": map[string]any{}},
+		"tags": map[string]any{}, "justification": "Investigating support ticket 456"})
+
+	// A second organization, with data of its own.
+	_, otherAdmin, err := s.a.Store.CreateOrganization(ctx, store.NewOrganization{Org: firstOrganization("other"),
+		Roles: auth.BuiltinRoles(), Admin: store.User{FirstName: "O", LastName: "A", Email: "admin@other.example",
+			Preferences: store.DefaultPreferences()}, AdminRole: auth.DefaultSuperAdministratorRole})
+	noErr(t, err)
+	otherCreds, err := s.a.MintAPIKey(ctx, "other", otherAdmin.ID, "", "other", time.Now().AddDate(0, 0, 1))
+	noErr(t, err)
+	other := s.client(t, otherCreds)
+	other.newService("Theirs")
+	otherBefore := other.lists()
+
+	if err := s.a.Reset(ctx, "missing"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("reset of a missing organization: got %v, want ErrNotFound", err)
+	}
+	noErr(t, s.a.Reset(ctx, org))
+
+	after := map[string]*snapClient{}
+	for name, creds := range map[string]Credentials{"bootstrap": s.creds, "support": supportCreds, "later": laterCreds} {
+		after[name] = s.client(t, creds)
+	}
+	got := after["bootstrap"].lists()
+	for _, p := range listPaths {
+		switch p {
+		case "/organization/", "/user/", "/organization/api_key/":
+			continue
+		}
+		if got[p] != first[p] {
+			t.Errorf("%s after reset:\n  got  %.400s\n  want %.400s", p, got[p], first[p])
+		}
+	}
+	users := after["bootstrap"].must(http.StatusOK, "GET", "/user/", nil)["users"].([]any)
+	roles := map[string]string{}
+	for _, r := range after["bootstrap"].must(http.StatusOK, "GET", "/role/", nil)["roles"].([]any) {
+		roles[r.(map[string]any)["id"].(string)] = r.(map[string]any)["name"].(string)
+	}
+	var kept []string
+	for _, u := range users {
+		u := u.(map[string]any)
+		kept = append(kept, u["email"].(string)+":"+roles[u["role"].(string)])
+	}
+	if want := "admin@example.com:DefaultSuperAdministratorRole support@example.com:DefaultUserRole"; strings.Join(kept, " ") != want {
+		t.Errorf("users after reset: got %v, want %s", kept, want)
+	}
+	if keys := after["bootstrap"].must(http.StatusOK, "GET", "/organization/api_key/", nil)["api_keys"].([]any); len(keys) != 3 {
+		t.Errorf("keys after reset: got %d, want the 3 made", len(keys))
+	}
+	if d := diffLists(other.lists(), otherBefore); len(d) != 0 {
+		t.Errorf("the other organization after the reset: %v", d)
+	}
+
+	noErr(t, s.a.Reset(ctx, ""))
+	if status, body := other.signIn(otherCreds); status == http.StatusOK {
+		t.Errorf("the other organization's key after reset of all: got %d %v, want a refusal", status, body)
+	}
+	if got := s.client(t, s.creds).lists(); got["/service/"] != first["/service/"] || got["/role/"] != first["/role/"] {
+		t.Errorf("the first organization after reset of all: services %s, roles %.200s", got["/service/"], got["/role/"])
+	}
+	s.client(t, supportCreds)
 }
