@@ -1,15 +1,21 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/pressly/goose/v3"
 )
 
 func userEmails(t testing.TB, s *Store, org string) []string {
@@ -318,5 +324,94 @@ func TestEveryFullTextIndexIsReset(t *testing.T) {
 		if !listed[name] && !strings.Contains(def, "content") {
 			t.Errorf("full-text index %s is neither external content nor in ftsOwners", name)
 		}
+	}
+}
+
+// olderCopy writes a database migrated only up to the migration before
+// the last, holding organization "old", and returns its path.
+func olderCopy(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", fileURI(path, url.Values{"_pragma": {"foreign_keys(ON)"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sources := p.ListSources()
+	if _, err := p.UpTo(ctx, sources[len(sources)-2].Version); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO organizations (id, name, default_user_preferences, created_at, updated_at)
+		VALUES ('old', 'old', '{}', '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z')`); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestRestoreMigratesAnOlderCopy: a copy made before the last migration
+// is brought up to date as it is restored, and the copy itself is left
+// as it was.
+func TestRestoreMigratesAnOlderCopy(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	path := olderCopy(t)
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Restore(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetOrganization(ctx, "old"); err != nil {
+		t.Errorf("the older copy's organization: %v", err)
+	}
+	if err := s.Ready(ctx); err != nil {
+		t.Errorf("after restoring an older copy: %v", err)
+	}
+	after, _ := os.ReadFile(path)
+	if !bytes.Equal(before, after) {
+		t.Error("the older copy was changed")
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 1 {
+		t.Errorf("files beside the copy: got %d, want the copy alone", len(entries))
+	}
+}
+
+// TestRestoreRefusesANewerCopy: a copy with a migration this store does
+// not know is refused, and nothing changes.
+func TestRestoreRefusesANewerCopy(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	newOrg(t, s, "kept")
+	path := filepath.Join(t.TempDir(), "copy.db")
+	if err := s.Backup(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", fileURI(path, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO goose_db_version (version_id, is_applied) VALUES (99999, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	newOrg(t, s, "later")
+	if err := s.Restore(ctx, path); !errors.Is(err, ErrNewerSchema) {
+		t.Errorf("restore of a newer copy: got %v, want ErrNewerSchema", err)
+	}
+	if _, err := s.GetOrganization(ctx, "later"); err != nil {
+		t.Errorf("after a refused restore: %v", err)
+	}
+	if err := s.Restore(ctx, filepath.Join(t.TempDir(), "missing.db")); err == nil {
+		t.Error("restore of a missing file: got no error")
 	}
 }
