@@ -1,6 +1,38 @@
 // Package app turns a data directory and a configuration into a running
 // Compadre: keys, database, first start, the API, and a graceful stop. The
 // command line and the test fixture both start the server through it.
+//
+// # Snapshots and reset
+//
+// An App saves and puts back its whole state, for test suites that seed
+// once and start every test from the seed, and for a control API:
+//
+//   - Snapshot(ctx, name) saves the database and the tool repository's
+//     refs under <data>/snapshots/<name>/, replacing a snapshot of that
+//     name; requests go on meanwhile.
+//   - Restore(ctx, name) puts a snapshot back; Snapshots(ctx) lists them;
+//     DeleteSnapshot(ctx, name) deletes one.
+//   - Reset(ctx, org) takes an organization back to its first state,
+//     keeping every API key working; org "" does so for the organization
+//     of the first start and deletes every other.
+//
+// Names are 1 to 64 letters, digits, '-' and '_' (CheckSnapshotName);
+// errors are ErrSnapshotName, ErrSnapshotNotFound, ErrRequestsInFlight,
+// ErrInsideRequest and, for Reset, a *store.NotFoundError (errors.Is
+// store.ErrNotFound).
+//
+// Restore and Reset are atomic for clients. Every /v1/ request passes a
+// gate (Handler, which Serve serves) and holds it until its answer is
+// written, streamed answers included. Restore and Reset close the gate:
+// requests in flight finish on the old state, requests arriving wait and
+// then run on the new one, and the background workers (simulation runs,
+// post-processing, webhook deliveries, mail, the retention sweeper) are
+// stopped meanwhile and started again after. If requests are still in
+// flight after DrainTimeout (or when ctx ends), the call fails with
+// ErrRequestsInFlight and changes nothing. The four operations run one at
+// a time. Call them from outside a /v1/ request (a control API on another
+// path, which the gate lets through): from inside one they would wait for
+// themselves, and fail with ErrInsideRequest instead.
 package app
 
 import (

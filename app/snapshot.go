@@ -18,19 +18,10 @@ import (
 	"github.com/compadre-dev/compadre/store"
 )
 
-// Snapshots and reset: the whole state of the server saved under a name
-// and put back, and organizations taken back to their first state. The
-// state is the database and the tool repository's refs; the keys
-// (token-signing, sealing), credentials.json and the mail sink are not
-// state and are never saved or replaced. See DECISIONS.md, "What is in a
-// snapshot?".
-//
-// Snapshot, Restore, Reset and DeleteSnapshot run one at a time. Restore
-// and Reset wait for the /v1/ requests in flight to finish (at most
-// DrainTimeout), hold the next ones back until they are done, and stop the
-// background workers meanwhile, so no request or worker ever sees a
-// mixture of two states. They must not be called from inside a /v1/
-// request (ErrInsideRequest): a control API serves them from another path.
+// Snapshots and reset (see the package doc). The state is the database
+// and the tool repository's refs; the keys (token-signing, sealing),
+// credentials.json and the mail sink are not state and are never saved or
+// replaced. See DECISIONS.md, "What is in a snapshot?".
 
 // SnapshotsDir is where snapshots are kept inside the data directory, one
 // folder per snapshot.

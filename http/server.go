@@ -184,8 +184,9 @@ func (s *Server) Resume(ctx context.Context) error {
 
 // Forget drops what the API remembers of the database's content (context
 // graph versions, tool version files), for when the content was replaced:
-// such records never change in place, but a restore can bring back an ID
-// that later names something else.
+// those records never change in place, but after a restore to a state
+// without, say, version 2 of a context graph, a new version 2 can be made
+// with other content.
 func (s *Server) Forget() {
 	s.engine.Forget()
 	if s.tools != nil {
