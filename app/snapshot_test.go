@@ -422,14 +422,6 @@ func TestSnapshotRestoreBringsBackTheState(t *testing.T) {
 	}
 }
 
-// errorsIs reports whether err matches target, for table rows.
-func errorsIs(err, target error) bool {
-	if target == nil {
-		return err == nil
-	}
-	return errors.Is(err, target)
-}
-
 // noErr fails the test if err is not nil.
 func noErr(t testing.TB, err error) {
 	t.Helper()
