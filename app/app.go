@@ -1,6 +1,38 @@
 // Package app turns a data directory and a configuration into a running
 // Compadre: keys, database, first start, the API, and a graceful stop. The
 // command line and the test fixture both start the server through it.
+//
+// # Snapshots and reset
+//
+// An App saves and puts back its whole state, for test suites that seed
+// once and start every test from the seed, and for a control API:
+//
+//   - Snapshot(ctx, name) saves the database and the tool repository's
+//     refs under <data>/snapshots/<name>/, replacing a snapshot of that
+//     name; requests go on meanwhile.
+//   - Restore(ctx, name) puts a snapshot back; Snapshots(ctx) lists them;
+//     DeleteSnapshot(ctx, name) deletes one.
+//   - Reset(ctx, org) takes an organization back to its first state,
+//     keeping every API key working; org "" does so for the organization
+//     of the first start and deletes every other.
+//
+// Names are 1 to 64 letters, digits, '-' and '_' (CheckSnapshotName);
+// errors are ErrSnapshotName, ErrSnapshotNotFound, ErrRequestsInFlight,
+// ErrInsideRequest and, for Reset, a *store.NotFoundError (errors.Is
+// store.ErrNotFound).
+//
+// Restore and Reset are atomic for clients. Every /v1/ request passes a
+// gate (Handler, which Serve serves) and holds it until its answer is
+// written, streamed answers included. Restore and Reset close the gate:
+// requests in flight finish on the old state, requests arriving wait and
+// then run on the new one, and the background workers (simulation runs,
+// post-processing, webhook deliveries, mail, the retention sweeper) are
+// stopped meanwhile and started again after. If requests are still in
+// flight after DrainTimeout (or when ctx ends), the call fails with
+// ErrRequestsInFlight and changes nothing. The four operations run one at
+// a time. Call them from outside a /v1/ request (a control API on another
+// path, which the gate lets through): from inside one they would wait for
+// themselves, and fail with ErrInsideRequest instead.
 package app
 
 import (
@@ -15,6 +47,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/compadre-dev/compadre/auth"
@@ -161,6 +194,12 @@ type App struct {
 	stopSweep func()
 	// clock is the time every part of the server reads.
 	clock *clock.Clock
+	// gate holds requests back while the state is restored or reset;
+	// admin runs the snapshot operations one at a time.
+	gate  *gate
+	admin sync.Mutex
+	// repo is the tool repository, whose refs snapshots keep.
+	repo *tools.Repo
 }
 
 // File names inside the data directory.
@@ -232,7 +271,7 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, Store: st, log: cfg.Logger, clock: clk}
+	a := &App{cfg: cfg, Store: st, log: cfg.Logger, clock: clk, gate: &gate{}}
 	if err := a.firstStart(ctx, baseURL); err != nil {
 		st.Close()
 		return nil, err
@@ -317,7 +356,7 @@ func (a *App) firstStart(ctx context.Context, baseURL string) error {
 	}
 	var creds Credentials
 	err = a.Store.Bootstrap(ctx, store.NewOrganization{
-		Org:   store.Organization{ID: a.cfg.Org, Name: a.cfg.Org, DefaultUserPreferences: store.DefaultPreferences()},
+		Org:   firstOrganization(a.cfg.Org),
 		Roles: auth.BuiltinRoles(),
 		Admin: store.User{FirstName: "Admin", LastName: "User", Email: "admin@example.com",
 			Preferences: store.DefaultPreferences()},
@@ -338,6 +377,12 @@ The API key is shown only this once; it is also saved in %s (mode 0600).
   api_key:      %s
 `, creds.Organization, path, creds.Organization, creds.UserID, creds.APIKeyID, creds.APIKey)
 	return nil
+}
+
+// firstOrganization is the organization first start creates, as Reset
+// brings it back.
+func firstOrganization(id string) store.Organization {
+	return store.Organization{ID: id, Name: id, DefaultUserPreferences: store.DefaultPreferences()}
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -388,7 +433,7 @@ func refreshBaseURL(path, baseURL string) error {
 func (a *App) Serve(ctx context.Context, l net.Listener, grace time.Duration) error {
 	l = netutil.LimitListener(l, a.cfg.MaxConns)
 	srv := &http.Server{
-		Handler:           a.API,
+		Handler:           a.Handler(),
 		ReadHeaderTimeout: headerTimeout,
 		IdleTimeout:       a.cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
@@ -411,9 +456,16 @@ func (a *App) Serve(ctx context.Context, l net.Listener, grace time.Duration) er
 	return errors.Join(serveErr, a.Close())
 }
 
+// Handler is the API as Serve serves it: every /v1/ request passes the
+// gate that Restore and Reset close.
+func (a *App) Handler() http.Handler { return a.gate.wrap(a.API) }
+
 // Close stops the simulation runs, the sandbox and the retention sweeper
-// and closes the database. Serve calls it.
+// and closes the database, after any snapshot operation under way. Serve
+// calls it.
 func (a *App) Close() error {
+	a.admin.Lock()
+	defer a.admin.Unlock()
 	if a.API != nil {
 		a.API.Close()
 	}

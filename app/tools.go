@@ -26,6 +26,7 @@ func (a *App) openTools(cfg Config, sealer *auth.Sealer) (*tools.Service, error)
 	if err != nil {
 		return nil, err
 	}
+	a.repo = repo
 	sandbox := func(context.Context) (*wasmrt.Runtime, error) { return nil, tools.ErrSandboxUnavailable }
 	if a.sandbox != nil {
 		sandbox = a.sandbox.runtime

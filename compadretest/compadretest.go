@@ -26,6 +26,24 @@
 //	srv := compadretest.Start(t)
 //	token := srv.SignIn(t)
 //	srv.Advance(t, time.Hour) // the token's hour is up: it is now refused with 401
+//
+// A suite that needs the same records in many tests seeds them once and
+// puts them back before each test: srv.Snapshot saves the server's whole
+// state (database and tool repository), srv.Restore puts it back in a few
+// milliseconds, and srv.Reset takes the server back to its first start,
+// keeping its credentials valid.
+//
+//	func TestOrders(t *testing.T) {
+//		srv := compadretest.Start(t)
+//		seed(t, srv) // services, users, tools...
+//		seeded := srv.Snapshot(t)
+//		for _, tc := range cases {
+//			t.Run(tc.name, func(t *testing.T) {
+//				srv.Restore(t, seeded)
+//				...
+//			})
+//		}
+//	}
 package compadretest
 
 import (
@@ -36,6 +54,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,6 +80,8 @@ type Server struct {
 	stop func()
 	// sink is the local mail sink, nil when started WithMail.
 	sink *sink
+	// snapshots numbers the snapshots Snapshot takes.
+	snapshots atomic.Int64
 }
 
 // Option changes how Start configures the server.

@@ -86,6 +86,10 @@ func New(cfg Config) *Engine {
 	return &Engine{cfg: cfg, busy: map[string]bool{}, graphs: graphs}
 }
 
+// Forget drops the context graph versions read so far; the database
+// they came from was replaced.
+func (e *Engine) Forget() { e.graphs.Purge() }
+
 // Hold claims the conversation for one operation (an interaction, a
 // finish). ok is false while another holds it; release ends the claim.
 func (e *Engine) Hold(conversationID string) (release func(), ok bool) {

@@ -158,6 +158,45 @@ func (s *Server) Close() {
 	s.mailer.Close()
 }
 
+// Pause stops the background work that acts on the database (simulation
+// runs, post-processing, webhook deliveries, mail) and waits for it, so
+// that the database can be replaced or reset under it; Resume starts it
+// again over what the database then holds. Work cut short is durable and
+// made again after Resume: an interrupted simulation item reruns from its
+// start, an interrupted delivery or mail is sent again.
+func (s *Server) Pause() {
+	s.runner.Close()
+	s.processor.Close()
+	s.deliverer.Close()
+	s.mailer.Close()
+}
+
+// Resume restarts what Pause stopped.
+func (s *Server) Resume(ctx context.Context) error {
+	if err := s.runner.Start(ctx); err != nil {
+		return err
+	}
+	if err := s.deliverer.Start(ctx); err != nil {
+		return err
+	}
+	if err := s.mailer.Start(ctx); err != nil {
+		return err
+	}
+	return s.processor.Start(ctx)
+}
+
+// Forget drops what the API remembers of the database's content (context
+// graph versions, tool version files), for when the content was replaced:
+// those records never change in place, but after a restore to a state
+// without, say, version 2 of a context graph, a new version 2 can be made
+// with other content.
+func (s *Server) Forget() {
+	s.engine.Forget()
+	if s.tools != nil {
+		s.tools.Forget()
+	}
+}
+
 // New builds the API from cfg.
 func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil || cfg.Tokens == nil || cfg.Sealer == nil || cfg.SignInLinks == nil || cfg.Mail == nil {

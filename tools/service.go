@@ -98,6 +98,10 @@ const DefaultEnvVarReuseAfter = 5 * time.Minute
 // EnvVarReuseAfter is the configured window.
 func (s *Service) EnvVarReuseAfter() time.Duration { return s.cfg.EnvVarReuseAfter }
 
+// Forget drops the version files kept from earlier invocations; the
+// database they came from was replaced.
+func (s *Service) Forget() { s.versions.Purge() }
+
 // Lock takes the tool's operation lock without waiting: ErrBusy if another
 // operation holds it.
 func (s *Service) Lock(toolID string) (unlock func(), err error) {
