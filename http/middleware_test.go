@@ -110,7 +110,7 @@ func TestOperationsEndpoints(t *testing.T) {
 	for _, tc := range []struct{ path, want string }{
 		{"/healthz", `"status":"ok"`},
 		{"/readyz", `"status":"ready"`},
-		{"/metrics", `compadre_http_requests_total{operation="get-organization",status="200"} 1`},
+		{"/metrics", `compadre_http_requests_total{client="other",operation="get-organization",status="200"} 1`},
 		{"/v1/openapi.json", `"openapi":"3.1.0"`},
 	} {
 		status, body := c.raw("GET", tc.path, nil, nil)
