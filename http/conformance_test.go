@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -110,7 +111,7 @@ func (r *answerRecorder) settle(update bool) error {
 	if diff := fresh.diff(committed); diff != "" {
 		return fmt.Errorf("%s is stale: this run's end-to-end tests reach other operations than it says:\n%s"+
 			"Run COMPADRE_EVIDENCE=update go test ./http/ to rewrite it and CONFORMANCE.md, and commit both.",
-			endToEndEvidence, diff)
+			strings.TrimPrefix(endToEndEvidence, "../"), diff)
 	}
 	return nil
 }
