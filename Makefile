@@ -3,7 +3,9 @@
 # detector, the contract tests (schemathesis and the official Python SDK
 # against a freshly started server), and the official Python SDK's own
 # integration tests against a server started with default flags. Everything
-# needed is installed into ./bin and ./.venv on first use.
+# needed is installed into ./bin and ./.venv on first use. The Go tests of
+# http/, the contract tests and the SDK's tests each fail when the operations
+# they reach differ from tests/conformance/, which CONFORMANCE.md is made from.
 
 GO                  ?= go
 PYTHON              ?= python3
@@ -11,7 +13,7 @@ BIN                 := $(CURDIR)/bin
 VENV                := $(CURDIR)/.venv
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: run build test lint unit contract sdk bench openapi clean
+.PHONY: run build test lint unit contract sdk bench openapi conformance evidence clean
 
 build:
 	$(GO) build -o $(BIN)/compadre .
@@ -50,6 +52,22 @@ sdk: build $(VENV)/.installed
 # merge into; run this after editing embed/openapi.yaml or embed/openapi/.
 openapi:
 	$(GO) test -count=1 -run '^TestServedDocumentIsCurrent$$' ./http/ -update-document
+
+# CONFORMANCE.md, made from the routes table, the served document,
+# DECISIONS.md and the committed evidence in tests/conformance/; a test
+# fails when it is stale.
+conformance:
+	COMPADRE_EVIDENCE= $(GO) test -count=1 -run '^TestConformanceTableIsCurrent$$' ./http/ -update-conformance
+
+# Runs everything that reaches operations, each rewriting its evidence
+# (end-to-end.json; sdk-scripts.json, fuzzer.json; sdk-tests.json), then
+# the table. What a failing run, or a failing phase of one, reached is not
+# written.
+evidence: build $(VENV)/.installed
+	COMPADRE_EVIDENCE=update $(GO) test -count=1 ./http/
+	COMPADRE_EVIDENCE=update $(VENV)/bin/python tests/contract/run.py --binary $(BIN)/compadre
+	COMPADRE_EVIDENCE=update $(VENV)/bin/python tests/contract/sdk_integration.py --binary $(BIN)/compadre
+	$(MAKE) conformance
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./http/ ./store/ ./wasmrt/ ./compadretest/ | tee bench.txt

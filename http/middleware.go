@@ -150,8 +150,8 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	m := &httpMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "compadre_http_requests_total",
-			Help: "HTTP requests served, by operation and status code.",
-		}, []string{"operation", "status"}),
+			Help: "HTTP requests served, by operation, status code and kind of client.",
+		}, []string{"operation", "status", "client"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "compadre_http_request_duration_seconds",
 			Help:    "Time to serve an HTTP request, by operation.",
@@ -188,7 +188,10 @@ func (s *Server) outer(next http.Handler) http.Handler {
 			if status == 0 {
 				status = http.StatusOK
 			}
-			s.metrics.requests.WithLabelValues(st.op, strconv.Itoa(status)).Inc()
+			s.metrics.requests.WithLabelValues(st.op, strconv.Itoa(status), clientKind(r.UserAgent())).Inc()
+			if answered != nil {
+				answered(st.op, status)
+			}
 			s.metrics.latency.WithLabelValues(st.op).Observe(elapsed.Seconds())
 			if !s.log.Enabled(r.Context(), slog.LevelInfo) {
 				return
@@ -226,6 +229,18 @@ func (s *Server) limitBody(w http.ResponseWriter, r *http.Request) {
 	}
 	// A recorder in tests has no connection to bound, hence the ignored error.
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.bodyTimeout))
+}
+
+// clientKind names the kind of client a User-Agent belongs to, from a
+// fixed list so the request counter's series stay few: "python-httpx",
+// which the official Python SDK sends (it keeps its HTTP library's own),
+// or "other". See DECISIONS.md, "Why does the request counter tell the
+// Python SDK apart?".
+func clientKind(userAgent string) string {
+	if strings.HasPrefix(userAgent, "python-httpx/") {
+		return "python-httpx"
+	}
+	return "other"
 }
 
 // incomingRequestID keeps a caller's X-Request-ID when it is a short token,

@@ -110,13 +110,41 @@ func TestOperationsEndpoints(t *testing.T) {
 	for _, tc := range []struct{ path, want string }{
 		{"/healthz", `"status":"ok"`},
 		{"/readyz", `"status":"ready"`},
-		{"/metrics", `compadre_http_requests_total{operation="get-organization",status="200"} 1`},
+		{"/metrics", `compadre_http_requests_total{client="other",operation="get-organization",status="200"} 1`},
 		{"/v1/openapi.json", `"openapi":"3.1.0"`},
 	} {
 		status, body := c.raw("GET", tc.path, nil, nil)
 		if status != http.StatusOK || !strings.Contains(strings.ReplaceAll(string(body), `": "`, `":"`), tc.want) {
 			t.Errorf("%s: status %d, body lacks %s: %.300s", tc.path, status, tc.want, body)
 		}
+	}
+}
+
+// TestRequestsCountedByKindOfClient: the request counter tells the
+// official Python SDK's requests (its HTTP library's User-Agent) from
+// everyone else's, and knows no other kinds, so its series stay few.
+func TestRequestsCountedByKindOfClient(t *testing.T) {
+	t.Parallel()
+	_, c := newTestServer(t)
+	for _, ua := range []string{"python-httpx/0.29.0", "python-httpx/1.0", "Python-urllib/3.11", "schemathesis/4.32.5", "curl/8.5.0"} {
+		status, body := c.raw("GET", "/v1/"+c.org+"/organization/", nil, map[string]string{"User-Agent": ua})
+		if status != http.StatusOK {
+			t.Fatalf("%s: status %d: %s", ua, status, body)
+		}
+	}
+	_, metrics := c.raw("GET", "/metrics", nil, nil)
+	var series []string
+	for line := range strings.Lines(string(metrics)) {
+		if strings.HasPrefix(line, `compadre_http_requests_total{`) && strings.Contains(line, `operation="get-organization"`) {
+			series = append(series, strings.TrimSpace(line))
+		}
+	}
+	want := []string{
+		`compadre_http_requests_total{client="other",operation="get-organization",status="200"} 3`,
+		`compadre_http_requests_total{client="python-httpx",operation="get-organization",status="200"} 2`,
+	}
+	if strings.Join(series, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(series, "\n"), strings.Join(want, "\n"))
 	}
 }
 

@@ -1,13 +1,26 @@
 """What the contract runs share: a fresh server started on a data directory
-of its own, its first-start credentials, plain HTTP calls to it, and the
-agent, context graph and service bodies the SDK runs build on."""
+of its own, its first-start credentials, plain HTTP calls to it, the
+agent, context graph and service bodies the SDK runs build on, and the
+evidence of which operations a run reached (tests/conformance/, which
+CONFORMANCE.md is made from)."""
 
 import json
+import os
+import re
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+EVIDENCE_DIR = REPO / "tests" / "conformance"
+
+# The User-Agent kind the server counts the official Python SDK's requests
+# under (compadre_http_requests_total's client label): the SDK keeps its
+# HTTP library's own User-Agent, which nothing else in these runs uses
+# (call() below goes through urllib, schemathesis sends its own).
+SDK_CLIENT = "python-httpx"
 
 
 def start(binary: str, data: Path, *flags: str, probe: str = "/readyz") -> tuple[subprocess.Popen, dict]:
@@ -123,3 +136,88 @@ def create_service(creds: dict, token: str, suffix: str) -> str:
         "release_version_set": {"agent_version_number": 1, "service_hierarchical_state_machine_version_number": 1,
                                 "llm_model_preferences": {}},
     })["id"]
+
+
+# Evidence: which of the reference's operations a run reached.
+
+_SERIES = re.compile(r'^compadre_http_requests_total\{(.*)\} (\S+)$')
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+_PARAM = re.compile(r"\{[^}]*\}")
+
+
+def request_counts(creds: dict) -> dict[tuple[str, str, str], float]:
+    """The server's request counter (/metrics), by operation, status and
+    kind of client."""
+    with urllib.request.urlopen(creds["base_url"] + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    counts = {}
+    for line in text.splitlines():
+        m = _SERIES.match(line)
+        if m:
+            labels = dict(_LABEL.findall(m.group(1)))
+            counts[(labels["operation"], labels["status"], labels["client"])] = float(m.group(2))
+    return counts
+
+
+def reference_names(creds: dict) -> dict[str, str]:
+    """Served operationId -> the reference's, for the operations served at
+    the reference's method and path (parameters compared by position), as
+    the Go tests match them: two are served under the names the release
+    notes gave them, and other operations are no row of the table."""
+    def shape(method: str, path: str) -> str:
+        return method.upper() + " " + _PARAM.sub("{}", path)
+
+    ref = {}
+    for line in (REPO / "http" / "testdata" / "reference-operations.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            op, method, path = line.split()
+            ref[shape(method, path)] = op
+    with urllib.request.urlopen(creds["base_url"] + "/v1/openapi.json", timeout=10) as r:
+        doc = json.load(r)
+    out = {}
+    for path, item in doc["paths"].items():
+        for method, o in item.items():
+            if isinstance(o, dict) and o.get("operationId") and shape(method, path) in ref:
+                out[o["operationId"]] = ref[shape(method, path)]
+    return out
+
+
+def reached(creds: dict, counts: dict, since: dict | None = None,
+            client: str | None = None) -> tuple[list[str], list[str]]:
+    """The reference operations with requests counted (since an earlier
+    count, from one kind of client), and those of them with one answered
+    below 400."""
+    names = reference_names(creds)
+    seen, ok = set(), set()
+    for (op, status, kind), n in counts.items():
+        if op in names and (client is None or kind == client) and n > (since or {}).get((op, status, kind), 0):
+            seen.add(names[op])
+            if int(status) < 400:
+                ok.add(names[op])
+    return sorted(seen), sorted(ok)
+
+
+def settle_evidence(file: str, about: str, seen: list[str], ok: list[str] | None) -> bool:
+    """Hold what a run reached to tests/conformance/<file>; with
+    COMPADRE_EVIDENCE=update, rewrite the file instead. False, with the
+    difference printed, when they differ."""
+    fresh = {"about": about, "reached": seen}
+    if ok is not None:
+        fresh["succeeded"] = ok
+    path = EVIDENCE_DIR / file
+    if os.environ.get("COMPADRE_EVIDENCE") == "update":
+        path.write_text(json.dumps(fresh, indent=2, ensure_ascii=False) + "\n")
+        print(f"evidence: wrote {path.relative_to(REPO)}; run make conformance", flush=True)
+        return True
+    committed = json.loads(path.read_text())
+    lines = []
+    for key in ("reached", "succeeded"):
+        now, was = fresh.get(key, []), committed.get(key, [])
+        lines += [f"  + {key} {op}" for op in now if op not in was]
+        lines += [f"  - {key} {op}" for op in was if op not in now]
+    if lines:
+        print(f"evidence: {path.relative_to(REPO)} is stale: this run reached other operations than it says:",
+              *lines, "Run it again with COMPADRE_EVIDENCE=update, then make conformance, and commit both.",
+              sep="\n", flush=True)
+        return False
+    return True

@@ -2,7 +2,9 @@
 document (schemathesis) and the official Python SDK (sdk_smoke.py, and
 sdk_engine.py's conversation end to end, sdk_simulation.py's simulation run,
 sdk_webhooks.py's deliveries verified by the SDK, and webhook_chaos.py's
-1,000 deliveries through a failing receiver and a killed server).
+1,000 deliveries through a failing receiver and a killed server). A full
+run also holds which operations the SDK and the fuzzer reached to
+tests/conformance/ (see harness.settle_evidence).
 
 Usage: python tests/contract/run.py --binary bin/compadre
 """
@@ -15,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness import sign_in, start, stop
+from harness import SDK_CLIENT, reached, request_counts, settle_evidence, sign_in, start, stop
 
 HERE = Path(__file__).resolve().parent
 
@@ -24,6 +26,14 @@ HERE = Path(__file__).resolve().parent
 # forbids (or refusing what it allows).
 CHECKS = "all"
 ACCEPTED = '["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]'
+
+SDK_SCRIPTS_ABOUT = ("The reference's operations the official Python SDK's client sent a request to during "
+                     "make contract's SDK scripts (reached; by the server's count of python-httpx requests), and "
+                     "those answered at least once below 400 (succeeded). Written by COMPADRE_EVIDENCE=update make "
+                     "contract; a run without it fails when it differs.")
+FUZZER_ABOUT = ("The reference's operations schemathesis sent at least one request to during make contract's fuzzing "
+                "phases (by the server's request counter, whatever the answer). Written by COMPADRE_EVIDENCE=update "
+                "make contract; a run without it fails when it differs.")
 
 
 def schemathesis(creds: dict, token: str, work: Path, *operation_filter: str) -> int:
@@ -99,19 +109,32 @@ def main() -> int:
                 flags = [f for op in only for f in ("--include-operation-id", op)]
                 failures += schemathesis(creds, token, work, *flags) != 0
             else:
+                sdk_failed = 0
                 for script in ("sdk_smoke.py", "sdk_engine.py", "sdk_simulation.py", "sdk_webhooks.py"):
-                    failures += subprocess.call([sys.executable, str(HERE / script)],
-                                                stdin=subprocess.DEVNULL, env=env) != 0
+                    sdk_failed += subprocess.call([sys.executable, str(HERE / script)],
+                                                  stdin=subprocess.DEVNULL, env=env) != 0
+                failures += sdk_failed
+                # What a script that stopped half way reached proves nothing.
+                if not sdk_failed:
+                    failures += not settle_evidence(
+                        "sdk-scripts.json", SDK_SCRIPTS_ABOUT, *reached(creds, request_counts(creds), client=SDK_CLIENT))
                 # Its own server, which it kills and starts again.
                 failures += subprocess.call([sys.executable, str(HERE / "webhook_chaos.py"), "--binary", args.binary],
                                             stdin=subprocess.DEVNULL) != 0
                 # Every operation but the one that deletes the organization,
                 # then that one, so it cannot pull the ground from under the
-                # others.
-                failures += schemathesis(creds, token, work, "--exclude-operation-id", "delete-organization") != 0
+                # others. Only schemathesis calls the server meanwhile.
+                before = request_counts(creds)
+                fuzz_failed = schemathesis(creds, token, work, "--exclude-operation-id", "delete-organization") != 0
                 # Alone, it has no links to follow: no stateful phase.
-                failures += schemathesis(creds, token, work, "--include-operation-id", "delete-organization",
-                                         "--phases", "examples,coverage,fuzzing") != 0
+                fuzz_failed += schemathesis(creds, token, work, "--include-operation-id", "delete-organization",
+                                            "--phases", "examples,coverage,fuzzing") != 0
+                failures += fuzz_failed
+                if not fuzz_failed:
+                    # Which requests get a 2xx depends on what the fuzzer
+                    # happened to create before, so only reaching is kept.
+                    seen, _ = reached(creds, request_counts(creds), since=before)
+                    failures += not settle_evidence("fuzzer.json", FUZZER_ABOUT, seen, None)
         finally:
             stop(proc)
             if failures:
