@@ -1,10 +1,7 @@
 package httpapi
 
 import (
-	"bufio"
-	"os"
 	"regexp"
-	"strings"
 	"testing"
 )
 
@@ -26,44 +23,30 @@ func TestEveryReferenceOperationIsServed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open("testdata/reference-operations.txt")
+	ref, err := loadReferenceOperations()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	total, served := 0, 0
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		fields := strings.Fields(line)
-		if len(fields) != 3 {
-			t.Fatalf("reference-operations.txt: %q", line)
-		}
-		total++
-		id, method, path := fields[0], fields[1], fields[2]
+	served := 0
+	for _, r := range ref {
+		id := r.id
 		if to, ok := renamedOperations[id]; ok {
 			id = to
 		}
 		op, ok := doc.ops[id]
 		switch {
 		case !ok:
-			t.Errorf("%s %s %s: not in the served document", fields[0], method, path)
-		case op.method != method || pathShape(op.path) != pathShape(path):
-			t.Errorf("%s: served as %s %s, the reference has %s %s", id, op.method, op.path, method, path)
+			t.Errorf("%s %s %s: not in the served document", r.id, r.method, r.path)
+		case op.method != r.method || pathShape(op.path) != pathShape(r.path):
+			t.Errorf("%s: served as %s %s, the reference has %s %s", id, op.method, op.path, r.method, r.path)
 		default:
 			served++
 		}
 	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
+	if len(ref) != 116 {
+		t.Errorf("the reference lists %d operations, want 116", len(ref))
 	}
-	if total != 116 {
-		t.Errorf("the reference lists %d operations, want 116", total)
-	}
-	t.Logf("%d of the reference's %d operations served", served, total)
+	t.Logf("%d of the reference's %d operations served", served, len(ref))
 }
 
 var pathParam = regexp.MustCompile(`\{[^}]*\}`)
