@@ -104,23 +104,6 @@ type faultPlan struct {
 	cutAfter   int
 }
 
-// kinds names the plan's actions as the metric and the request log name them.
-func (p *faultPlan) kinds() []string {
-	var k []string
-	if p.latency > 0 {
-		k = append(k, "latency")
-	}
-	switch {
-	case p.status != 0:
-		k = append(k, "status")
-	case p.drop:
-		k = append(k, "drop")
-	case p.cutAfter > 0:
-		k = append(k, "cut_stream")
-	}
-	return k
-}
-
 // faultRule is a rule in force. remaining counts down from the rule's
 // Count; applied counts up.
 type faultRule struct {
@@ -610,6 +593,8 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, rt route, s
 	if plan.latency > 0 {
 		s.markFault(st, plan.source, "latency")
 		if !sleep(r.Context(), plan.latency) {
+			// The client left during the delay: it got no answer.
+			st.dropped = true
 			return w, r, true
 		}
 	}
