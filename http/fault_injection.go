@@ -201,6 +201,14 @@ func (fs *faultSet) add(rule FaultRule) (Fault, error) {
 	if err := checkFaultRule(rule, fs.operations); err != nil {
 		return Fault{}, err
 	}
+	// The rule's pointers are the caller's (a test's, from Go): keep
+	// copies, so that changing them later changes nothing in force.
+	if rule.Latency != nil {
+		rule.Latency = new(*rule.Latency)
+	}
+	if rule.Probability != nil {
+		rule.Probability = new(*rule.Probability)
+	}
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	fs.next++
