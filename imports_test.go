@@ -28,7 +28,7 @@ var importRules = map[string]struct {
 	"tools":        {project: []string{"store", "auth", "wasmrt", "pep440"}, forbidden: []string{"net/http", "database/sql"}},
 	"http":         {project: []string{"store", "auth", "wasmrt", "embed", "tools", "ssml", "config", "pep440", "engine", "llm", "voice", "simulate", "webhook", "postprocess", "mail", "clock"}, forbidden: []string{"database/sql", "github.com/tetratelabs/wazero"}},
 	"app":          {project: []string{"store", "auth", "http", "wasmrt", "embed", "tools", "llm", "voice", "webhook", "mail", "clock"}},
-	"compadretest": {project: []string{"app", "store", "llm", "tools", "voice", "webhook", "mail", "clock"}},
+	"compadretest": {project: []string{"app", "http", "store", "llm", "tools", "voice", "webhook", "mail", "clock"}},
 	"ssml":         {},
 	"pep440":       {forbidden: []string{"net/http", "database/sql"}},
 	"config":       {project: []string{"pep440", "ssml"}, forbidden: []string{"net/http", "database/sql"}},

@@ -97,6 +97,7 @@ type serveFlags struct {
 	simulationWorkers                                            string
 	webhookLoopback, webhookPrivate, webhookRetryScale           string
 	smtpURL, signInRedirects                                     string
+	controlAPI, requestLogSize                                   string
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -139,6 +140,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.StringVar(&f.webhookPrivate, "webhook-private-networks", env(getenv, "webhook-private-networks", "off"), "on lets webhook destinations be private, link-local or metadata addresses (COMPADRE_WEBHOOK_PRIVATE_NETWORKS)")
 	fs.StringVar(&f.smtpURL, "smtp-url", env(getenv, "smtp-url", ""), "mail server for sign-in links, smtp://user:password@host:587?from=noreply@example.com or smtps:// for implicit TLS; without one, mail goes to files in <data>/mail (COMPADRE_SMTP_URL)")
 	fs.StringVar(&f.signInRedirects, "sign-in-redirects", env(getenv, "sign-in-redirects", ""), "comma-separated origins, such as https://app.example.com, that sign-in links may lead to besides this server's and loopback ones (COMPADRE_SIGN_IN_REDIRECTS)")
+	fs.StringVar(&f.controlAPI, "control-api", env(getenv, "control-api", "off"), "on serves the control API under /_compadre/ (fault injection, request log) to super administrators, for tests; never on a server others rely on (COMPADRE_CONTROL_API)")
+	fs.StringVar(&f.requestLogSize, "request-log-size", env(getenv, "request-log-size", ""), "requests the control API's request log keeps; default 1000 with --control-api on, 0 keeps none (COMPADRE_REQUEST_LOG_SIZE)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -163,7 +166,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	for name, v := range map[string]string{"sandbox": f.sandbox, "webhook-loopback": f.webhookLoopback,
-		"webhook-private-networks": f.webhookPrivate} {
+		"webhook-private-networks": f.webhookPrivate, "control-api": f.controlAPI} {
 		if v != "on" && v != "off" {
 			return fmt.Errorf("--%s: want on or off, got %q", name, v)
 		}
@@ -192,6 +195,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil || workers < 1 {
 		return fmt.Errorf("--simulation-workers: want a positive number, got %q", f.simulationWorkers)
 	}
+	logSize, err := parseRequestLogSize(f.requestLogSize, f.controlAPI == "on")
+	if err != nil {
+		return err
+	}
 	mailCfg, err := parseMail(f.smtpURL, f.signInRedirects)
 	if err != nil {
 		return err
@@ -214,6 +221,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		WebhookPolicy:     webhook.Policy{Loopback: f.webhookLoopback == "on", PrivateNetworks: f.webhookPrivate == "on"},
 		WebhookRetryScale: retryScale,
 		Mail:              mailCfg.Mail, SignInRedirects: mailCfg.SignInRedirects,
+		ControlAPI: f.controlAPI == "on", RequestLogSize: logSize,
 	}, baseURL)
 	if err != nil {
 		l.Close()
@@ -227,6 +235,26 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		"llm", model.Name(), "llm_url", f.llmURL, "transcriber", voiceName(transcriber, "builtin"),
 		"synthesizer", voiceName(synthesizer, "none"), "mail", mailName(mailCfg.Mail, filepath.Join(f.data, app.MailDir)))
 	return a.Serve(ctx, l, 30*time.Second)
+}
+
+// parseRequestLogSize reads --request-log-size into an app.Config's
+// RequestLogSize: empty is the default (0), "0" keeps none (-1). A log is
+// kept only with the control API, which alone can read it.
+func parseRequestLogSize(s string, control bool) (int, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n > httpapi.MaxRequestLogSize {
+		return 0, fmt.Errorf("--request-log-size: want a number from 0 to %d, got %q", httpapi.MaxRequestLogSize, s)
+	}
+	if n > 0 && !control {
+		return 0, errors.New("--request-log-size: the request log is read through the control API; add --control-api on")
+	}
+	if n == 0 {
+		return -1, nil
+	}
+	return n, nil
 }
 
 // parseModel builds the language model --llm-provider names.

@@ -249,6 +249,9 @@ func TestServeRefusesBadLimits(t *testing.T) {
 		{name: "SMTP URL environment", env: map[string]string{"COMPADRE_SMTP_URL": "smtp://u:p@x?sender=a@b"}, wantErr: "--smtp-url"},
 		{name: "sign-in redirects flag", args: []string{"--sign-in-redirects", "https://app.example.com/login"}, wantErr: "--sign-in-redirects"},
 		{name: "sign-in redirects environment", env: map[string]string{"COMPADRE_SIGN_IN_REDIRECTS": "app.example.com"}, wantErr: "--sign-in-redirects"},
+		{name: "control API flag", args: []string{"--control-api", "yes"}, wantErr: "--control-api"},
+		{name: "request log without the control API", args: []string{"--request-log-size", "10"}, wantErr: "--control-api on"},
+		{name: "request log size environment", env: map[string]string{"COMPADRE_CONTROL_API": "on", "COMPADRE_REQUEST_LOG_SIZE": "-1"}, wantErr: "--request-log-size"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -328,5 +331,72 @@ func TestServeHashesKeysAtStandardCost(t *testing.T) {
 	}
 	if got, want := strings.Split(k.SecretHash, "$")[3], "m=19456,t=2,p=1"; got != want {
 		t.Errorf("hash settings %s, want %s", got, want)
+	}
+}
+
+func TestParseRequestLogSize(t *testing.T) {
+	tests := []struct {
+		in      string
+		control bool
+		want    int
+		ok      bool
+	}{
+		{"", true, 0, true}, {"", false, 0, true}, {"0", true, -1, true}, {"0", false, -1, true}, {"50", true, 50, true},
+		{"100000", true, 100000, true}, {"100001", true, 0, false}, {"50", false, 0, false}, {"many", true, 0, false},
+	}
+	for _, tc := range tests {
+		got, err := parseRequestLogSize(tc.in, tc.control)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("parseRequestLogSize(%q, %v) = %d, %v; want %d, ok %v", tc.in, tc.control, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+// The control API is served only when asked for, to the administrator.
+func TestServeControlAPIFlag(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want int
+	}{
+		{"default", nil, http.StatusNotFound},
+		{"on", map[string]string{"COMPADRE_CONTROL_API": "on"}, http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			creds, _, stop := start(t, t.TempDir(), tc.env)
+			defer func() {
+				if err := stop(); err != nil {
+					t.Error(err)
+				}
+			}()
+			req, _ := http.NewRequest("POST", creds.BaseURL+"/v1/"+creds.Organization+"/user/signin_with_api_key", nil)
+			req.Header.Set("x-api-key", creds.APIKey)
+			req.Header.Set("x-api-key-id", creds.APIKeyID)
+			req.Header.Set("x-user-id", creds.UserID)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tok struct {
+				IDToken string `json:"id_token"`
+			}
+			err = json.NewDecoder(resp.Body).Decode(&tok)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, path := range []string{"/_compadre/faults", "/_compadre/requests"} {
+				req, _ := http.NewRequest("GET", creds.BaseURL+path, nil)
+				req.Header.Set("Authorization", "Bearer "+tok.IDToken)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != tc.want {
+					t.Errorf("%s: status %d, want %d", path, resp.StatusCode, tc.want)
+				}
+			}
+		})
 	}
 }

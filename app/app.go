@@ -142,6 +142,13 @@ type Config struct {
 	// SQLTimeout is how long a submit-sql-query query may run; 0 means
 	// httpapi.DefaultSQLTimeout (30 s). No flag sets it: tests shorten it.
 	SQLTimeout time.Duration
+	// ControlAPI serves the control API (/_compadre/: fault rules and the
+	// request log) to super administrators, and honours X-Compadre-Fault.
+	ControlAPI bool
+	// RequestLogSize is how many requests the request log keeps when the
+	// control API is on; 0 means httpapi.DefaultRequestLogSize, and a
+	// negative value keeps none.
+	RequestLogSize int
 
 	// openSandbox opens the sandbox; nil means OpenSandbox. Tests set it
 	// to hold the sandbox in its starting state.
@@ -158,6 +165,17 @@ func (c Config) keyHashCost() auth.HashCost {
 		return auth.FixtureHashCost
 	}
 	return auth.StandardHashCost
+}
+
+// requestLogSize is how many requests the API's request log keeps.
+func (c Config) requestLogSize() int {
+	switch {
+	case !c.ControlAPI || c.RequestLogSize < 0:
+		return 0
+	case c.RequestLogSize == 0:
+		return httpapi.DefaultRequestLogSize
+	}
+	return c.RequestLogSize
 }
 
 // Defaults of the connection limits. See DECISIONS.md, "Why these
@@ -296,6 +314,8 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 		SignInLinks: auth.NewSignInLinks(signing), Mail: transport,
 		SignInRedirects: mail.RedirectPolicy{Base: baseURL, Origins: origins},
 		SQLTimeout:      cfg.SQLTimeout,
+		ControlAPI:      cfg.ControlAPI,
+		RequestLogSize:  cfg.requestLogSize(),
 	}
 	if cfg.Sandbox {
 		cacheDir := cfg.SandboxCacheDir

@@ -44,11 +44,33 @@
 //			})
 //		}
 //	}
+//
+// The control API is on: a test injects faults into the server's answers
+// and reads back what its client sent, to test retries, timeouts and
+// error handling against the real API's shapes.
+//
+//	id := srv.Inject(t, compadretest.Rule{Operation: "get-users", Status: 503, Count: 2})
+//	... // the client retries past two 503s
+//	for _, req := range srv.Requests(t) {
+//		... // req.Operation, req.Status, req.RequestBody, req.Fault
+//	}
+//
+// Inject puts a fault rule in force (a status with the body the server
+// gives for it, latency, a dropped connection or a stream cut after N
+// events, with a probability and a count); Faults lists the rules with how
+// often each applied, DeleteFault and ClearFaults take them out of force.
+// Requests returns the request log, the last 1,000 requests with their
+// secrets redacted; ClearRequests empties it. The same calls are served
+// over HTTP under /_compadre/ to the administrator's token (README.md,
+// "Control API (for tests)"), and one request can ask for a fault of its
+// own with the X-Compadre-Fault header. WithControlAPI(false) starts a
+// server without any of it, as `compadre serve` runs by default.
 package compadretest
 
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -131,6 +153,9 @@ func WithModel(p llm.Provider) Option { return func(c *app.Config) { c.Model = p
 // server the test runs, say. Without it voice replies are refused.
 func WithSynthesizer(p voice.Synthesizer) Option { return func(c *app.Config) { c.Synthesizer = p } }
 
+// WithLogger sends the server's logs, the access log among them, to l.
+func WithLogger(l *slog.Logger) Option { return func(c *app.Config) { c.Logger = l } }
+
 // WithTeamBranch sets the branch template repo "team" publishes from
 // (default releases/{org}).
 func WithTeamBranch(template string) Option { return func(c *app.Config) { c.TeamBranch = template } }
@@ -168,8 +193,9 @@ func Start(t testing.TB, opts ...Option) *Server {
 	// still verify like any other.
 	// Webhook receivers in tests listen on loopback, usually over plain
 	// http; WithWebhookPolicy narrows that.
+	// The control API is on, for Inject and Requests.
 	cfg := app.Config{Durability: store.DurabilityNormal, CheapKeyHashes: true,
-		WebhookPolicy: webhook.Policy{Loopback: true}}
+		WebhookPolicy: webhook.Policy{Loopback: true}, ControlAPI: true}
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -12,7 +12,7 @@ import (
 //
 // A token is honoured only for the organization it was issued in: X-ORG-ID,
 // when sent, must name that organization, and so must the path (except on
-// authCrossOrg routes). See DECISIONS.md, "Why is X-ORG-ID not a way into
+// authCrossOrg and authControl routes). See DECISIONS.md, "Why is X-ORG-ID not a way into
 // another organization?".
 func (s *Server) authenticate(r *http.Request, mode authMode, pathOrg string, st *requestState) error {
 	if mode == authNone {
@@ -37,7 +37,7 @@ func (s *Server) authenticate(r *http.Request, mode authMode, pathOrg string, st
 	if xorg := r.Header.Get("X-ORG-ID"); xorg != "" && xorg != claims.OrgID {
 		return withChallenge(unauthorized("The token was not issued by the organization named in X-ORG-ID."))
 	}
-	if mode != authCrossOrg && claims.OrgID != pathOrg {
+	if mode != authCrossOrg && mode != authControl && claims.OrgID != pathOrg {
 		return withChallenge(unauthorized("The token was not issued for this organization."))
 	}
 	// A token issued for a sign-in link acts in the session the link opened.

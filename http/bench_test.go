@@ -19,8 +19,12 @@ import (
 // BenchmarkGetOrganization measures authenticated GET /v1/{org}/organization/
 // over loopback with as many concurrent clients as GOMAXPROCS*4, and reports
 // requests per second and latency percentiles.
-func BenchmarkGetOrganization(b *testing.B) {
-	_, c := newTestServer(b)
+func BenchmarkGetOrganization(b *testing.B) { benchGetOrganization(b) }
+
+// benchGetOrganization is BenchmarkGetOrganization on a server started
+// with opts.
+func benchGetOrganization(b *testing.B, opts ...compadretest.Option) {
+	_, c := newTestServer(b, opts...)
 	tr := &http.Transport{MaxIdleConnsPerHost: 256, DialContext: (&net.Dialer{}).DialContext}
 	client := &http.Client{Transport: tr}
 	url := c.base + "/v1/" + c.org + "/organization/"

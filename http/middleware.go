@@ -37,6 +37,10 @@ const (
 	// authCrossOrg: a valid token for the organization named by X-ORG-ID (or
 	// the token's own), acting on an organization that need not exist yet.
 	authCrossOrg
+	// authControl: the control API, served only when it is on; a valid
+	// token of any organization whose user holds
+	// DefaultSuperAdministratorRole (see control.go).
+	authControl
 )
 
 // handlerFunc is a handler that returns its failure instead of writing it.
@@ -76,6 +80,18 @@ type requestState struct {
 	// for none, once specificKnown (see mostSpecific).
 	specific      string
 	specificKnown bool
+	// vars are the route's path variables.
+	vars map[string]string
+	// control is set for the control API's own requests, which faults
+	// and the request log leave alone.
+	control bool
+	// fault is the fault injected into the request, if any; dropped is
+	// set if its connection was closed without an answer.
+	fault   *injected
+	dropped bool
+	// capture is what the request log learns of the request; nil when
+	// the log is off.
+	capture *capture
 }
 
 func state(ctx context.Context) *requestState {
@@ -129,6 +145,9 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 	if w.swallowed {
 		return len(b), nil
 	}
+	if w.st.capture != nil {
+		_, _ = w.st.capture.resp.Write(b)
+	}
 	return w.ResponseWriter.Write(b)
 }
 
@@ -144,6 +163,8 @@ func (w *statusRecorder) Flush() {
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	// faults counts the faults the control API injected.
+	faults *prometheus.CounterVec
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
@@ -157,13 +178,17 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 			Help:    "Time to serve an HTTP request, by operation.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"operation"}),
+		faults: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "compadre_faults_injected_total",
+			Help: "Faults injected through the control API, by operation and kind (latency, status, drop, cut_stream).",
+		}, []string{"operation", "kind"}),
 	}
-	reg.MustRegister(m.requests, m.latency)
+	reg.MustRegister(m.requests, m.latency, m.faults)
 	return m
 }
 
 // outer wraps every request, matched or not: request ID, panic recovery,
-// access log and metrics.
+// access log, metrics and the request log.
 func (s *Server) outer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -171,43 +196,61 @@ func (s *Server) outer(next http.Handler) http.Handler {
 		st := &requestState{id: incomingRequestID(r), op: "unmatched"}
 		w.Header().Set("X-Request-ID", st.id)
 		rec := &statusRecorder{ResponseWriter: w, st: st, log: s.log}
+		if s.control != nil && s.control.log != nil {
+			st.capture = s.beginCapture(r, rec, start)
+		}
 		r = r.WithContext(context.WithValue(r.Context(), stateKey, st))
 		rec.r = r
 		defer func() {
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p)
-				}
+			p := recover()
+			if p != nil && p != http.ErrAbortHandler {
 				s.log.ErrorContext(r.Context(), "panic", "request_id", st.id, "panic", p, "stack", string(debug.Stack()))
 				if rec.status == 0 {
 					writeJSON(rec, http.StatusInternalServerError, map[string]string{"detail": "Internal Server Error"})
 				}
 			}
-			elapsed := time.Since(start)
-			status := rec.status
-			if status == 0 {
-				status = http.StatusOK
+			s.finish(r, st, rec, start)
+			if p == http.ErrAbortHandler {
+				panic(p)
 			}
-			s.metrics.requests.WithLabelValues(st.op, strconv.Itoa(status), clientKind(r.UserAgent())).Inc()
-			if answered != nil {
-				answered(st.op, status)
-			}
-			s.metrics.latency.WithLabelValues(st.op).Observe(elapsed.Seconds())
-			if !s.log.Enabled(r.Context(), slog.LevelInfo) {
-				return
-			}
-			attrs := []any{"request_id", st.id, "method", r.Method, "path", r.URL.Path, "operation", st.op,
-				"status", status, "duration_ms", float64(elapsed.Microseconds()) / 1000}
-			if st.org != nil {
-				attrs = append(attrs, "org", st.org.ID)
-			}
-			if st.principal != nil {
-				attrs = append(attrs, "user", st.principal.UserID)
-			}
-			s.log.InfoContext(r.Context(), "request", attrs...)
 		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// finish records a served request: the request log (before the answer is
+// complete, so a client that has its answer finds the request logged),
+// the metrics and the access log.
+func (s *Server) finish(r *http.Request, st *requestState, rec *statusRecorder, start time.Time) {
+	s.recordRequest(r, st)
+	elapsed := time.Since(start)
+	status := rec.status
+	switch {
+	case st.dropped:
+		status = 0
+	case status == 0:
+		status = http.StatusOK
+	}
+	s.metrics.requests.WithLabelValues(st.op, strconv.Itoa(status), clientKind(r.UserAgent())).Inc()
+	if answered != nil {
+		answered(st.op, status)
+	}
+	s.metrics.latency.WithLabelValues(st.op).Observe(elapsed.Seconds())
+	if !s.log.Enabled(r.Context(), slog.LevelInfo) {
+		return
+	}
+	attrs := []any{"request_id", st.id, "method", r.Method, "path", r.URL.Path, "operation", st.op,
+		"status", status, "duration_ms", float64(elapsed.Microseconds()) / 1000}
+	if st.org != nil {
+		attrs = append(attrs, "org", st.org.ID)
+	}
+	if st.principal != nil {
+		attrs = append(attrs, "user", st.principal.UserID)
+	}
+	if st.fault != nil {
+		attrs = append(attrs, "fault", st.fault.source)
+	}
+	s.log.InfoContext(r.Context(), "request", attrs...)
 }
 
 // limitBody gives a request's body s.bodyTimeout to arrive, so that a
@@ -257,13 +300,25 @@ func incomingRequestID(r *http.Request) string {
 }
 
 // pipeline runs one route's stages in their fixed order: organization
-// lookup, authentication, rate limit, body and parameter validation,
-// permission check, handler.
+// lookup, authentication, any fault the control API injects, rate limit,
+// body and parameter validation, permission check, handler.
 func (s *Server) pipeline(rt route, op *operation) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := state(r.Context())
-		st.op = rt.op
-		if err := s.admit(w, r, rt, op, st); err != nil {
+		st.op, st.vars, st.control = rt.op, mux.Vars(r), rt.auth == authControl
+		err := s.identify(r, rt, st)
+		// A fault applies whether or not the caller authenticated: a
+		// client sees a gateway's 503 before its credentials are checked.
+		if s.control != nil && !st.control {
+			var done bool
+			if w, r, done = s.injectFault(w, r, rt, st); done {
+				return
+			}
+		}
+		if err == nil {
+			err = s.admit(w, r, rt, op, st)
+		}
+		if err != nil {
 			writeError(w, r, s.log, err)
 			return
 		}
@@ -273,11 +328,12 @@ func (s *Server) pipeline(rt route, op *operation) http.Handler {
 	})
 }
 
-func (s *Server) admit(w http.ResponseWriter, r *http.Request, rt route, op *operation, st *requestState) error {
-	ctx := r.Context()
-	orgID := mux.Vars(r)["organization"]
+// identify looks up the organization the path names and authenticates the
+// caller.
+func (s *Server) identify(r *http.Request, rt route, st *requestState) error {
+	orgID := st.vars["organization"]
 	if orgID != "" && rt.auth != authCrossOrg {
-		org, err := s.store.GetOrganization(ctx, orgID)
+		org, err := s.store.GetOrganization(r.Context(), orgID)
 		if err != nil {
 			return err
 		}
@@ -286,6 +342,15 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, rt route, op *ope
 	if err := s.authenticate(r, rt.auth, orgID, st); err != nil {
 		return err
 	}
+	if rt.auth == authControl {
+		return controlAllowed(st)
+	}
+	return nil
+}
+
+// admit runs the stages between identifying the caller and the handler.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, rt route, op *operation, st *requestState) error {
+	orgID := st.vars["organization"]
 	if rt.perMinute > 0 {
 		if err := s.limits.allow(rt, orgID, rateLimitSubject(r, st)); err != nil {
 			return err

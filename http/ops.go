@@ -55,7 +55,7 @@ func (s *Server) metricsHandler() handlerFunc {
 
 func (s *Server) getOpenAPIDocument(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(s.doc.json)
+	_, _ = w.Write(s.docJSON)
 	return nil
 }
 

@@ -28,6 +28,7 @@ func (s *Server) routes() []route {
 	const hook = hooks + "{webhook_destination_id}"
 	const runs = org + "/simulation/unit_test_set_run/"
 	const run = runs + "{simulation_unit_test_set_run_id}/"
+	const ctl = ControlPrefix
 	return []route{
 		{"GET", "/healthz", "healthz", authNone, nil, 0, s.healthz},
 		{"GET", "/readyz", "readyz", authNone, nil, 0, s.readyz},
@@ -200,5 +201,14 @@ func (s *Server) routes() []route {
 		// Requires a role holding more than DefaultAdministratorRole, which
 		// no permission names: the handler decides.
 		{"POST", org + "/admin/sql_query", "submit-sql-query", authRequired, nil, 6, s.submitSQLQuery},
+
+		// Compadre's control API, for tests: served only when it is on, to a
+		// super administrator of any organization (see control.go).
+		{"GET", ctl + "faults", "control-list-faults", authControl, nil, 0, s.listFaults},
+		{"POST", ctl + "faults", "control-create-fault", authControl, nil, 0, s.createFault},
+		{"DELETE", ctl + "faults", "control-clear-faults", authControl, nil, 0, s.clearFaults},
+		{"DELETE", ctl + "faults/{fault_id}", "control-delete-fault", authControl, nil, 0, s.deleteFault},
+		{"GET", ctl + "requests", "control-list-requests", authControl, nil, 0, s.listRequests},
+		{"DELETE", ctl + "requests", "control-clear-requests", authControl, nil, 0, s.clearRequests},
 	}
 }

@@ -83,6 +83,13 @@ type Config struct {
 	Mail        mail.Transport
 	// SignInRedirects says where the mailed links may lead.
 	SignInRedirects mail.RedirectPolicy
+	// ControlAPI serves the control API under /_compadre/ (fault rules
+	// and the request log) and honours X-Compadre-Fault; off, those paths
+	// are unknown and the served document leaves them out.
+	ControlAPI bool
+	// RequestLogSize is how many requests the request log keeps when the
+	// control API is on; 0 keeps none.
+	RequestLogSize int
 }
 
 // Server is the API: its routes and everything the handlers use.
@@ -121,6 +128,11 @@ type Server struct {
 	sqlTimeout time.Duration
 	limits     *rateLimiter
 	doc        *apiDocument
+	// docJSON is the document served: doc's, without the control API
+	// unless it is on.
+	docJSON []byte
+	// control is the control API's state; nil when it is off.
+	control *controlPlane
 	// keyHashCost hashes new API keys' secrets.
 	keyHashCost auth.HashCost
 	// decoyHash is verified against when a key ID is unknown, so an unknown
@@ -265,6 +277,15 @@ func New(cfg Config) (*Server, error) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"detail": "Not Found"})
 	})
 	routes := s.routes()
+	if cfg.ControlAPI {
+		s.control = newControlPlane(cfg.RequestLogSize, routes)
+		s.docJSON = s.doc.json
+	} else {
+		routes = slices.DeleteFunc(routes, func(rt route) bool { return rt.auth == authControl })
+		if s.docJSON, err = publicDocument(); err != nil {
+			return nil, err
+		}
+	}
 	var methods []string
 	for _, rt := range routes {
 		if !slices.Contains(methods, rt.method) {
