@@ -343,6 +343,7 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 		a.Close()
 		return nil, err
 	}
+	a.API.SetStateControl(controlState{a})
 	if err := a.API.Start(ctx); err != nil {
 		a.Close()
 		return nil, err

@@ -188,8 +188,8 @@ func TestControlOffIsUnknownAndUndocumented(t *testing.T) {
 	}
 
 	_, on := newTestServer(t)
-	if paths, schemas := documented(on); paths != 3 || schemas == 0 {
-		t.Errorf("on: the document has %d control paths and %d control schemas, want 3 and some", paths, schemas)
+	if paths, schemas := documented(on); paths != 9 || schemas == 0 {
+		t.Errorf("on: the document has %d control paths and %d control schemas, want 9 and some", paths, schemas)
 	}
 }
 

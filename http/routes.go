@@ -210,5 +210,12 @@ func (s *Server) routes() []route {
 		{"DELETE", ctl + "faults/{fault_id}", "control-delete-fault", authControl, nil, 0, s.deleteFault},
 		{"GET", ctl + "requests", "control-list-requests", authControl, nil, 0, s.listRequests},
 		{"DELETE", ctl + "requests", "control-clear-requests", authControl, nil, 0, s.clearRequests},
+		{"POST", ctl + "reset", "control-reset", authControl, nil, 0, s.controlReset},
+		{"GET", ctl + "snapshots", "control-list-snapshots", authControl, nil, 0, s.controlListSnapshots},
+		{"POST", ctl + "snapshots", "control-create-snapshot", authControl, nil, 0, s.controlCreateSnapshot},
+		{"POST", ctl + "snapshots/{snapshot_name}/restore", "control-restore-snapshot", authControl, nil, 0, s.controlRestoreSnapshot},
+		{"DELETE", ctl + "snapshots/{snapshot_name}", "control-delete-snapshot", authControl, nil, 0, s.controlDeleteSnapshot},
+		{"GET", ctl + "clock", "control-get-clock", authControl, nil, 0, s.controlGetClock},
+		{"POST", ctl + "clock/advance", "control-advance-clock", authControl, nil, 0, s.controlAdvanceClock},
 	}
 }

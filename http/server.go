@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -133,6 +134,9 @@ type Server struct {
 	docJSON []byte
 	// control is the control API's state; nil when it is off.
 	control *controlPlane
+	// stateControl is what the control API resets, saves and restores;
+	// the app sets it once it is built.
+	stateControl atomic.Pointer[StateControl]
 	// keyHashCost hashes new API keys' secrets.
 	keyHashCost auth.HashCost
 	// decoyHash is verified against when a key ID is unknown, so an unknown
