@@ -55,7 +55,7 @@ func TestControlSnapshots(t *testing.T) {
 		body         any
 		want         int
 	}{
-		{"POST", "snapshots", map[string]any{"name": "-dash-first"}, http.StatusBadRequest},
+		{"POST", "snapshots", map[string]any{"name": "-dash-first"}, http.StatusUnprocessableEntity},
 		{"POST", "snapshots", map[string]any{"name": ""}, http.StatusUnprocessableEntity},
 		{"POST", "snapshots", map[string]any{}, http.StatusUnprocessableEntity},
 		{"POST", "snapshots/missing/restore", nil, http.StatusNotFound},
