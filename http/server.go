@@ -153,25 +153,13 @@ type Server struct {
 // model provider for its models.
 func (s *Server) Start(ctx context.Context) error {
 	s.models.Start()
-	if err := s.runner.Start(ctx); err != nil {
-		return err
-	}
-	if err := s.deliverer.Start(ctx); err != nil {
-		return err
-	}
-	if err := s.mailer.Start(ctx); err != nil {
-		return err
-	}
-	return s.processor.Start(ctx)
+	return s.Resume(ctx)
 }
 
 // Close stops the background work Start started and waits for it.
 func (s *Server) Close() {
-	s.runner.Close()
-	s.processor.Close()
-	s.deliverer.Close()
+	s.Pause()
 	s.models.Close()
-	s.mailer.Close()
 }
 
 // Pause stops the background work that acts on the database (simulation
