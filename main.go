@@ -97,7 +97,7 @@ type serveFlags struct {
 	simulationWorkers                                            string
 	webhookLoopback, webhookPrivate, webhookRetryScale           string
 	smtpURL, signInRedirects                                     string
-	controlAPI, requestLogSize                                   string
+	controlAPI, requestLogSize, console                          string
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -142,6 +142,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.StringVar(&f.signInRedirects, "sign-in-redirects", env(getenv, "sign-in-redirects", ""), "comma-separated origins, such as https://app.example.com, that sign-in links may lead to besides this server's and loopback ones (COMPADRE_SIGN_IN_REDIRECTS)")
 	fs.StringVar(&f.controlAPI, "control-api", env(getenv, "control-api", "off"), "on serves the control API under /_compadre/ (fault injection, request log) to super administrators, for tests; never on a server others rely on (COMPADRE_CONTROL_API)")
 	fs.StringVar(&f.requestLogSize, "request-log-size", env(getenv, "request-log-size", ""), "requests the control API's request log keeps; default 1000 with --control-api on, 0 keeps none (COMPADRE_REQUEST_LOG_SIZE)")
+	fs.StringVar(&f.console, "console", env(getenv, "console", "on"), "on serves the web console at /; it offers the first start's credentials only to a browser on this machine (COMPADRE_CONSOLE)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -166,7 +167,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	for name, v := range map[string]string{"sandbox": f.sandbox, "webhook-loopback": f.webhookLoopback,
-		"webhook-private-networks": f.webhookPrivate, "control-api": f.controlAPI} {
+		"webhook-private-networks": f.webhookPrivate, "control-api": f.controlAPI, "console": f.console} {
 		if v != "on" && v != "off" {
 			return fmt.Errorf("--%s: want on or off, got %q", name, v)
 		}
@@ -221,7 +222,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		WebhookPolicy:     webhook.Policy{Loopback: f.webhookLoopback == "on", PrivateNetworks: f.webhookPrivate == "on"},
 		WebhookRetryScale: retryScale,
 		Mail:              mailCfg.Mail, SignInRedirects: mailCfg.SignInRedirects,
-		ControlAPI: f.controlAPI == "on", RequestLogSize: logSize,
+		ControlAPI: f.controlAPI == "on", RequestLogSize: logSize, NoConsole: f.console == "off",
 	}, baseURL)
 	if err != nil {
 		l.Close()

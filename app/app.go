@@ -149,6 +149,8 @@ type Config struct {
 	// control API is on; 0 means httpapi.DefaultRequestLogSize, and a
 	// negative value keeps none.
 	RequestLogSize int
+	// NoConsole leaves the web console out of the server.
+	NoConsole bool
 
 	// openSandbox opens the sandbox; nil means OpenSandbox. Tests set it
 	// to hold the sandbox in its starting state.
@@ -316,6 +318,8 @@ func Open(ctx context.Context, cfg Config, baseURL string) (*App, error) {
 		SQLTimeout:      cfg.SQLTimeout,
 		ControlAPI:      cfg.ControlAPI,
 		RequestLogSize:  cfg.requestLogSize(),
+		NoConsole:       cfg.NoConsole,
+		FirstStart:      a.firstStartCredentials,
 	}
 	if cfg.Sandbox {
 		cacheDir := cfg.SandboxCacheDir
@@ -414,6 +418,16 @@ func writeCredentials(path string, c Credentials) error {
 		return err
 	}
 	return auth.WriteFileAtomic(path, append(b, '\n'), 0o600)
+}
+
+// firstStartCredentials reads credentials.json for the console, each time,
+// so a file deleted or replaced by its owner is honoured at once.
+func (a *App) firstStartCredentials() (httpapi.FirstStart, bool) {
+	c, err := ReadCredentials(a.cfg.DataDir)
+	if err != nil || c.APIKey == "" {
+		return httpapi.FirstStart{}, false
+	}
+	return httpapi.FirstStart{Organization: c.Organization, UserID: c.UserID, APIKeyID: c.APIKeyID, APIKey: c.APIKey}, true
 }
 
 // ReadCredentials reads a data directory's credentials.json.

@@ -26,3 +26,10 @@ var OpenAPIParts embed.FS
 //
 //go:embed openapi.json
 var OpenAPIJSON []byte
+
+// Console is the web console served at /: HTML, CSS and JavaScript
+// modules written as served, with no build step and no dependencies (see
+// DECISIONS.md, "Why has the console no build step?").
+//
+//go:embed console
+var Console embed.FS

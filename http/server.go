@@ -91,11 +91,20 @@ type Config struct {
 	// RequestLogSize is how many requests the request log keeps when the
 	// control API is on; 0 keeps none.
 	RequestLogSize int
+	// NoConsole leaves the web console out: / and /console/ are then
+	// unknown paths like any other.
+	NoConsole bool
+	// FirstStart reads the first start's credentials, which the console
+	// offers to a browser on the server's own machine; nil, or false, offers
+	// none.
+	FirstStart func() (FirstStart, bool)
 }
 
 // Server is the API: its routes and everything the handlers use.
 type Server struct {
 	store   *store.Store
+	// firstStart is Config.FirstStart while the console is on.
+	firstStart func() (FirstStart, bool)
 	tokens  *auth.Tokens
 	sealer  *auth.Sealer
 	log     *slog.Logger
@@ -312,6 +321,12 @@ func New(cfg Config) (*Server, error) {
 		// route's method mismatch, which would turn the 405 into a 404.
 		router.NewRoute().MatcherFunc(mostSpecific(specific, rt.path)).Path(rt.path).Methods(rt.method).
 			Handler(s.pipeline(rt, op)).Name(rt.op)
+	}
+	if !cfg.NoConsole {
+		s.firstStart = cfg.FirstStart
+		if err := s.mountConsole(router); err != nil {
+			return nil, err
+		}
 	}
 	s.handler = s.outer(router)
 	return s, nil
