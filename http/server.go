@@ -102,19 +102,19 @@ type Config struct {
 
 // Server is the API: its routes and everything the handlers use.
 type Server struct {
-	store   *store.Store
+	store *store.Store
 	// firstStart is Config.FirstStart while the console is on.
 	firstStart func() (FirstStart, bool)
-	tokens  *auth.Tokens
-	sealer  *auth.Sealer
-	log     *slog.Logger
-	clock   *clock.Clock
-	now     func() time.Time
-	version string
-	sandbox func() (state, python string)
-	tools   *tools.Service
-	engine  *engine.Engine
-	runner  *simulate.Runner
+	tokens     *auth.Tokens
+	sealer     *auth.Sealer
+	log        *slog.Logger
+	clock      *clock.Clock
+	now        func() time.Time
+	version    string
+	sandbox    func() (state, python string)
+	tools      *tools.Service
+	engine     *engine.Engine
+	runner     *simulate.Runner
 	// webhookPolicy checks destinations; deliverer sends their events.
 	webhookPolicy webhook.Policy
 	deliverer     *webhook.Deliverer
