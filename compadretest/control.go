@@ -100,3 +100,6 @@ func (s *Server) ClearRequests(t testing.TB) {
 		t.Fatalf("compadretest: clear requests: %v", err)
 	}
 }
+
+// WithConsole serves the web console at / (the default) or leaves it out.
+func WithConsole(on bool) Option { return func(c *app.Config) { c.NoConsole = !on } }

@@ -180,6 +180,25 @@ func (b *browser) observe(ev any) {
 	}
 }
 
+// resetTransferred forgets the bytes counted so far.
+func (b *browser) resetTransferred() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	clear(b.transferred)
+}
+
+// transferredBytes is the bytes received since resetTransferred: bodies as
+// sent (compressed) with their headers.
+func (b *browser) transferredBytes() float64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var n float64
+	for _, v := range b.transferred {
+		n += v
+	}
+	return n
+}
+
 // run runs actions with the browser's timeout.
 func (b *browser) run(actions ...chromedp.Action) {
 	b.t.Helper()
