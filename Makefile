@@ -1,6 +1,6 @@
 # Compadre. `make run` builds and starts the server; `make test` runs the
 # whole suite: formatting, vet, staticcheck, the Go tests with the race
-# detector, the contract tests (schemathesis and the official Python SDK
+# detector, the web console in headless Chromium, the contract tests (schemathesis and the official Python SDK
 # against a freshly started server), and the official Python SDK's own
 # integration tests against a server started with default flags. Everything
 # needed is installed into ./bin and ./.venv on first use. The Go tests of
@@ -12,8 +12,10 @@ PYTHON              ?= python3
 BIN                 := $(CURDIR)/bin
 VENV                := $(CURDIR)/.venv
 STATICCHECK_VERSION := v0.8.2
+# apt-get needs root; as another user, sudo.
+SUDO                := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run build test lint unit contract sdk bench openapi conformance evidence clean
+.PHONY: run build test lint unit browser contract sdk bench openapi conformance evidence clean
 
 build:
 	$(GO) build -o $(BIN)/compadre .
@@ -21,7 +23,7 @@ build:
 run: build
 	$(BIN)/compadre serve
 
-test: lint unit contract sdk
+test: lint unit browser contract sdk
 
 lint: $(BIN)/staticcheck
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
@@ -36,7 +38,17 @@ lint: $(BIN)/staticcheck
 # machine: past go test's default 10-minute limit it would be cut.
 unit:
 	$(GO) test -count=1 -run '^TestFreshState$$' ./wasmrt/
-	$(GO) test -race -count=1 -timeout 30m ./...
+	$(GO) test -race -count=1 -timeout 30m $$($(GO) list ./... | grep -v /tests/browser)
+
+# The console driven in headless Chromium (Debian's chromium package,
+# installed here when missing). Screenshots of every page are written under
+# test-output/_artifacts/.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "Installing Debian's chromium for the console's browser tests"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; }
+	@mkdir -p $(CURDIR)/test-output
+	COMPADRE_BROWSER_REQUIRED=1 $(GO) test -count=1 -artifacts -outputdir $(CURDIR)/test-output ./tests/browser/
 
 contract: build $(VENV)/.installed
 	$(VENV)/bin/python tests/contract/run.py --binary $(BIN)/compadre
@@ -72,6 +84,7 @@ evidence: build $(VENV)/.installed
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./http/ ./store/ ./wasmrt/ ./compadretest/ | tee bench.txt
 	$(GO) test -run '^$$' -bench ServeRestart -benchtime 10x -count 6 . | tee -a bench.txt
+	$(GO) test -run '^$$' -bench . -benchtime 10x -count 6 ./tests/browser/ | tee -a bench.txt
 
 $(BIN)/staticcheck:
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
@@ -82,4 +95,4 @@ $(VENV)/.installed: tests/contract/requirements.txt
 	touch $@
 
 clean:
-	rm -rf $(BIN) $(VENV) bench.txt
+	rm -rf $(BIN) $(VENV) bench.txt test-output
