@@ -199,6 +199,17 @@ func (b *browser) transferredBytes() float64 {
 	return n
 }
 
+// requestedURLs are the URLs of every request the page made.
+func (b *browser) requestedURLs() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for _, u := range b.urls {
+		out = append(out, u)
+	}
+	return out
+}
+
 // run runs actions with the browser's timeout.
 func (b *browser) run(actions ...chromedp.Action) {
 	b.t.Helper()
@@ -235,7 +246,7 @@ func (b *browser) signIn(c app.Credentials) {
 		chromedp.SendKeys(`input[name=api_key_id]`, c.APIKeyID, chromedp.ByQuery),
 		chromedp.SendKeys(`input[name=api_key]`, c.APIKey, chromedp.ByQuery),
 		chromedp.Click(`form.signin button[type=submit]`, chromedp.ByQuery),
-		chromedp.WaitVisible(`nav a[data-nav="#/tools"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`header.top`, chromedp.ByQuery),
 	)
 }
 
@@ -243,6 +254,12 @@ func (b *browser) signIn(c app.Credentials) {
 func (b *browser) waitText(sel, text string) {
 	b.t.Helper()
 	js := fmt.Sprintf(`(() => { const e = document.querySelector(%q); return !!e && e.textContent.includes(%q); })()`, sel, text)
+	b.run(chromedp.Poll(js, nil, chromedp.WithPollingInterval(25*time.Millisecond)))
+}
+
+// waitFor waits until the JavaScript expression is true.
+func (b *browser) waitFor(js string) {
+	b.t.Helper()
 	b.run(chromedp.Poll(js, nil, chromedp.WithPollingInterval(25*time.Millisecond)))
 }
 

@@ -79,14 +79,14 @@ async function show() {
   const m = match(path);
   replace(main);
   if (!m) {
-    main.append(h('section', { class: 'page' }, h('h1', null, 'Not found'), h('p', null, 'No page here. ', h('a', { href: '#/' }, 'Overview'))));
-    return;
-  }
-  try {
-    await m.render({ main, params: m.params, query, signal: leave.signal, config });
-  } catch (err) {
-    const p = problem(err);
-    if (p) main.append(p);
+    main.append(h('section', { class: 'page' }, h('h1', { tabindex: '-1' }, 'Not found'), h('p', null, 'No page here. ', h('a', { href: '#/' }, 'Overview'))));
+  } else {
+    try {
+      await m.render({ main, params: m.params, query, signal: leave.signal, config });
+    } catch (err) {
+      const p = problem(err);
+      if (p) main.append(p);
+    }
   }
   const heading = main.querySelector('h1');
   if (heading) {
