@@ -118,7 +118,7 @@ route('/users', ({ main, query, signal }) => {
     [
       h(
         'div',
-        { class: 'row' },
+        { class: 'field-row' },
         field('First name', h('input', { name: 'first_name', required: true, autocomplete: 'off' })),
         field('Last name', h('input', { name: 'last_name', required: true, autocomplete: 'off' })),
       ),
