@@ -23,8 +23,10 @@ export function s(tag, props, ...children) {
   return el;
 }
 
-// Properties set as properties rather than attributes.
-const PROPERTIES = new Set(['value', 'checked', 'disabled', 'selected', 'indeterminate']);
+// Set as properties rather than attributes. checked and selected stay
+// attributes: as attributes they are the control's default, which
+// form.reset() goes back to.
+const PROPERTIES = new Set(['value', 'disabled', 'indeterminate']);
 
 function setProps(el, props) {
   if (!props) return;

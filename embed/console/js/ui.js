@@ -28,8 +28,7 @@ export function problem(err) {
       'p',
       { class: 'denied', role: 'note' },
       'Your role does not allow this',
-      err.permission ? [': it needs ', h('code', null, err.permission)] : '',
-      '.',
+      err.permission ? [': it needs ', h('code', null, err.permission), '.'] : [': ', String(err.message)],
     );
   }
   if (err && err.status === 429) {

@@ -1,20 +1,12 @@
 // Developer: the control API (/_compadre/), served when the server runs
 // with --control-api on, to super administrators: the request log, fault
 // rules, the server's clock and snapshots. Every panel loads on its own;
-// another role sees the control API's refusal in each, as it words it.
+// another role sees the control API's refusal in each, in its words.
 import { h, replace } from '../dom.js';
 import { route } from '../router.js';
 import { page, section, table, time, badge, code, field, form, empty, loading, problem, kv, ms } from '../ui.js';
 import { control } from '../api.js';
 import { confirmButton } from '../confirm.js';
-
-// refusal shows an error of the control API: a 403 with the API's own
-// words (it names the role needed, not a permission), anything else as
-// problem() does.
-function refusal(err) {
-  if (err && err.status === 403) return h('p', { class: 'denied', role: 'note' }, String(err.message));
-  return problem(err);
-}
 
 // box is a panel body that load() fills, and fills again on refresh().
 function box(load) {
@@ -24,28 +16,11 @@ function box(load) {
     try {
       replace(el, await load());
     } catch (err) {
-      replace(el, refusal(err) ?? '');
+      replace(el, problem(err) ?? '');
     }
   };
   refresh();
   return { el, refresh };
-}
-
-// controlForm is ui.form with the control API's refusal shown as refusal()
-// shows it.
-function controlForm(children, submit, opts) {
-  return form(
-    children,
-    async (d, el) => {
-      try {
-        return await submit(d, el);
-      } catch (err) {
-        if (err && err.status === 403) return refusal(err);
-        throw err;
-      }
-    },
-    opts,
-  );
 }
 
 const num = (d, k) => {
@@ -162,7 +137,7 @@ function requestLog(signal) {
       }
       status.textContent = `${ol.children.length} shown, oldest first${rs.length ? '' : '; nothing newer'}.`;
     } catch (err) {
-      status.replaceChildren(refusal(err) ?? '');
+      status.replaceChildren(problem(err) ?? '');
     } finally {
       newer.disabled = false;
     }
@@ -295,7 +270,7 @@ function faultRules() {
   dist.addEventListener('change', sync);
   sync();
 
-  const add = controlForm(
+  const add = form(
     [
       field('Operation', h('input', { name: 'operation', required: true, placeholder: 'get-users, get-*, *', autocomplete: 'off', spellcheck: 'false' }), 'An operationId or a glob of them.'),
       h(
@@ -354,7 +329,7 @@ function clock() {
       ['Ahead of real time by', h('code', null, c.offset)],
     ]);
   });
-  const advance = controlForm(
+  const advance = form(
     [field('Move forward by', h('input', { name: 'duration', required: true, placeholder: 'PT15M, P1D', autocomplete: 'off', spellcheck: 'false' }), 'An ISO 8601 duration. Past an hour, your own sign-in expires too.')],
     async (d) => {
       const c = await control('POST', '/clock/advance', { body: { duration: str(d, 'duration') } });
@@ -398,7 +373,7 @@ function snapshots() {
       { empty: 'No snapshots.' },
     );
   });
-  const create = controlForm(
+  const create = form(
     [field('Name', h('input', { name: 'name', required: true, pattern: '[A-Za-z0-9][A-Za-z0-9_\\-]{0,63}', autocomplete: 'off', spellcheck: 'false' }), '1 to 64 letters, digits, - and _; a snapshot of the same name is replaced.')],
     async (d, formEl) => {
       const s = await control('POST', '/snapshots', { body: { name: str(d, 'name') } });
