@@ -36,8 +36,9 @@ var importRules = map[string]struct {
 	"engine":       {project: []string{"store", "config", "llm", "tools", "pep440", "voice"}, forbidden: []string{"net/http", "database/sql"}},
 	"simulate":     {project: []string{"store", "config", "llm", "tools", "engine", "clock"}, forbidden: []string{"net/http", "database/sql"}},
 	"voice":        {forbidden: []string{"database/sql"}},
-	"webhook":      {project: []string{"store", "auth", "clock"}, forbidden: []string{"database/sql"}},
-	"mail":         {project: []string{"store", "auth", "clock"}, forbidden: []string{"database/sql", "net/http"}},
+	"webhook":      {project: []string{"store", "auth", "clock", "outbox"}, forbidden: []string{"database/sql"}},
+	"mail":         {project: []string{"store", "auth", "clock", "outbox"}, forbidden: []string{"database/sql", "net/http"}},
+	"outbox":       {project: []string{"clock"}, forbidden: []string{"database/sql", "net/http"}},
 	"postprocess":  {project: []string{"store", "llm", "engine", "config", "tools", "pep440", "voice", "clock"}, forbidden: []string{"net/http", "database/sql"}},
 }
 

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/compadre-dev/compadre/auth"
 	"github.com/compadre-dev/compadre/clock"
+	"github.com/compadre-dev/compadre/outbox"
 	"github.com/compadre-dev/compadre/store"
 )
 
@@ -59,21 +59,18 @@ type SenderConfig struct {
 
 // Sender sends the mails of sign-in links the store holds as due.
 type Sender struct {
-	cfg  SenderConfig
-	wake chan struct{}
-	stop context.CancelFunc
-	wg   sync.WaitGroup
-	// mu guards attempting: the links whose mail is being sent. A clock
-	// moved forward can pass a lease mid-attempt, and a mail must not go
-	// out twice.
-	mu         sync.Mutex
-	attempting map[string]bool
+	cfg SenderConfig
+	*outbox.Worker[store.SignInMail]
 	// recorded, if set, is called after each attempt is recorded (tests
 	// wait on it).
 	recorded func()
 }
 
-// NewSender returns a Sender; Start sets it working.
+// NewSender returns a Sender; Start sets it working, and the mails a
+// stopped process was sending are sent again first. Its Notify tells it a
+// link was recorded, so it looks shortly rather than at its next poll:
+// every sign-in request calls it, whether or not its link has a mail, so
+// both cost the same.
 func NewSender(cfg SenderConfig) *Sender {
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultWorkers
@@ -87,114 +84,26 @@ func NewSender(cfg SenderConfig) *Sender {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Sender{cfg: cfg, wake: make(chan struct{}, 1), attempting: map[string]bool{}}
-}
-
-// Start starts sending until Close; the mails a stopped process was
-// sending are sent again first.
-func (s *Sender) Start(ctx context.Context) error {
-	if err := s.cfg.Store.ReleaseSignInMailLeases(ctx); err != nil {
-		return err
-	}
-	ctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	s.stop = stop
-	s.wg.Add(1)
-	go s.loop(ctx)
-	return nil
-}
-
-// Close stops sending and waits for the attempts under way, which are cut
-// short and made again at the next start.
-func (s *Sender) Close() {
-	if s.stop != nil {
-		s.stop()
-	}
-	s.wg.Wait()
-}
-
-// Notify tells the sender a link was recorded, so it looks shortly rather
-// than at its next poll. Every sign-in request calls it, whether or not
-// its link has a mail, so both cost the same.
-func (s *Sender) Notify() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (s *Sender) loop(ctx context.Context) {
-	defer s.wg.Done()
-	sem := make(chan struct{}, s.cfg.Workers)
-	var sending sync.WaitGroup
-	defer sending.Wait()
-	var pruned time.Time
-	for {
-		advanced := s.cfg.Clock.Advanced()
-		if now := s.cfg.Clock.Now(); now.Sub(pruned) >= pruneEvery {
-			pruned = now
-			if _, err := s.cfg.Store.PruneSignInLinks(ctx, now.Add(-KeepLinks)); err != nil && ctx.Err() == nil {
-				s.cfg.Log.Error("mail: delete lapsed sign-in links", "err", err)
+	s := &Sender{cfg: cfg}
+	st := cfg.Store
+	s.Worker = outbox.New(outbox.Queue[store.SignInMail]{
+		Name:    "mail",
+		Release: st.ReleaseSignInMailLeases,
+		Claim: func(ctx context.Context, now time.Time, n int) ([]store.SignInMail, error) {
+			return st.ClaimSignInMails(ctx, now, n, lease)
+		},
+		Key:     func(m store.SignInMail) string { return m.LinkID },
+		Next:    st.NextSignInMail,
+		Attempt: s.attempt,
+		Chore: func(ctx context.Context, now time.Time) {
+			if _, err := st.PruneSignInLinks(ctx, now.Add(-KeepLinks)); err != nil && ctx.Err() == nil {
+				cfg.Log.Error("mail: delete lapsed sign-in links", "err", err)
 			}
-		}
-		due, err := s.cfg.Store.ClaimSignInMails(ctx, s.cfg.Clock.Now(), s.cfg.Workers*4, lease)
-		if err != nil && ctx.Err() == nil {
-			s.cfg.Log.Error("mail: claim sign-in mails", "err", err)
-		}
-		started := 0
-		for _, m := range due {
-			if !s.begin(m.LinkID) {
-				continue
-			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				s.end(m.LinkID)
-				return
-			}
-			started++
-			sending.Add(1)
-			go func() {
-				defer func() { s.end(m.LinkID); <-sem; sending.Done() }()
-				s.attempt(ctx, m)
-			}()
-		}
-		if started > 0 {
-			continue
-		}
-		wait := s.cfg.Poll
-		if next, ok, err := s.cfg.Store.NextSignInMail(ctx); err == nil && ok {
-			wait = min(wait, max(0, next.Sub(s.cfg.Clock.Now())))
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-advanced:
-		case <-s.wake:
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(settle):
-			}
-		case <-time.After(wait):
-		}
-	}
-}
-
-// begin marks a link's mail as being sent, unless it already is.
-func (s *Sender) begin(linkID string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.attempting[linkID] {
-		return false
-	}
-	s.attempting[linkID] = true
-	return true
-}
-
-func (s *Sender) end(linkID string) {
-	s.mu.Lock()
-	delete(s.attempting, linkID)
-	s.mu.Unlock()
+		},
+		ChoreEvery: pruneEvery,
+		Settle:     settle,
+	}, outbox.Config{Workers: cfg.Workers, Poll: cfg.Poll, Clock: cfg.Clock, Log: cfg.Log})
+	return s
 }
 
 // attempt sends one link's mail and records the outcome: sent, tried again

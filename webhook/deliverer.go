@@ -4,11 +4,11 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/compadre-dev/compadre/auth"
 	"github.com/compadre-dev/compadre/clock"
+	"github.com/compadre-dev/compadre/outbox"
 	"github.com/compadre-dev/compadre/store"
 )
 
@@ -55,16 +55,11 @@ type Config struct {
 type Deliverer struct {
 	cfg    Config
 	client *http.Client
-	stop   context.CancelFunc
-	wg     sync.WaitGroup
-	// inFlight holds the deliveries whose attempt is under way. A lease
-	// outlasts any attempt by the real clock, but a clock moved forward
-	// can pass it mid-attempt, and the delivery must not go out twice.
-	mu       sync.Mutex
-	inFlight map[string]bool
+	*outbox.Worker[store.DueDelivery]
 }
 
-// New returns a Deliverer; Start sets it working.
+// New returns a Deliverer; Start sets it working, and the deliveries a
+// stopped process was sending are sent again first.
 func New(cfg Config) *Deliverer {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
@@ -84,98 +79,26 @@ func New(cfg Config) *Deliverer {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Deliverer{cfg: cfg, client: cfg.Policy.Client(cfg.Timeout), inFlight: map[string]bool{}}
-}
-
-// Start starts delivering until Close; the deliveries a stopped process
-// was sending are sent again first.
-func (d *Deliverer) Start(ctx context.Context) error {
-	if err := d.cfg.Store.ReleaseWebhookLeases(ctx); err != nil {
-		return err
-	}
-	ctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	d.stop = stop
-	d.wg.Add(1)
-	go d.loop(ctx)
-	return nil
-}
-
-// Close stops delivering and waits for the attempts under way.
-func (d *Deliverer) Close() {
-	if d.stop != nil {
-		d.stop()
-	}
-	d.wg.Wait()
-}
-
-func (d *Deliverer) loop(ctx context.Context) {
-	defer d.wg.Done()
-	sem := make(chan struct{}, d.cfg.Workers)
-	var sending sync.WaitGroup
-	defer sending.Wait()
-	var announced time.Time
-	for {
-		advanced := d.cfg.Clock.Advanced()
-		if now := d.cfg.Clock.Now(); now.Sub(announced) >= announceEvery {
-			announced = now
-			if _, err := d.cfg.Store.AnnounceExpiringAPIKeys(ctx); err != nil && ctx.Err() == nil {
-				d.cfg.Log.Error("webhook: announce expiring API keys", "err", err)
+	d := &Deliverer{cfg: cfg, client: cfg.Policy.Client(cfg.Timeout)}
+	st := cfg.Store
+	d.Worker = outbox.New(outbox.Queue[store.DueDelivery]{
+		Name:    "webhook",
+		Release: st.ReleaseWebhookLeases,
+		Claim: func(ctx context.Context, now time.Time, n int) ([]store.DueDelivery, error) {
+			return st.ClaimDueDeliveries(ctx, now, n, lease)
+		},
+		Key:     func(dd store.DueDelivery) string { return dd.ID },
+		Next:    st.NextWebhookAttempt,
+		Attempt: d.attempt,
+		Chore: func(ctx context.Context, _ time.Time) {
+			if _, err := st.AnnounceExpiringAPIKeys(ctx); err != nil && ctx.Err() == nil {
+				cfg.Log.Error("webhook: announce expiring API keys", "err", err)
 			}
-		}
-		due, err := d.cfg.Store.ClaimDueDeliveries(ctx, d.cfg.Clock.Now(), d.cfg.Workers*4, lease)
-		if err != nil && ctx.Err() == nil {
-			d.cfg.Log.Error("webhook: claim deliveries", "err", err)
-		}
-		started := 0
-		for _, dd := range due {
-			if !d.begin(dd.ID) {
-				continue
-			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				d.end(dd.ID)
-				return
-			}
-			started++
-			sending.Add(1)
-			go func() {
-				defer func() { d.end(dd.ID); <-sem; sending.Done() }()
-				d.attempt(ctx, dd)
-			}()
-		}
-		if started > 0 {
-			continue
-		}
-		wait := d.cfg.Poll
-		if next, ok, err := d.cfg.Store.NextWebhookAttempt(ctx); err == nil && ok {
-			wait = min(wait, max(0, next.Sub(d.cfg.Clock.Now())))
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-d.cfg.Store.WebhookSignal():
-		case <-advanced:
-		case <-time.After(wait):
-		}
-	}
-}
-
-// begin marks a delivery's attempt under way, unless it already is.
-func (d *Deliverer) begin(id string) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.inFlight[id] {
-		return false
-	}
-	d.inFlight[id] = true
-	return true
-}
-
-func (d *Deliverer) end(id string) {
-	d.mu.Lock()
-	delete(d.inFlight, id)
-	d.mu.Unlock()
+		},
+		ChoreEvery: announceEvery,
+		Signal:     st.WebhookSignal,
+	}, outbox.Config{Workers: cfg.Workers, Poll: cfg.Poll, Clock: cfg.Clock, Log: cfg.Log})
+	return d
 }
 
 // attempt sends one attempt of a delivery, signed with the destination's
