@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"mime/multipart"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -15,17 +18,17 @@ import (
 	"github.com/compadre-dev/compadre/compadretest"
 )
 
-// hostile is a user message that would run script if the console parsed
+// convoHostile is a user message that would run script if the console parsed
 // it as markup.
-const hostile = `<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>`
+const convoHostile = `<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>`
 
-// billingGraph is a context graph with a state of each kind but tool-call,
+// convoGraph is a context graph with a state of each kind but tool-call,
 // steered by the built-in model's word matching:
 //
 //	start --invoice--> route (decision) --> note (annotation) --> think (reflection)
 //	      --> look (recall) --> billing --refund--> refund --done--> billing
 //	start, billing --goodbye--> end (terminal)
-func billingGraph() map[string]any {
+func convoGraph() map[string]any {
 	exit := func(desc, next string) map[string]any { return map[string]any{"description": desc, "next_state": next} }
 	action := func(name, act string, exits ...map[string]any) map[string]any {
 		ecs := []any{}
@@ -67,7 +70,7 @@ func billingGraph() map[string]any {
 
 // transitions counts the graph's transitions: exit conditions, or a next
 // state.
-func transitions(g map[string]any) int {
+func convoTransitions(g map[string]any) int {
 	n := 0
 	for _, st := range g["states"].([]any) {
 		st := st.(map[string]any)
@@ -80,9 +83,23 @@ func transitions(g map[string]any) int {
 	return n
 }
 
-// streamed posts body to an operation answering NDJSON and returns its
+// convoAgentVersion is a complete first version of an agent.
+func convoAgentVersion() map[string]any {
+	return map[string]any{
+		"initials": "AM",
+		"identity": map[string]any{
+			"name": "Amy", "role": "Support agent", "developed_by": "Example Inc.", "default_spoken_language": "eng",
+			"relationship_to_developer": map[string]any{"ownership": "Example Inc.", "type": "assistant",
+				"conversation_visibility": "visible", "thought_visibility": "hidden"},
+		},
+		"background": "Amy helps with invoices.", "behaviors": []any{}, "communication_patterns": []any{},
+		"voice_config": map[string]any{"voice_id": "voice-1"},
+	}
+}
+
+// convoStream posts body to an operation answering NDJSON and returns its
 // events, failing unless the status is want.
-func (a *api) streamed(path, ctype string, body []byte, want int) []map[string]any {
+func convoStream(a *api, path, ctype string, body []byte, want int) []map[string]any {
 	a.t.Helper()
 	req, err := http.NewRequest("POST", a.base+path, bytes.NewReader(body))
 	if err != nil {
@@ -116,54 +133,45 @@ func (a *api) streamed(path, ctype string, body []byte, want int) []map[string]a
 	return events
 }
 
-// startConversation opens a text conversation with the service and
+// convoStart opens a text conversation with the service and
 // returns its ID.
-func (a *api) startConversation(serviceID string) string {
+func convoStart(a *api, serviceID string) string {
 	a.t.Helper()
 	body, _ := json.Marshal(map[string]any{"service_id": serviceID})
-	return a.streamed("/conversation/?response_format=text", "application/json", body, http.StatusCreated)[0]["conversation_id"].(string)
+	return convoStream(a, "/conversation/?response_format=text", "application/json", body, http.StatusCreated)[0]["conversation_id"].(string)
 }
 
-// say sends a user message and returns the turn's interaction-complete
+// convoSay sends a user message and returns the turn's interaction-complete
 // event.
-func (a *api) say(convID, text string) map[string]any {
+func convoSay(a *api, convID, text string) map[string]any {
 	a.t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	_ = mw.WriteField("initial_message_type", "user-message")
 	_ = mw.WriteField("recorded_message", text)
 	_ = mw.Close()
-	events := a.streamed("/conversation/"+convID+"/interact?request_format=text&response_format=text", mw.FormDataContentType(), buf.Bytes(), http.StatusOK)
+	events := convoStream(a, "/conversation/"+convID+"/interact?request_format=text&response_format=text", mw.FormDataContentType(), buf.Bytes(), http.StatusOK)
 	return events[len(events)-1]
 }
 
-// conversationWorld is a service over billingGraph with one finished
+// convoWorld is a service over convoGraph with one finished
 // conversation and one in progress, whose turns are the opening, the
-// hostile message and a question about an invoice.
-type conversationWorld struct {
+// convoHostile message and a question about an invoice.
+type convoWorld struct {
 	graphID, open, closed, invoiceTurn string
 	graph                              map[string]any
 }
 
-func seedConversations(t *testing.T, a *api) conversationWorld {
+func convoSeed(t *testing.T, a *api) convoWorld {
 	t.Helper()
-	var w conversationWorld
+	var w convoWorld
 	var out map[string]any
 	a.call("POST", "/organization/agent", map[string]any{"agent_name": "Amy"}, http.StatusCreated, &out)
 	agentID := out["id"].(string)
-	a.call("POST", "/organization/agent/"+agentID+"/", map[string]any{
-		"initials": "AM",
-		"identity": map[string]any{
-			"name": "Amy", "role": "Support agent", "developed_by": "Example Inc.", "default_spoken_language": "eng",
-			"relationship_to_developer": map[string]any{"ownership": "Example Inc.", "type": "assistant",
-				"conversation_visibility": "visible", "thought_visibility": "hidden"},
-		},
-		"background": "Amy helps with invoices.", "behaviors": []any{}, "communication_patterns": []any{},
-		"voice_config": map[string]any{"voice_id": "voice-1"},
-	}, http.StatusCreated, nil)
+	a.call("POST", "/organization/agent/"+agentID+"/", convoAgentVersion(), http.StatusCreated, nil)
 	a.call("POST", "/organization/service_hierarchical_state_machine", map[string]any{"state_machine_name": "billing_desk"}, http.StatusCreated, &out)
 	w.graphID = out["id"].(string)
-	w.graph = billingGraph()
+	w.graph = convoGraph()
 	a.call("POST", "/organization/service_hierarchical_state_machine/"+w.graphID+"/", w.graph, http.StatusCreated, nil)
 	a.call("POST", "/service/", map[string]any{
 		"name": "Billing desk", "description": "Invoices", "is_active": true, "agent_id": agentID,
@@ -172,18 +180,18 @@ func seedConversations(t *testing.T, a *api) conversationWorld {
 	serviceID := out["id"].(string)
 
 	// One conversation said goodbye: finished.
-	w.closed = a.startConversation(serviceID)
-	if done := a.say(w.closed, "Goodbye"); done["conversation_completed"] != true {
+	w.closed = convoStart(a, serviceID)
+	if done := convoSay(a, w.closed, "Goodbye"); done["conversation_completed"] != true {
 		t.Fatalf("goodbye did not finish the conversation: %v", done)
 	}
-	w.open = a.startConversation(serviceID)
-	a.say(w.open, hostile)
-	w.invoiceTurn = a.say(w.open, "I have a question about my invoice")["interaction_id"].(string)
+	w.open = convoStart(a, serviceID)
+	convoSay(a, w.open, convoHostile)
+	w.invoiceTurn = convoSay(a, w.open, "I have a question about my invoice")["interaction_id"].(string)
 	return w
 }
 
-// transcript is what the conversation page shows.
-type transcript struct {
+// convoTranscript is what the conversation page shows.
+type convoTranscript struct {
 	Users   []string `json:"users"`
 	Agents  []string `json:"agents"`
 	Markup  int      `json:"markup"`
@@ -192,7 +200,7 @@ type transcript struct {
 	Senders []string `json:"senders"`
 }
 
-const readTranscript = `(() => {
+const convoReadTranscript = `(() => {
   const t = document.querySelector('main .transcript');
   const texts = (sel) => [...t.querySelectorAll(sel)].map((e) => e.textContent);
   return {
@@ -205,10 +213,10 @@ const readTranscript = `(() => {
   };
 })()`
 
-// watchStream records, in order, what happens to the transcript while a
+// convoWatchStream records, in order, what happens to the transcript while a
 // turn streams: "event" for an agent action drawn, "chunk" for a piece of
 // the reply drawn, "done" when the reply stops streaming.
-const watchStream = `(() => {
+const convoWatchStream = `(() => {
   window.__marks = [];
   new MutationObserver((records) => {
     for (const r of records) {
@@ -228,7 +236,7 @@ const watchStream = `(() => {
 func TestConversationsTranscriptLiveReplyAndGraph(t *testing.T) {
 	srv := compadretest.Start(t)
 	a := newAPI(t, srv)
-	w := seedConversations(t, a)
+	w := convoSeed(t, a)
 	b := newBrowser(t, srv, 1280, 900)
 	b.signIn(srv.Credentials)
 
@@ -263,14 +271,14 @@ func TestConversationsTranscriptLiveReplyAndGraph(t *testing.T) {
 		t.Fatalf("in progress: %d rows: %s", n, b.text("main tbody"))
 	}
 
-	// The transcript, grouped by interaction, the hostile message as text.
+	// The transcript, grouped by interaction, the convoHostile message as text.
 	b.run(chromedp.Click(fmt.Sprintf(`main tbody a[href="#/conversations/%s"]`, w.open), chromedp.ByQuery))
 	b.waitText("main .transcript", "Explain the invoice")
 	b.waitText("main .panel-body", "Billing desk")
-	var got transcript
-	b.eval(readTranscript, &got)
-	want := transcript{
-		Users:   []string{hostile, "I have a question about my invoice"},
+	var got convoTranscript
+	b.eval(convoReadTranscript, &got)
+	want := convoTranscript{
+		Users:   []string{convoHostile, "I have a question about my invoice"},
 		Agents:  []string{"Welcome the user", "Welcome the user", "Explain the invoice"},
 		Pwned:   "undefined",
 		Groups:  3,
@@ -295,7 +303,7 @@ func TestConversationsTranscriptLiveReplyAndGraph(t *testing.T) {
 	// A message sent from the page: its events and the reply's pieces are
 	// drawn while it streams, before the reply is complete.
 	var ok bool
-	b.eval(watchStream, &ok)
+	b.eval(convoWatchStream, &ok)
 	b.run(chromedp.SendKeys(`form.composer textarea[name=recorded_message]`, "I would like a refund please", chromedp.ByQuery),
 		chromedp.Click(`form.composer button[type=submit]`, chromedp.ByQuery))
 	b.waitText("main form.composer .form-out", "Sent.")
@@ -313,7 +321,7 @@ func TestConversationsTranscriptLiveReplyAndGraph(t *testing.T) {
 			break
 		}
 	}
-	if done < 0 || !contains(marks[:done], "chunk") || !contains(marks[:done], "event") {
+	if done < 0 || !convoContains(marks[:done], "chunk") || !convoContains(marks[:done], "event") {
 		t.Errorf("not drawn while streaming: %v", marks)
 	}
 	if n := b.count("main .transcript > li:last-child .live-events li"); n == 0 {
@@ -345,7 +353,7 @@ func TestConversationsTranscriptLiveReplyAndGraph(t *testing.T) {
 	if n := b.count("svg.graph g.state"); n != states {
 		t.Errorf("states drawn: %d, want %d", n, states)
 	}
-	if n, want := b.count("svg.graph .edge"), transitions(w.graph); n != want {
+	if n, want := b.count("svg.graph .edge"), convoTransitions(w.graph); n != want {
 		t.Errorf("transitions drawn: %d, want %d", n, want)
 	}
 	for _, sel := range []string{
@@ -391,10 +399,10 @@ func TestContextGraphsList(t *testing.T) {
 	var out map[string]any
 	a.call("POST", "/organization/service_hierarchical_state_machine", map[string]any{"state_machine_name": "billing_desk"}, http.StatusCreated, &out)
 	id := out["id"].(string)
-	g := billingGraph()
+	g := convoGraph()
 	a.call("POST", "/organization/service_hierarchical_state_machine/"+id+"/", g, http.StatusCreated, nil)
 	// A second version with one state fewer: the refund loop removed.
-	g2 := billingGraph()
+	g2 := convoGraph()
 	var kept []any
 	for _, st := range g2["states"].([]any) {
 		st := st.(map[string]any)
@@ -423,8 +431,8 @@ func TestContextGraphsList(t *testing.T) {
 		heading       string
 		states, edges int
 	}{
-		{"", "Latest version", 7, transitions(g2)},
-		{"?version=1", "Version 1", 8, transitions(g)},
+		{"", "Latest version", 7, convoTransitions(g2)},
+		{"?version=1", "Version 1", 8, convoTransitions(g)},
 	}
 	for _, tc := range cases {
 		if tc.fragment != "" {
@@ -449,11 +457,106 @@ func TestContextGraphsList(t *testing.T) {
 	}
 }
 
-func contains(list []string, s string) bool {
+func convoContains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
 			return true
 		}
 	}
 	return false
+}
+
+// convoPublishEcho pushes a tool project whose run returns its text and
+// publishes it as version 1.0.0 of a tool named echo; it answers the
+// tool's ID. The server must run with compadretest.WithSandbox().
+func convoPublishEcho(t *testing.T, srv *compadretest.Server, a *api) string {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skipf("the git command is needed to push a tool project: %v", err)
+	}
+	dir := t.TempDir()
+	files := map[string]string{
+		"echo/pyproject.toml": "[project]\nname = \"echo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.14\"\n\n" +
+			"[tool.ruff]\ntarget-version = \"py314\"\n\n[tool.amigo]\nentrypoint = \"echo.main:run\"\n",
+		"echo/echo/__init__.py": "",
+		"echo/echo/main.py":     "def run(text: str = \"\") -> str:\n    return text\n",
+	}
+	for name, content := range files {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git := func(args ...string) {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
+			"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	git("init", "-q", "-b", "main")
+	git("add", "-A")
+	git("commit", "-q", "-m", "echo")
+	git("push", "-q", "--force", srv.ToolsRepo, "HEAD:refs/heads/releases/"+srv.Organization)
+	var out map[string]any
+	a.call("POST", "/tool/", map[string]any{"name": "echo", "description": "Echo returns its text", "tags": map[string]any{}}, http.StatusCreated, &out)
+	id := out["id"].(string)
+	a.call("POST", "/tool/"+id+"/version", map[string]any{"project_path": "echo", "bump_type": "major"}, http.StatusCreated, nil)
+	return id
+}
+
+// TestConversationToolCallLinksToItsInvocation: a tool the agent called
+// while answering is listed in the interaction's details, linked to the
+// page of its recorded invocation.
+func TestConversationToolCallLinksToItsInvocation(t *testing.T) {
+	srv := compadretest.Start(t, compadretest.WithSandbox())
+	a := newAPI(t, srv)
+	toolID := convoPublishEcho(t, srv, a)
+
+	g := convoGraph()
+	start := g["states"].([]any)[0].(map[string]any)
+	start["action_tool_call_specs"] = []any{map[string]any{"tool_id": toolID, "version_constraint": ">=1.0.0",
+		"additional_instruction": "Fetch the details.", "audio_fillers": []any{}, "audio_filler_triggered_after": 10,
+		"result_persistence": "persisted-preferred"}}
+	var out map[string]any
+	a.call("POST", "/organization/agent", map[string]any{"agent_name": "Amy"}, http.StatusCreated, &out)
+	agentID := out["id"].(string)
+	a.call("POST", "/organization/agent/"+agentID+"/", convoAgentVersion(), http.StatusCreated, nil)
+	a.call("POST", "/organization/service_hierarchical_state_machine", map[string]any{"state_machine_name": "fetcher"}, http.StatusCreated, &out)
+	graphID := out["id"].(string)
+	a.call("POST", "/organization/service_hierarchical_state_machine/"+graphID+"/", g, http.StatusCreated, nil)
+	a.call("POST", "/service/", map[string]any{
+		"name": "Fetcher", "description": "Fetches", "is_active": true, "agent_id": agentID,
+		"service_hierarchical_state_machine_id": graphID, "keyterms": []any{}, "tags": map[string]any{},
+	}, http.StatusCreated, &out)
+	conv := convoStart(a, out["id"].(string))
+	turn := convoSay(a, conv, `Please fetch the details {"text": "parcel 42"}`)["interaction_id"].(string)
+
+	var invs struct {
+		ToolInvocations []struct {
+			ID string `json:"id"`
+		} `json:"tool_invocations"`
+	}
+	a.call("GET", "/tool/invocation?conversation_id="+conv, nil, http.StatusOK, &invs)
+	if len(invs.ToolInvocations) != 1 {
+		t.Fatalf("invocations recorded: %+v", invs)
+	}
+
+	b := newBrowser(t, srv, 1280, 900)
+	b.signIn(srv.Credentials)
+	b.visit("#/conversations/" + conv)
+	group := fmt.Sprintf(`main li.interaction[data-interaction="%s"]`, turn)
+	b.waitText(group, "parcel 42")
+	b.run(chromedp.Click(group+` details.insights > summary`, chromedp.ByQuery))
+	link := fmt.Sprintf(`%s .tool-call a[href="#/tools/%s/invocations/%s"]`, group, toolID, invs.ToolInvocations[0].ID)
+	b.waitText(link, "echo")
+	b.run(chromedp.Click(group+` .tool-call details > summary`, chromedp.ByQuery))
+	b.waitText(group+" .tool-call", "parcel 42")
+	b.eval(`window.scrollTo(0, 0)`, nil)
+	b.screenshot("conversation-tool-call")
 }

@@ -715,7 +715,15 @@ function toolCallView(log, inv) {
     ' ',
     h('span', { class: 'muted' }, `${log.tool_version} · ${ms(log.duration * 1000)}`),
     inv ? null : h('span', { class: 'muted' }, ' (invocation not found)'),
-    h('details', null, h('summary', null, 'Arguments and result'), code(log.input), code(log.output == null ? '(result not kept)' : log.output)),
+    h(
+      'details',
+      null,
+      h('summary', null, 'Arguments and result'),
+      h('p', { class: 'muted io' }, 'Arguments'),
+      code(log.input),
+      h('p', { class: 'muted io' }, 'Result'),
+      log.output == null ? h('p', { class: 'muted' }, 'Not kept (the tool’s result is ephemeral).') : code(log.output),
+    ),
   );
 }
 
