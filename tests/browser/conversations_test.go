@@ -97,6 +97,24 @@ func convoAgentVersion() map[string]any {
 	}
 }
 
+// convoService creates an agent, a context graph of one version, g, and
+// a service using them; it answers the service's and the graph's IDs.
+func convoService(a *api, name, graphName string, g map[string]any) (serviceID, graphID string) {
+	a.t.Helper()
+	var out map[string]any
+	a.call("POST", "/organization/agent", map[string]any{"agent_name": "Amy"}, http.StatusCreated, &out)
+	agentID := out["id"].(string)
+	a.call("POST", "/organization/agent/"+agentID+"/", convoAgentVersion(), http.StatusCreated, nil)
+	a.call("POST", "/organization/service_hierarchical_state_machine", map[string]any{"state_machine_name": graphName}, http.StatusCreated, &out)
+	graphID = out["id"].(string)
+	a.call("POST", "/organization/service_hierarchical_state_machine/"+graphID+"/", g, http.StatusCreated, nil)
+	a.call("POST", "/service/", map[string]any{
+		"name": name, "description": name, "is_active": true, "agent_id": agentID,
+		"service_hierarchical_state_machine_id": graphID, "keyterms": []any{}, "tags": map[string]any{},
+	}, http.StatusCreated, &out)
+	return out["id"].(string), graphID
+}
+
 // convoStream posts body to an operation answering NDJSON and returns its
 // events, failing unless the status is want.
 func convoStream(a *api, path, ctype string, body []byte, want int) []map[string]any {
@@ -164,20 +182,9 @@ type convoWorld struct {
 
 func convoSeed(t *testing.T, a *api) convoWorld {
 	t.Helper()
-	var w convoWorld
-	var out map[string]any
-	a.call("POST", "/organization/agent", map[string]any{"agent_name": "Amy"}, http.StatusCreated, &out)
-	agentID := out["id"].(string)
-	a.call("POST", "/organization/agent/"+agentID+"/", convoAgentVersion(), http.StatusCreated, nil)
-	a.call("POST", "/organization/service_hierarchical_state_machine", map[string]any{"state_machine_name": "billing_desk"}, http.StatusCreated, &out)
-	w.graphID = out["id"].(string)
-	w.graph = convoGraph()
-	a.call("POST", "/organization/service_hierarchical_state_machine/"+w.graphID+"/", w.graph, http.StatusCreated, nil)
-	a.call("POST", "/service/", map[string]any{
-		"name": "Billing desk", "description": "Invoices", "is_active": true, "agent_id": agentID,
-		"service_hierarchical_state_machine_id": w.graphID, "keyterms": []any{}, "tags": map[string]any{},
-	}, http.StatusCreated, &out)
-	serviceID := out["id"].(string)
+	w := convoWorld{graph: convoGraph()}
+	var serviceID string
+	serviceID, w.graphID = convoService(a, "Billing desk", "billing_desk", w.graph)
 
 	// One conversation said goodbye: finished.
 	w.closed = convoStart(a, serviceID)
@@ -523,18 +530,8 @@ func TestConversationToolCallLinksToItsInvocation(t *testing.T) {
 	start["action_tool_call_specs"] = []any{map[string]any{"tool_id": toolID, "version_constraint": ">=1.0.0",
 		"additional_instruction": "Fetch the details.", "audio_fillers": []any{}, "audio_filler_triggered_after": 10,
 		"result_persistence": "persisted-preferred"}}
-	var out map[string]any
-	a.call("POST", "/organization/agent", map[string]any{"agent_name": "Amy"}, http.StatusCreated, &out)
-	agentID := out["id"].(string)
-	a.call("POST", "/organization/agent/"+agentID+"/", convoAgentVersion(), http.StatusCreated, nil)
-	a.call("POST", "/organization/service_hierarchical_state_machine", map[string]any{"state_machine_name": "fetcher"}, http.StatusCreated, &out)
-	graphID := out["id"].(string)
-	a.call("POST", "/organization/service_hierarchical_state_machine/"+graphID+"/", g, http.StatusCreated, nil)
-	a.call("POST", "/service/", map[string]any{
-		"name": "Fetcher", "description": "Fetches", "is_active": true, "agent_id": agentID,
-		"service_hierarchical_state_machine_id": graphID, "keyterms": []any{}, "tags": map[string]any{},
-	}, http.StatusCreated, &out)
-	conv := convoStart(a, out["id"].(string))
+	serviceID, _ := convoService(a, "Fetcher", "fetcher", g)
+	conv := convoStart(a, serviceID)
 	turn := convoSay(a, conv, `Please fetch the details {"text": "parcel 42"}`)["interaction_id"].(string)
 
 	var invs struct {
@@ -559,4 +556,41 @@ func TestConversationToolCallLinksToItsInvocation(t *testing.T) {
 	b.waitText(group+" .tool-call", "parcel 42")
 	b.eval(`window.scrollTo(0, 0)`, nil)
 	b.screenshot("conversation-tool-call")
+}
+
+// TestConversationInsightsRefusedToAnEndUser: an end user (the default
+// user role) reads their transcript, but may not read the context graph an
+// interaction ended in, which insights need: the details say so, and the
+// rest of the page stands.
+func TestConversationInsightsRefusedToAnEndUser(t *testing.T) {
+	srv := compadretest.Start(t)
+	admin := newAPI(t, srv)
+	serviceID, _ := convoService(admin, "Billing desk", "billing_desk", convoGraph())
+	var created map[string]any
+	admin.call("POST", "/user/", map[string]any{"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com",
+		"role_name": "DefaultUserRole"}, http.StatusCreated, &created)
+	creds := srv.NewAPIKey(t, srv.Organization, created["user_id"].(string))
+	ada := &api{t: t, base: srv.BaseURL + "/v1/" + srv.Organization, token: compadretest.SignIn(t, creds)}
+	conv := convoStart(ada, serviceID)
+	turn := convoSay(ada, conv, "I have a question about my invoice")["interaction_id"].(string)
+
+	b := newBrowser(t, srv, 1280, 900)
+	b.allow(http.StatusForbidden, "/insights")
+	b.allow(http.StatusForbidden, "/service_hierarchical_state_machine/")
+	b.signIn(creds)
+	b.visit("#/conversations/" + conv)
+	group := fmt.Sprintf(`main li.interaction[data-interaction="%s"]`, turn)
+	b.waitText(group, "Explain the invoice")
+	b.run(chromedp.Click(group+` details.insights > summary`, chromedp.ByQuery))
+	b.waitText(group+" .denied", "Your role does not allow this")
+	// The inner thoughts come with the messages, which the user may read.
+	b.waitText(group+" .thoughts", "The user has an invoice question")
+	b.waitText("main .panel-body", "Ada Lovelace")
+
+	// The graph's page: the version is refused, the page says so.
+	b.run(chromedp.Click(`main a.graph-link`, chromedp.ByQuery))
+	b.waitText("main .denied", "Your role does not allow this")
+	if n := b.count("svg.graph"); n != 0 {
+		t.Errorf("a graph drawn for a user who may not read it: %d", n)
+	}
 }
