@@ -297,7 +297,8 @@ func (b *browser) screenshot(name string) {
 	var png []byte
 	ctx, cancel := context.WithTimeout(b.ctx, b.timeout)
 	defer cancel()
-	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)); err != nil {
+	// From the top, or the sticky header lands mid-picture.
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`window.scrollTo(0, 0)`, nil), chromedp.FullScreenshot(&png, 100)); err != nil {
 		b.t.Logf("screenshot %s: %v", name, err)
 		return
 	}

@@ -653,7 +653,7 @@ function insightsView(ins, invocations, thoughts) {
   const dyn = ins.triggered_dynamic_behavior_set_version_info;
   return [
     kv([
-      ['Final state', h('span', { class: 'state final-state' }, ins.current_state_name)],
+      ['Final state', h('span', { class: 'state-name final-state' }, ins.current_state_name)],
       ['Objective', ins.current_state_objective],
       ['Action', ins.current_state_action],
       dyn ? ['Dynamic behavior', `${dyn[0]} version ${dyn[1]}`] : null,
@@ -667,9 +667,9 @@ function insightsView(ins, invocations, thoughts) {
             h(
               'li',
               { class: 'transition', dataset: { from: t.previous_state, to: t.next_state } },
-              h('span', { class: 'state' }, t.previous_state),
+              h('span', { class: 'state-name' }, t.previous_state),
               ' → ',
-              h('span', { class: 'state' }, t.next_state),
+              h('span', { class: 'state-name' }, t.next_state),
               ' ',
               badge(t.type),
               t.previous_state_exit_condition_description ? h('div', { class: 'muted' }, 'because: ', t.previous_state_exit_condition_description) : null,
@@ -840,7 +840,7 @@ class LiveTurn {
 
 // describeAction says in words what an agent action event reports.
 function describeAction(a) {
-  const st = (name) => h('span', { class: 'state' }, name);
+  const st = (name) => h('span', { class: 'state-name' }, name);
   switch (a.type) {
     case 'navigate-state-machine-state-transitioned':
       return ['Entered ', st(a.next_state), ' from ', st(a.prev_state)];

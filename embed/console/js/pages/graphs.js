@@ -96,16 +96,16 @@ function versionView(v) {
       ['Version', String(v.version)],
       ['Created', time(v.created_at)],
       ['Description', v.description],
-      ['Initial state (new user)', h('span', { class: 'state' }, v.new_user_initial_state)],
-      ['Initial state (returning user)', h('span', { class: 'state' }, v.returning_user_initial_state)],
-      ['Terminal state', h('span', { class: 'state' }, v.terminal_state)],
+      ['Initial state (new user)', h('span', { class: 'state-name' }, v.new_user_initial_state)],
+      ['Initial state (returning user)', h('span', { class: 'state-name' }, v.returning_user_initial_state)],
+      ['Terminal state', h('span', { class: 'state-name' }, v.terminal_state)],
       refs.length
         ? [
             'References',
             h(
               'ul',
               { class: 'plain' },
-              refs.map(([name, [refId, n]]) => h('li', null, h('span', { class: 'state' }, name), ': ', h('a', { href: `${href('/context-graphs', refId)}?version=${n}` }, `${refId}, version ${n}`))),
+              refs.map(([name, [refId, n]]) => h('li', null, h('span', { class: 'state-name' }, name), ': ', h('a', { href: `${href('/context-graphs', refId)}?version=${n}` }, `${refId}, version ${n}`))),
             ),
           ]
         : null,
@@ -492,7 +492,7 @@ function statesTable(v) {
       {
         title: 'State',
         cell: (st) => [
-          h('span', { class: 'state' }, st.name),
+          h('span', { class: 'state-name' }, st.name),
           initials.has(st.name) ? [' ', badge('initial')] : null,
           st.name === v.terminal_state ? [' ', badge('terminal')] : null,
         ],
@@ -506,7 +506,7 @@ function statesTable(v) {
           return h(
             'ul',
             { class: 'plain exits' },
-            exits.map((e) => h('li', null, e.label ? [e.label, ' → '] : '→ ', h('span', { class: 'state' }, nextName(e.next)))),
+            exits.map((e) => h('li', null, e.label ? [e.label, ' → '] : '→ ', h('span', { class: 'state-name' }, nextName(e.next)))),
           );
         },
       },
