@@ -13,7 +13,7 @@ export function confirmAction({ label, question, yes, no = 'No, keep it', act, d
   const bar = h('div', { class: 'actions confirm' });
   const out = h('div', { class: 'form-out', 'aria-live': 'polite' });
   const wrap = h('div', { class: 'confirm-wrap' }, bar, out);
-  const start = h('button', { type: 'button', class: danger ? 'danger' : 'secondary', on: { click: ask } }, label);
+  const start = h('button', { type: 'button', class: danger ? 'secondary danger' : 'secondary', on: { click: ask } }, label);
 
   function idle() {
     replace(bar, start);

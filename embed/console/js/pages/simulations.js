@@ -464,7 +464,7 @@ function unitTest(spec, index, result, run, lookups, evals, passed, doc) {
     runs.push(
       h(
         'li',
-        { class: ['sim-run', failed ? 'failed' : null] },
+        { class: ['sim-run', failed ? 'failed' : done ? null : 'pending'] },
         h(
           'div',
           { class: 'sim-run-head' },
