@@ -10,6 +10,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/compadre-dev/compadre/app"
 	"github.com/compadre-dev/compadre/compadretest"
 	"github.com/compadre-dev/compadre/llm"
 	"github.com/compadre-dev/compadre/simulate"
@@ -249,6 +250,56 @@ func TestSimulationsRunAndMetric(t *testing.T) {
 		t.Errorf("versions: %q", v)
 	}
 	b.screenshot("metric")
+
+	// A reader of runs, sets and unit tests but not of metrics nor of
+	// context graphs: the verdicts show, the rest says what it needs.
+	reader := simsReader(t, a, srv, "Simulation:GetSimulationUnitTestSetRun", "Simulation:GetSimulationUnitTestSet",
+		"Simulation:GetSimulationUnitTest")
+	rb := newBrowser(t, srv, 1280, 900)
+	rb.allow(http.StatusForbidden, "/artifacts/")
+	rb.signIn(reader)
+	rb.visit("#/simulations/runs/" + w.run)
+	rb.waitText("main .sim-units", "Never says goodbye")
+	rb.waitGone("main .loading")
+	var verdicts []string
+	rb.eval(`[...document.querySelectorAll(".sim-result .badge")].map(e => e.textContent)`, &verdicts)
+	if fmt.Sprint(verdicts) != "[pass fail]" {
+		t.Errorf("verdicts for a reader: %v", verdicts)
+	}
+	v := rb.text("main .sim-units")
+	for _, want := range []string{"Metric:GetMetricEvaluationResult", "Your role does not allow this: it needs Organization:GetServiceHierarchicalStateMachine"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("a reader without the metric and graph permissions is not told %q: %q", want, v)
+		}
+	}
+	if strings.Contains(v, simsJustification) {
+		t.Errorf("a reader without the metric permission sees the justification: %q", v)
+	}
+	rb.screenshot("simulation-run-reader")
+}
+
+// simsReader makes a role with perms, a user holding it and an API key,
+// and answers the credentials to sign in with.
+func simsReader(t *testing.T, a *api, srv *compadretest.Server, perms ...string) app.Credentials {
+	t.Helper()
+	var grants []map[string]any
+	for _, p := range perms {
+		grants = append(grants, map[string]any{"permission_name": p, "conditions": map[string]any{}})
+	}
+	a.call("POST", "/role/", map[string]any{"role_name": "SimReader", "description": "Reads simulation runs",
+		"permission_grants": grants, "frontend_view": "client"}, http.StatusCreated, nil)
+	var user struct {
+		ID string `json:"user_id"`
+	}
+	a.call("POST", "/user/", map[string]any{"first_name": "Sim", "last_name": "Reader", "email": "reader@example.com",
+		"role_name": "SimReader"}, http.StatusCreated, &user)
+	var key struct {
+		Key string `json:"api_key"`
+		ID  string `json:"api_key_id"`
+	}
+	a.call("POST", "/organization/api_key/", map[string]any{"name": "reader", "duration": "P1D", "role_name": "SimReader"},
+		http.StatusCreated, &key)
+	return app.Credentials{BaseURL: srv.BaseURL, Organization: srv.Organization, UserID: user.ID, APIKeyID: key.ID, APIKey: key.Key}
 }
 
 // simsRows is the text of each row of the table in the panel headed title.

@@ -421,17 +421,26 @@ function runHead(run, lookups, doc, refresh) {
 // with the judge's justification.
 function unitTests(run, lookups, evals, evalsErr, art) {
   const specs = run.unit_test_run_specs || [];
-  if (!specs.length) return empty('This run has no unit tests.');
-  const results = run.unit_test_run_results || [];
-  // passed: metric result ID -> whether its criterion passed.
-  const passed = new Map();
-  for (const r of results) {
-    for (const m of (r && r.metric_evaluation_results) || []) for (const [rid, ok] of m.results || []) passed.set(rid, ok);
+  if (!specs.length) {
+    return empty('No unit test of this run is shown: reading them needs the run’s unit test set (Simulation:GetSimulationUnitTestSet).');
   }
+  const results = run.unit_test_run_results || [];
+  const doc = art && art.doc;
   const notes = [];
   if (evalsErr) notes.push(h('div', { class: 'sim-note' }, 'Metric values and justifications: ', problem(evalsErr)));
   if (art && art.err) notes.push(h('div', { class: 'sim-note' }, 'Links to the simulated conversations come from the run’s artifacts: ', problem(art.err)));
-  return [notes, specs.map((spec, i) => unitTest(spec, i, resultFor(results, spec, i), run, lookups, evals, passed, art && art.doc))];
+  // The list of metric results leaves out those of metrics the caller may
+  // not read, without a refusal: say so when the run names results that
+  // neither the list nor the artifacts gave.
+  const artResults = new Map();
+  for (const u of (doc && doc.unit_tests) || []) for (const r of u.runs || []) for (const m of r.metric_results || []) artResults.set(m.metric_evaluation_result_id, m);
+  const hidden = results.some((r) => r && (r.metric_evaluation_results || []).some((m) => (m.results || []).some(([id]) => !evals.has(id) && !artResults.has(id))));
+  if (hidden && !evalsErr) {
+    notes.push(
+      h('p', { class: 'denied sim-note', role: 'note' }, 'Some results are shown without their value and justification, which your role does not allow reading: it needs ', h('code', null, 'Metric:GetMetricEvaluationResult'), '.'),
+    );
+  }
+  return [notes, specs.map((spec, i) => unitTest(spec, i, resultFor(results, spec, i), run, lookups, evals, artResults, doc))];
 }
 
 function resultFor(results, spec, i) {
@@ -440,55 +449,68 @@ function resultFor(results, spec, i) {
   return results.find((x) => x && x.unit_test_id === spec.unit_test_id) || null;
 }
 
-function unitTest(spec, index, result, run, lookups, evals, passed, doc) {
+// unitTest places each result the run names ([metric result ID, passed],
+// per criterion, in the order of the runs judged) in its run: by the run
+// index the metric result or the artifacts give, or, when neither can be
+// read, by position if every run was judged.
+function unitTest(spec, index, result, run, lookups, evals, artResults, doc) {
   const name = lookups.tests.get(spec.unit_test_id);
   const criteria = spec.metrics_to_evaluate || [];
   const errors = (result && result.run_errors) || [];
-  // The run's results of this unit test, by run index and metric.
-  const judged = [...evals.values()].filter((e) => e.source && e.source.unit_test_id === spec.unit_test_id);
+  const perCriterion = (result && result.metric_evaluation_results) || [];
   const unitDoc = doc && doc.unit_tests && doc.unit_tests[index];
+  const runOf = new Map();
+  for (const e of evals.values()) if (e.source && e.source.unit_test_id === spec.unit_test_id) runOf.set(e.id, e.source.run_index);
+  for (const r of (unitDoc && unitDoc.runs) || []) for (const m of r.metric_results || []) runOf.set(m.metric_evaluation_result_id, r.run_index);
+  const pairFor = (j, k) => {
+    const pairs = (perCriterion[j] && perCriterion[j].results) || [];
+    const placed = pairs.find(([id]) => runOf.get(id) === k);
+    if (placed) return placed;
+    if (pairs.length === spec.run_count && !pairs.some(([id]) => runOf.has(id))) return pairs[k];
+    return null;
+  };
+  const judgedFailures = perCriterion.some((m) => (m.results || []).some(([, ok]) => !ok));
+  const judgedCount = perCriterion.reduce((n, m) => n + (m.results || []).length, 0);
+
   const runs = [];
+  let failedRuns = 0;
   for (let k = 0; k < spec.run_count; k++) {
     const art = unitDoc && (unitDoc.runs || []).find((r) => r.run_index === k);
-    const mine = judged.filter((e) => e.source.run_index === k);
-    const rows = criteria.map((c) => {
-      // Two criteria may judge one metric: take its results in turn.
-      const e = mine.find((x) => x.metric_id === c.metric_id && !x.taken);
-      if (e) e.taken = true;
-      return criterionResult(c, e, e ? passed.get(e.id) : undefined, lookups, run.is_completed || Boolean(errors[k]));
+    const ended = run.is_completed || Boolean(errors[k]) || Boolean(art);
+    let judged = 0;
+    const rows = criteria.map((c, j) => {
+      const pair = pairFor(j, k);
+      if (pair) judged++;
+      const detail = pair ? evals.get(pair[0]) || artResults.get(pair[0]) || null : null;
+      return criterionResult(c, pair, detail, lookups, ended);
     });
-    for (const e of mine) delete e.taken;
     const failed = rows.some((r) => r.failed) || Boolean(errors[k]);
-    const done = mine.length > 0 || errors[k] || (art && art.status);
+    if (failed) failedRuns++;
+    const done = judged > 0 || ended;
     const conv = art && art.conversation_id;
+    let state = badge(run.is_completed ? 'not run' : 'pending', 'warn');
+    if (failed) state = badge('failed', 'bad');
+    else if (judged === criteria.length && judged > 0) state = badge('passed', 'ok');
+    else if (done) state = badge('ended');
     runs.push(
       h(
         'li',
         { class: ['sim-run', failed ? 'failed' : done ? null : 'pending'] },
-        h(
-          'div',
-          { class: 'sim-run-head' },
-          h('strong', null, `Run ${k + 1}`),
-          failed ? badge('failed', 'bad') : done ? badge('passed', 'ok') : badge(run.is_completed ? 'not run' : 'pending', 'warn'),
-          conv ? link(href('/conversations', conv), 'Simulated conversation') : null,
-        ),
+        h('div', { class: 'sim-run-head' }, h('strong', null, `Run ${k + 1}`), state, conv ? link(href('/conversations', conv), 'Simulated conversation') : null),
         errors[k] ? h('p', { class: 'error' }, errors[k]) : null,
         h('ul', { class: 'sim-results' }, rows.map((r) => r.node)),
         art && art.transcript && art.transcript.length ? transcript(art.transcript) : null,
       ),
     );
   }
-  const failedRuns = runs.filter((r) => r.classList.contains('failed')).length;
+  let verdict = null;
+  if (failedRuns) verdict = badge(`${failedRuns} of ${spec.run_count} failed`, 'bad');
+  else if (judgedFailures || errors.some(Boolean)) verdict = badge('failed', 'bad');
+  else if (run.is_completed && judgedCount === spec.run_count * criteria.length && judgedCount > 0) verdict = badge('all passed', 'ok');
   return h(
     'section',
     { class: 'sim-unit' },
-    h(
-      'h3',
-      null,
-      name || spec.unit_test_id,
-      ' ',
-      failedRuns ? badge(`${failedRuns} of ${spec.run_count} failed`, 'bad') : result && run.is_completed ? badge('all passed', 'ok') : null,
-    ),
+    h('h3', null, name || spec.unit_test_id, ' ', verdict),
     h(
       'p',
       { class: 'muted sim-spec' },
@@ -501,33 +523,30 @@ function unitTest(spec, index, result, run, lookups, evals, passed, doc) {
   );
 }
 
-// ended says the run of the unit test is over, judged or not.
-function criterionResult(c, e, ok, lookups, ended) {
+// criterionResult shows one criterion in one run: pair is [metric result
+// ID, passed] once judged, detail the metric result (value and
+// justification) if the caller may read it; ended says the run of the
+// unit test is over, judged or not.
+function criterionResult(c, pair, detail, lookups, ended) {
   const metric = lookups.metrics.get(c.metric_id) || c.metric_id;
-  const failed = ok === false;
-  let verdict = badge('not judged yet', 'warn');
-  if (ok === true) verdict = badge('pass', 'ok');
-  else if (failed) verdict = badge('fail', 'bad');
-  else if (e) verdict = badge('judged');
-  else if (ended) verdict = badge('not judged', 'bad');
-  const node = h(
-    'li',
-    { class: ['sim-result', failed ? 'failed' : null] },
-    h(
-      'div',
-      { class: 'sim-result-head' },
-      verdict,
-      h('strong', null, c.success_criterion_name),
+  const failed = Boolean(pair) && pair[1] === false;
+  let verdict = badge(ended ? 'not judged' : 'not judged yet', ended ? 'bad' : 'warn');
+  if (pair) verdict = pair[1] ? badge('pass', 'ok') : badge('fail', 'bad');
+  return {
+    failed,
+    node: h(
+      'li',
+      { class: ['sim-result', failed ? 'failed' : null] },
+      h('div', { class: 'sim-result-head' }, verdict, h('strong', null, c.success_criterion_name)),
+      h('div', { class: 'sim-criterion' }, link(href('/metrics', c.metric_id), metric), ' ', h('span', { class: 'muted' }, criterionText(c.success_criterion))),
+      detail
+        ? [
+            h('div', { class: 'sim-value' }, h('span', { class: 'muted' }, `Result (v${detail.metric_version}): `), h('strong', null, resultText(detail.result))),
+            h('p', { class: 'justification' }, detail.justification),
+          ]
+        : null,
     ),
-    h('div', { class: 'sim-criterion' }, link(href('/metrics', c.metric_id), metric), ' ', h('span', { class: 'muted' }, criterionText(c.success_criterion))),
-    e
-      ? [
-          h('div', { class: 'sim-value' }, h('span', { class: 'muted' }, `Result (v${e.metric_version}): `), h('strong', null, resultText(e.result))),
-          h('p', { class: 'justification' }, e.justification),
-        ]
-      : null,
-  );
-  return { node, failed };
+  };
 }
 
 function transcript(messages) {
