@@ -88,7 +88,7 @@ route('/metrics/:id', ({ main, params, signal }) => {
       ),
       section(
         'Recent results',
-        pagedTable({
+        h('div', { class: 'stack-narrow' }, pagedTable({
           columns: [
             { title: 'Evaluated', cell: (r) => time(r.created_at) },
             { title: 'Version', num: true, cell: (r) => String(r.metric_version) },
@@ -99,7 +99,7 @@ route('/metrics/:id', ({ main, params, signal }) => {
           load: pager('/metric/metric_evaluation_result', 'metric_evaluation_results', { metric_id: id, sort_by: '-created_at', limit: 25 }),
           emptyText: 'This metric has not been evaluated yet.',
           signal,
-        }),
+        })),
       ),
     ),
   );

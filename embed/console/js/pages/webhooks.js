@@ -207,7 +207,7 @@ function deliveryList(id, el, signal) {
           { title: 'Type', cell: (d) => h('code', null, d.type) },
           { title: 'Status', cell: (d) => (d.status === 'success' ? badge('success', 'ok') : badge('failed', 'bad')) },
           { title: 'Attempts', cell: (d) => attempts(d) },
-          { title: 'Body', cell: (d) => h('details', null, h('summary', null, 'Show'), code(d.webhook_content), h('small', { class: 'muted' }, 'Idempotency key ', h('code', null, d.id))) },
+          { title: 'Body', cell: (d) => h('details', null, h('summary', null, 'Body sent'), code(d.webhook_content), h('small', { class: 'muted' }, 'Idempotency key ', h('code', null, d.id))) },
         ],
         load: pager(destinationPath(id, 'delivery'), 'webhook_deliveries', {
           sort_by: '-created_at',
@@ -222,7 +222,7 @@ function deliveryList(id, el, signal) {
   status.addEventListener('change', show);
   type.addEventListener('change', show);
   show();
-  replace(el, h('div', { class: 'toolbar' }, field('Status', status), field('Event type', type)), holder);
+  replace(el, h('div', { class: 'toolbar' }, field('Status', status), field('Event type', type)), h('div', { class: 'stack-narrow' }, holder));
 }
 
 // attempts lists a delivery's attempts, oldest first, with each one's
