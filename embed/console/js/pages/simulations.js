@@ -23,7 +23,7 @@ const TABS = [
 // names looks up the names of records by ID, in batches the list
 // operation allows, and answers a Map. A refusal or failure answers what
 // it has: a name is a nicety, the ID is shown without it.
-export async function names(path, itemsKey, ids, { batch = 20, signal } = {}) {
+async function names(path, itemsKey, ids, { batch = 20, signal } = {}) {
   const out = new Map();
   const want = [...new Set(ids.filter(Boolean))];
   for (let i = 0; i < want.length; i += batch) {
@@ -50,7 +50,7 @@ function idText(id) {
 }
 
 // runStatus is how a run stands: running, or how it ended.
-export function runStatus(run) {
+function runStatus(run) {
   if (!run.is_completed) return badge('running', 'warn');
   if (run.errored) return badge('errored', 'bad');
   if (run.failed_metrics) return badge('failed', 'bad');
@@ -136,10 +136,10 @@ function runsSection(signal) {
       is_completed: filter.value || null,
     });
     const load = async (token, opts) => {
-      const page = await base(token, opts);
-      const missing = page.items.map((r) => r.simulation_unit_test_set_id).filter((id) => !setNames.has(id));
+      const got = await base(token, opts);
+      const missing = got.items.map((r) => r.simulation_unit_test_set_id).filter((id) => !setNames.has(id));
       for (const [id, name] of await names('/simulation/unit_test_set/', 'simulation_unit_test_sets', missing, opts)) setNames.set(id, name);
-      return page;
+      return got;
     };
     replace(
       holder,
@@ -245,7 +245,7 @@ function scenariosSection(signal) {
 }
 
 // criterionText says what a success criterion asks of its metric.
-export function criterionText(c) {
+function criterionText(c) {
   if (!c) return '—';
   if (c.type === 'boolean') return `must be ${c.expected_value}`;
   if (c.type === 'numerical') return `must be ${c.verb} ${c.threshold}`;
@@ -288,8 +288,8 @@ async function evaluations(id, signal) {
 // names each run's simulated conversation (get-conversations does not
 // list them). The server serves it at a short-lived URL of its own.
 async function artifacts(id, signal) {
-  const link = await get(`${RUNS}${encodeURIComponent(id)}/artifacts/`, null, { signal });
-  const url = new URL(link.presigned_url, location.href);
+  const answer = await get(`${RUNS}${encodeURIComponent(id)}/artifacts/`, null, { signal });
+  const url = new URL(answer.presigned_url, location.href);
   if (url.origin !== location.origin) throw new Error('The artifacts are served from another origin; the console cannot fetch them.');
   const res = await fetch(url, { credentials: 'omit', cache: 'no-store', signal });
   if (!res.ok) throw new Error(`The artifacts could not be fetched: ${res.status}`);
@@ -300,7 +300,7 @@ route('/simulations/runs/:id', ({ main, params, signal }) => {
   const id = params.id;
   const head = h('div', { class: 'panel-body' }, loading());
   const body = h('div', { class: 'sim-units' }, loading());
-  const note = h('p', { class: 'muted', role: 'status' });
+  const note = h('div', { class: 'muted sim-status', role: 'status' });
   main.append(
     page(
       'Simulation run',
@@ -325,8 +325,15 @@ route('/simulations/runs/:id', ({ main, params, signal }) => {
       try {
         run = await fetchRun(id, signal);
       } catch (err) {
-        replace(head, problem(err));
-        replace(body);
+        // A moment's trouble (rate limit, server error) is tried again,
+        // leaving what was shown; anything else ends the page.
+        if (err.status === 429 || err.status >= 500) {
+          replace(note, problem(err));
+          timer = setTimeout(tick, POLL_MS * 4);
+        } else {
+          replace(head, problem(err));
+          replace(body);
+        }
         return;
       }
       if (!run) {
