@@ -1,46 +1,56 @@
-// A destructive action asked twice, with buttons rather than
-// window.confirm: the first button is replaced by the question and a
-// "Yes" and a "Cancel" button; "Cancel" (or Escape) puts the first button
-// back. Keyboard focus follows, so the question is read out.
+// A button that asks before it acts: the question and its two answers are
+// buttons in the page (window.confirm is modal, cannot be styled and is
+// easy to click through). Used for actions that cannot be undone, such as
+// deleting a webhook destination or cancelling a simulation run.
 import { h, replace } from './dom.js';
-import { problem } from './ui.js';
+import { loading, problem } from './ui.js';
 
-// confirmButton answers a span holding a button labelled label; once
-// confirmed, action() runs and its outcome (a node) or its error replaces
-// the question; no outcome puts the button back.
-export function confirmButton(label, question, action, { yes = label } = {}) {
-  const wrap = h('span', { class: 'confirm' });
-  const first = h('button', { type: 'button', class: 'secondary danger', on: { click: ask } }, label);
-  let asking = false;
-  function back() {
-    asking = false;
-    replace(wrap, first);
-    first.focus();
+// confirmAction answers an element holding the button `label`. A click
+// asks `question`; "yes" runs act(), whose answer (a node, if any) is
+// shown in place, and an error is shown as problem(err) with the button
+// back.
+export function confirmAction({ label, question, yes, no = 'No, keep it', act, danger = false }) {
+  const bar = h('div', { class: 'actions confirm' });
+  const out = h('div', { class: 'form-out', 'aria-live': 'polite' });
+  const wrap = h('div', { class: 'confirm-wrap' }, bar, out);
+  const start = h('button', { type: 'button', class: danger ? 'secondary danger' : 'secondary', on: { click: ask } }, label);
+
+  function idle() {
+    replace(bar, start);
   }
   function ask() {
-    const ok = h('button', { type: 'button', class: 'danger' }, yes);
-    const cancel = h('button', { type: 'button', class: 'secondary', on: { click: back } }, 'Cancel');
-    ok.addEventListener('click', async () => {
-      ok.disabled = true;
-      cancel.disabled = true;
-      asking = false;
-      try {
-        const outcome = await action();
-        // Nothing to say: the button is back for the next time.
-        if (outcome == null) back();
-        else replace(wrap, outcome);
-      } catch (err) {
-        replace(wrap, problem(err) ?? '', ' ', first);
-      }
-    });
-    const q = h('span', { class: 'question', role: 'alert' }, question);
-    replace(wrap, q, ' ', ok, ' ', cancel);
-    asking = true;
-    cancel.focus();
+    replace(out);
+    const noButton = h('button', { type: 'button', class: 'secondary', on: { click: () => (idle(), start.focus()) } }, no);
+    const yesButton = h('button', { type: 'button', class: danger ? 'danger' : null, on: { click: run } }, yes);
+    replace(bar, h('span', { class: 'question' }, question), yesButton, noButton);
+    // The safe answer has the focus, so Enter does not destroy anything.
+    noButton.focus();
   }
-  wrap.addEventListener('keydown', (e) => {
-    if (e.key === 'Escape' && asking) back();
+  async function run() {
+    for (const b of bar.querySelectorAll('button')) b.disabled = true;
+    replace(out, loading('Working…'));
+    try {
+      const shown = await act();
+      replace(out, shown ?? '');
+      idle();
+    } catch (err) {
+      replace(out, problem(err));
+      idle();
+    }
+  }
+  // Escape takes the question back, as No does.
+  bar.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && bar.querySelector('.question')) {
+      idle();
+      start.focus();
+    }
   });
-  replace(wrap, first);
+  idle();
   return wrap;
+}
+
+// confirmButton is confirmAction for a destructive action whose answer to
+// "yes" is the label itself: confirmButton('Delete', 'Delete rule f1?', act).
+export function confirmButton(label, question, act, { yes = label } = {}) {
+  return confirmAction({ label, question, yes, no: 'Cancel', act, danger: true });
 }
