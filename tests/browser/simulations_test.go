@@ -251,6 +251,15 @@ func TestSimulationsRunAndMetric(t *testing.T) {
 	}
 	b.screenshot("metric")
 
+	// A simulated conversation is never listed by get-conversations, but
+	// its page still shows its transcript, and says why the summary is
+	// missing.
+	b.visit("#/simulations/runs/" + w.run)
+	b.waitGone("main .loading")
+	b.run(chromedp.Click(`.sim-unit a[href^="#/conversations/"]`, chromedp.ByQuery))
+	b.waitFor(`document.querySelectorAll("main .transcript .msg").length > 0`)
+	b.waitText("main", "simulated")
+
 	// A reader of runs, sets and unit tests but not of metrics nor of
 	// context graphs: the verdicts show, the rest says what it needs.
 	reader := simsReader(t, a, srv, "Simulation:GetSimulationUnitTestSetRun", "Simulation:GetSimulationUnitTestSet",

@@ -70,7 +70,7 @@ async function show() {
   leave = new AbortController();
   document.body.classList.remove('nav-open');
   const { path, query } = current();
-  for (const a of document.querySelectorAll('nav a')) {
+  for (const a of document.querySelectorAll('#nav a')) {
     const target = a.dataset.nav.slice(1);
     const on = target === '/' ? path === '/' : path === target || path.startsWith(target + '/');
     if (on) a.setAttribute('aria-current', 'page');

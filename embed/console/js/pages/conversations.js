@@ -256,7 +256,9 @@ class Conversation {
       const body = await get('/conversation/', { id: this.id }, { signal: this.signal });
       const c = (body.conversations || [])[0];
       if (!c) {
-        replace(this.summary, empty('No conversation with this ID, or your role does not let you see it.'));
+        // get-conversations never lists a simulation run's conversations;
+        // their messages are still readable, so the transcript follows.
+        replace(this.summary, empty('get-conversations does not list this conversation: it is a simulated one (simulation runs’ conversations are never listed), or your role does not let you see it.'));
         return;
       }
       this.conv = c;
