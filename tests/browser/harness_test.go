@@ -2,8 +2,9 @@
 // server started in-process, as a person would use it: sign in, open
 // pages, read what they show. Every test fails on a console error, an
 // uncaught exception or a request that failed, unless it says which
-// refusal it expects. Screenshots go to the test's artifact directory
-// (go test -artifacts -outputdir DIR keeps them; make browser does).
+// refusal it expects. Screenshots go to COMPADRE_SCREENSHOTS/<test>/ (make
+// browser: test-output/screenshots/), or else to the test's artifact
+// directory (kept by go test -artifacts -outputdir DIR).
 //
 // The tests need Chromium: COMPADRE_CHROMIUM names the executable, or
 // chromium is looked up on PATH. Without one they are skipped, unless
@@ -52,6 +53,23 @@ func chromium(t testing.TB) string {
 	return ""
 }
 
+// screenshotDir is where a test's screenshots go: COMPADRE_SCREENSHOTS/<test>
+// when that is set (make browser sets test-output/screenshots), else the
+// test's artifact directory.
+func screenshotDir(t testing.TB) string {
+	if root := os.Getenv("COMPADRE_SCREENSHOTS"); root != "" {
+		dir := filepath.Join(root, strings.ReplaceAll(t.Name(), "/", "_"))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	if tt, ok := t.(*testing.T); ok {
+		return tt.ArtifactDir()
+	}
+	return t.TempDir()
+}
+
 // browser is one headless Chromium tab on a server's console.
 type browser struct {
 	t       testing.TB
@@ -92,11 +110,7 @@ func newBrowser(t testing.TB, srv *compadretest.Server, width, height int) *brow
 	ctx, cancel := chromedp.NewContext(actx)
 	b := &browser{t: t, srv: srv, ctx: ctx, base: srv.BaseURL, timeout: 20 * time.Second,
 		transferred: map[network.RequestID]float64{}, urls: map[network.RequestID]string{}}
-	if tt, ok := t.(*testing.T); ok {
-		b.shots = tt.ArtifactDir()
-	} else {
-		b.shots = t.TempDir()
-	}
+	b.shots = screenshotDir(t)
 	chromedp.ListenTarget(ctx, b.observe)
 	if err := chromedp.Run(ctx, network.Enable(), cdplog.Enable(), runtime.Enable(),
 		chromedp.EmulateViewport(int64(width), int64(height))); err != nil {
