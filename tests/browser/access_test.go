@@ -36,29 +36,14 @@ func seedOrganization(t *testing.T, srv *compadretest.Server, a *api) seeded {
 		ID string `json:"id"`
 	}
 	a.call("POST", "/organization/agent", map[string]any{"agent_name": "Amy"}, 201, &agent)
-	a.call("POST", "/organization/agent/"+agent.ID+"/", map[string]any{
-		"initials": "AM",
-		"identity": map[string]any{
-			"name": "Amy", "role": "Support agent", "developed_by": "Example Inc.", "default_spoken_language": "eng",
-			"relationship_to_developer": map[string]any{"ownership": "Example Inc.", "type": "assistant",
-				"conversation_visibility": "visible", "thought_visibility": "hidden"},
-		},
-		"background": "Amy helps customers.", "behaviors": []any{"Be polite."},
-		"communication_patterns": []any{"Short sentences."}, "voice_config": map[string]any{"voice_id": "voice-1"},
-	}, 201, nil)
+	a.call("POST", "/organization/agent/"+agent.ID+"/", agentVersion(), 201, nil)
 	a.call("POST", "/organization/agent", map[string]any{"agent_name": "Spare"}, 201, &spare)
 	sm := "/organization/service_hierarchical_state_machine"
 	a.call("POST", sm, map[string]any{"state_machine_name": "greeter"}, 201, &graph)
-	action := func(name, what string, exits ...any) map[string]any {
-		return map[string]any{"type": "action", "name": name, "objective": "Objective of " + name, "actions": []any{what},
-			"intra_state_navigation_guidelines": []any{}, "action_guidelines": []any{}, "boundary_constraints": []any{},
-			"exit_conditions": append([]any{}, exits...), "action_tool_call_specs": []any{},
-			"exit_condition_tool_call_specs": []any{}, "skip_active_memory_retrieval": false}
-	}
 	a.call("POST", sm+"/"+graph.ID+"/", map[string]any{
 		"description": "A greeting and a goodbye.",
-		"states": []any{action("start", "Greet the user", map[string]any{"description": "The user was greeted", "next_state": "end"}),
-			action("end", "Say goodbye")},
+		"states": []any{actionState("start", "Greet the user", exitTo("The user was greeted", "end")),
+			actionState("end", "Say goodbye")},
 		"new_user_initial_state": "start", "returning_user_initial_state": "start", "terminal_state": "end",
 		"references": map[string]any{}, "global_intra_state_navigation_guidelines": []any{},
 		"global_action_guidelines": []any{}, "global_boundary_constraints": []any{},

@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"mime/multipart"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -29,34 +26,21 @@ const convoHostile = `<img src=x onerror="window.__pwned=1"><script>window.__pwn
 //	      --> look (recall) --> billing --refund--> refund --done--> billing
 //	start, billing --goodbye--> end (terminal)
 func convoGraph() map[string]any {
-	exit := func(desc, next string) map[string]any { return map[string]any{"description": desc, "next_state": next} }
-	action := func(name, act string, exits ...map[string]any) map[string]any {
-		ecs := []any{}
-		for _, e := range exits {
-			ecs = append(ecs, e)
-		}
-		return map[string]any{
-			"type": "action", "name": name, "objective": "Objective of " + name, "actions": []any{act},
-			"intra_state_navigation_guidelines": []any{}, "action_guidelines": []any{}, "boundary_constraints": []any{},
-			"exit_conditions": ecs, "action_tool_call_specs": []any{}, "exit_condition_tool_call_specs": []any{},
-			"skip_active_memory_retrieval": false,
-		}
-	}
 	return map[string]any{
 		"description": "Invoices and refunds.",
 		"states": []any{
-			action("start", "Welcome the user", exit("The user asks about an invoice", "route"), exit("The user says goodbye", "end")),
+			actionState("start", "Welcome the user", exitTo("The user asks about an invoice", "route"), exitTo("The user says goodbye", "end")),
 			map[string]any{"type": "decision", "name": "route", "objective": "Route the question",
-				"exit_conditions":     []any{exit("The invoice is overdue", "note"), exit("The question is general", "note")},
+				"exit_conditions":     []any{exitTo("The invoice is overdue", "note"), exitTo("The question is general", "note")},
 				"decision_guidelines": []any{}, "tool_call_specs": []any{}, "audio_fillers": []any{}, "audio_filler_triggered_after": 1},
 			map[string]any{"type": "annotation", "name": "note", "inner_thought": "The user has an invoice question", "next_state": "think"},
 			map[string]any{"type": "reflection", "name": "think", "problem": "What does the user need to know about invoices now",
 				"word_limit": 5, "next_state": "look", "tool_call_specs": []any{}, "audio_fillers": []any{}, "audio_filler_triggered_after": 1},
 			map[string]any{"type": "recall", "name": "look", "queries": []any{"invoice number"}, "requested_information": nil,
 				"next_state": "billing"},
-			action("billing", "Explain the invoice", exit("The user wants a refund", "refund"), exit("The user is satisfied and says goodbye", "end")),
-			action("refund", "Start the refund", exit("The refund is done", "billing")),
-			action("end", "Say goodbye"),
+			actionState("billing", "Explain the invoice", exitTo("The user wants a refund", "refund"), exitTo("The user is satisfied and says goodbye", "end")),
+			actionState("refund", "Start the refund", exitTo("The refund is done", "billing")),
+			actionState("end", "Say goodbye"),
 		},
 		"new_user_initial_state":                   "start",
 		"returning_user_initial_state":             "start",
@@ -83,20 +67,6 @@ func convoTransitions(g map[string]any) int {
 	return n
 }
 
-// convoAgentVersion is a complete first version of an agent.
-func convoAgentVersion() map[string]any {
-	return map[string]any{
-		"initials": "AM",
-		"identity": map[string]any{
-			"name": "Amy", "role": "Support agent", "developed_by": "Example Inc.", "default_spoken_language": "eng",
-			"relationship_to_developer": map[string]any{"ownership": "Example Inc.", "type": "assistant",
-				"conversation_visibility": "visible", "thought_visibility": "hidden"},
-		},
-		"background": "Amy helps with invoices.", "behaviors": []any{}, "communication_patterns": []any{},
-		"voice_config": map[string]any{"voice_id": "voice-1"},
-	}
-}
-
 // convoService creates an agent, a context graph of one version, g, and
 // a service using them; it answers the service's and the graph's IDs.
 func convoService(a *api, name, graphName string, g map[string]any) (serviceID, graphID string) {
@@ -104,7 +74,7 @@ func convoService(a *api, name, graphName string, g map[string]any) (serviceID, 
 	var out map[string]any
 	a.call("POST", "/organization/agent", map[string]any{"agent_name": "Amy"}, http.StatusCreated, &out)
 	agentID := out["id"].(string)
-	a.call("POST", "/organization/agent/"+agentID+"/", convoAgentVersion(), http.StatusCreated, nil)
+	a.call("POST", "/organization/agent/"+agentID+"/", agentVersion(), http.StatusCreated, nil)
 	a.call("POST", "/organization/service_hierarchical_state_machine", map[string]any{"state_machine_name": graphName}, http.StatusCreated, &out)
 	graphID = out["id"].(string)
 	a.call("POST", "/organization/service_hierarchical_state_machine/"+graphID+"/", g, http.StatusCreated, nil)
@@ -478,38 +448,7 @@ func convoContains(list []string, s string) bool {
 // tool's ID. The server must run with compadretest.WithSandbox().
 func convoPublishEcho(t *testing.T, srv *compadretest.Server, a *api) string {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skipf("the git command is needed to push a tool project: %v", err)
-	}
-	dir := t.TempDir()
-	files := map[string]string{
-		"echo/pyproject.toml": "[project]\nname = \"echo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.14\"\n\n" +
-			"[tool.ruff]\ntarget-version = \"py314\"\n\n[tool.amigo]\nentrypoint = \"echo.main:run\"\n",
-		"echo/echo/__init__.py": "",
-		"echo/echo/main.py":     "def run(text: str = \"\") -> str:\n    return text\n",
-	}
-	for name, content := range files {
-		path := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	git := func(args ...string) {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
-			"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
-	git("init", "-q", "-b", "main")
-	git("add", "-A")
-	git("commit", "-q", "-m", "echo")
-	git("push", "-q", "--force", srv.ToolsRepo, "HEAD:refs/heads/releases/"+srv.Organization)
+	newToolsGit(t).push(srv.ToolsRepo, "releases/"+srv.Organization, "echo", toolsProject(toolsV1))
 	var out map[string]any
 	a.call("POST", "/tool/", map[string]any{"name": "echo", "description": "Echo returns its text", "tags": map[string]any{}}, http.StatusCreated, &out)
 	id := out["id"].(string)

@@ -43,31 +43,14 @@ func simsCreate(a *api, path string, body map[string]any, idField string) string
 // and a service using both.
 func simsService(a *api) string {
 	agent := simsCreate(a, "/organization/agent", map[string]any{"agent_name": "Amy"}, "id")
-	a.call("POST", "/organization/agent/"+agent+"/", map[string]any{
-		"initials": "AM",
-		"identity": map[string]any{
-			"name": "Amy", "role": "Support agent", "developed_by": "Example Inc.", "default_spoken_language": "eng",
-			"relationship_to_developer": map[string]any{"ownership": "Example Inc.", "type": "assistant",
-				"conversation_visibility": "visible", "thought_visibility": "hidden"},
-		},
-		"background": "Amy helps customers.", "behaviors": []any{"Be polite."},
-		"communication_patterns": []any{"Short sentences."}, "voice_config": map[string]any{"voice_id": "voice-1"},
-	}, http.StatusCreated, nil)
-	action := func(name, act string, exits ...any) map[string]any {
-		return map[string]any{
-			"type": "action", "name": name, "objective": "Objective of " + name, "actions": []any{act},
-			"intra_state_navigation_guidelines": []any{}, "action_guidelines": []any{}, "boundary_constraints": []any{},
-			"exit_conditions": append([]any{}, exits...), "action_tool_call_specs": []any{}, "exit_condition_tool_call_specs": []any{},
-			"skip_active_memory_retrieval": false,
-		}
-	}
+	a.call("POST", "/organization/agent/"+agent+"/", agentVersion(), http.StatusCreated, nil)
 	const graphs = "/organization/service_hierarchical_state_machine"
 	graph := simsCreate(a, graphs, map[string]any{"state_machine_name": "goodbye"}, "id")
 	a.call("POST", graphs+"/"+graph+"/", map[string]any{
 		"description": "Help, then goodbye.",
 		"states": []any{
-			action("start", "Help the user", map[string]any{"description": "The user says goodbye", "next_state": "end"}),
-			action("end", "Say goodbye"),
+			actionState("start", "Help the user", exitTo("The user says goodbye", "end")),
+			actionState("end", "Say goodbye"),
 		},
 		"new_user_initial_state": "start", "returning_user_initial_state": "start", "terminal_state": "end",
 		"references": map[string]any{}, "global_intra_state_navigation_guidelines": []any{},

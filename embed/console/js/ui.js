@@ -64,10 +64,14 @@ export function table(columns, rows, { caption, empty: emptyText = 'Nothing here
       'table',
       null,
       caption ? h('caption', null, caption) : null,
-      h('thead', null, h('tr', null, columns.map((c) => h('th', { scope: 'col', class: c.num ? 'num' : null }, c.title)))),
+      thead(columns),
       h('tbody', null, rows.map((r) => row(columns, r))),
     ),
   );
+}
+
+function thead(columns) {
+  return h('thead', null, h('tr', null, columns.map((c) => h('th', { scope: 'col', class: c.num ? 'num' : null }, c.title))));
 }
 
 function row(columns, r) {
@@ -105,7 +109,7 @@ export function pagedTable({ columns, load, emptyText, caption, onItems, signal 
               'table',
               null,
               caption ? h('caption', null, caption) : null,
-              h('thead', null, h('tr', null, columns.map((c) => h('th', { scope: 'col', class: c.num ? 'num' : null }, c.title)))),
+              thead(columns),
               tbody,
             ),
           ),
