@@ -6,7 +6,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -140,5 +142,40 @@ func TestNarrowWindow(t *testing.T) {
 	b.waitGone("main .loading")
 	if visible("nav") {
 		t.Error("the navigation stayed open after choosing a page")
+	}
+}
+
+// TestTimesInTheViewersZone: a viewer half an hour off any whole-hour zone
+// (India, UTC+5:30) reads the API's UTC times in their own zone, with the
+// exact UTC value kept in the element's datetime.
+func TestTimesInTheViewersZone(t *testing.T) {
+	srv := compadretest.Start(t)
+	a := newAPI(t, srv)
+	seedOrganization(t, srv, a)
+	b := newBrowser(t, srv, 1280, 900)
+	b.run(emulation.SetTimezoneOverride("Asia/Kolkata"))
+	b.signIn(srv.Credentials)
+	b.waitGone("main .loading")
+	var shown []struct {
+		Datetime string `json:"datetime"`
+		Text     string `json:"text"`
+	}
+	b.eval(`[...document.querySelectorAll("main time")].map(e => ({datetime: e.getAttribute("datetime"), text: e.textContent}))`, &shown)
+	if len(shown) == 0 {
+		t.Fatal("the overview shows no times")
+	}
+	india := time.FixedZone("IST", 5*3600+1800)
+	for _, s := range shown {
+		at, err := time.Parse(time.RFC3339Nano, s.Datetime)
+		if err != nil {
+			t.Fatalf("datetime %q: %v", s.Datetime, err)
+		}
+		local := at.In(india)
+		// The viewer's locale decides 12- or 24-hour clocks; the minutes,
+		// half an hour off UTC's, tell the zone either way.
+		h24, h12 := local.Format("15:04:05"), local.Format("3:04:05")
+		if !strings.Contains(s.Text, h24) && !strings.Contains(s.Text, h12) {
+			t.Errorf("%s shown as %q, want %s (UTC+5:30)", s.Datetime, s.Text, h24)
+		}
 	}
 }
