@@ -57,17 +57,12 @@ export function panel(load, { what } = {}) {
 // table renders rows; columns are {title, cell(row) -> node|string, num}.
 export function table(columns, rows, { caption, empty: emptyText = 'Nothing here yet.' } = {}) {
   if (!rows.length) return empty(emptyText);
-  return h(
-    'div',
-    { class: 'table-wrap' },
-    h(
-      'table',
-      null,
-      caption ? h('caption', null, caption) : null,
-      thead(columns),
-      h('tbody', null, rows.map((r) => row(columns, r))),
-    ),
-  );
+  return tableOf(columns, caption, h('tbody', null, rows.map((r) => row(columns, r))));
+}
+
+// tableOf is a scrollable table of columns over tbody.
+function tableOf(columns, caption, tbody) {
+  return h('div', { class: 'table-wrap' }, h('table', null, caption ? h('caption', null, caption) : null, thead(columns), tbody));
 }
 
 function thead(columns) {
@@ -102,17 +97,7 @@ export function pagedTable({ columns, load, emptyText, caption, onItems, signal 
         tbody = h('tbody');
         replace(
           wrap,
-          h(
-            'div',
-            { class: 'table-wrap' },
-            h(
-              'table',
-              null,
-              caption ? h('caption', null, caption) : null,
-              thead(columns),
-              tbody,
-            ),
-          ),
+          tableOf(columns, caption, tbody),
           status,
           more,
         );
