@@ -598,11 +598,7 @@ func TestDeleteAgentInUse(t *testing.T) {
 func TestAgentsOfAnotherOrganization(t *testing.T) {
 	t.Parallel()
 	srv, alpha := newTestServer(t, compadretest.WithOrganization("alpha"))
-	status, body := alpha.createOrg("beta")
-	mustStatus(t, "create beta", status, http.StatusCreated, body)
-	creds := srv.NewAPIKey(t, "beta", "")
-	beta := &client{t: t, base: srv.BaseURL, org: "beta"}
-	beta = beta.as(beta.signIn(creds.APIKey, creds.APIKeyID, creds.UserID))
+	beta, _ := betaOrg(t, srv, alpha)
 
 	id := alpha.newAgent(t, "Amy")
 	// The name is taken in alpha only.

@@ -97,11 +97,7 @@ func (c *client) send(method, path string, body []byte, headers map[string]strin
 func TestControlIsForSuperAdministrators(t *testing.T) {
 	t.Parallel()
 	srv, admin := newTestServer(t, compadretest.WithOrganization("alpha"))
-	status, body := admin.createOrg("beta")
-	mustStatus(t, "create beta", status, http.StatusCreated, body)
-	betaCreds := srv.NewAPIKey(t, "beta", "")
-	beta := &client{t: t, base: srv.BaseURL, org: "beta"}
-	beta = beta.as(beta.signIn(betaCreds.APIKey, betaCreds.APIKeyID, betaCreds.UserID))
+	beta, _ := betaOrg(t, srv, admin)
 	userID := admin.newUser("user@example.com", "DefaultUserRole")
 	adminID := admin.newUser("administrator@example.com", "DefaultAdministratorRole")
 	tests := []struct {
@@ -451,11 +447,7 @@ func TestFaultCountHoldsUnderConcurrency(t *testing.T) {
 func TestFaultMatches(t *testing.T) {
 	t.Parallel()
 	srv, admin := newTestServer(t, compadretest.WithOrganization("alpha"))
-	status, body := admin.createOrg("beta")
-	mustStatus(t, "create beta", status, http.StatusCreated, body)
-	betaCreds := srv.NewAPIKey(t, "beta", "")
-	beta := &client{t: t, base: srv.BaseURL, org: "beta"}
-	beta = beta.as(beta.signIn(betaCreds.APIKey, betaCreds.APIKeyID, betaCreds.UserID))
+	beta, _ := betaOrg(t, srv, admin)
 	otherID := admin.newUser("other@example.com", "DefaultSuperAdministratorRole")
 	other := admin.keyFor(otherID, "DefaultSuperAdministratorRole")
 

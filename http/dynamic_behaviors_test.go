@@ -130,17 +130,6 @@ func behaviorService(t testing.TB, srv *compadretest.Server, org, userID, name s
 	return svc.ID
 }
 
-// behaviorOtherOrg makes the organization beta and returns its
-// administrator's client and user ID.
-func behaviorOtherOrg(t testing.TB, srv *compadretest.Server, admin *client) (*client, string) {
-	t.Helper()
-	status, body := admin.createOrg("beta")
-	mustStatus(t, "create beta", status, http.StatusCreated, body)
-	creds := srv.NewAPIKey(t, "beta", "")
-	beta := &client{t: t, base: srv.BaseURL, org: "beta"}
-	return beta.as(beta.signIn(creds.APIKey, creds.APIKeyID, creds.UserID)), creds.UserID
-}
-
 func TestBehaviorSetLifecycle(t *testing.T) {
 	t.Parallel()
 	srv, admin := newTestServer(t)
@@ -282,7 +271,7 @@ func TestBehaviorSetValidation(t *testing.T) {
 	t.Parallel()
 	srv, admin := newTestServer(t)
 	svc := behaviorService(t, srv, srv.Organization, srv.UserID, "support")
-	_, betaUser := behaviorOtherOrg(t, srv, admin)
+	_, betaUser := betaOrg(t, srv, admin)
 	betaSvc := behaviorService(t, srv, "beta", betaUser, "beta_support")
 
 	tagsOf := func(n int) map[string]any {
@@ -652,7 +641,7 @@ func TestBehaviorSetListing(t *testing.T) {
 	}
 
 	// Another organization sees none of it.
-	beta, _ := behaviorOtherOrg(t, srv, admin)
+	beta, _ := betaOrg(t, srv, admin)
 	if sets, _ := beta.behaviorSets(""); len(sets) != 0 {
 		t.Errorf("beta sees %s", ids(sets))
 	}

@@ -247,7 +247,7 @@ func TestMetricValidation(t *testing.T) {
 	t.Parallel()
 	srv, admin := newTestServer(t)
 	svc := behaviorService(t, srv, srv.Organization, srv.UserID, "support")
-	_, betaUser := behaviorOtherOrg(t, srv, admin)
+	_, betaUser := betaOrg(t, srv, admin)
 	betaSvc := behaviorService(t, srv, "beta", betaUser, "beta_support")
 
 	tagsOf := func(n int) map[string]any {
@@ -509,7 +509,7 @@ func TestMetricListing(t *testing.T) {
 	}
 
 	// Another organization sees none of it.
-	beta, _ := behaviorOtherOrg(t, srv, admin)
+	beta, _ := betaOrg(t, srv, admin)
 	if ms, _ := beta.metrics("?is_deleted=false"); len(ms) != 0 {
 		t.Errorf("beta sees %s", ids(ms))
 	}

@@ -28,18 +28,14 @@ func TestPermissionMatrix(t *testing.T) {
 	t.Parallel()
 	clock := newTestClock()
 	srv, admin := newTestServer(t, clock.option(), compadretest.WithOrganization("alpha"))
-	status, body := admin.createOrg("beta")
-	mustStatus(t, "create beta", status, http.StatusCreated, body)
 	// beta's administrator holds every permission, in beta.
-	betaCreds := srv.NewAPIKey(t, "beta", "")
-	beta := (&client{t: t, base: srv.BaseURL, org: "beta"})
-	beta = beta.as(beta.signIn(betaCreds.APIKey, betaCreds.APIKeyID, betaCreds.UserID))
+	beta, _ := betaOrg(t, srv, admin)
 
 	admin.newRole("Nothing")
 	// One administrator key signs in every user of the matrix (a key signs
 	// in any user whose role its own covers); what a request may do comes
 	// from the user's role and grants, not the key's.
-	status, body = admin.do("POST", "/organization/api_key/", map[string]any{"name": "matrix", "duration": "P1D", "role_name": "DefaultSuperAdministratorRole"})
+	status, body := admin.do("POST", "/organization/api_key/", map[string]any{"name": "matrix", "duration": "P1D", "role_name": "DefaultSuperAdministratorRole"})
 	mustStatus(t, "matrix key", status, http.StatusCreated, body)
 	matrixKey, matrixKeyID := body["api_key"].(string), body["api_key_id"].(string)
 	signInAs := func(userID string) *client { return admin.as(admin.signIn(matrixKey, matrixKeyID, userID)) }

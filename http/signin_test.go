@@ -107,6 +107,17 @@ func (c *client) createOrg(id string) (int, map[string]any) {
 	})
 }
 
+// betaOrg makes the organization beta and returns its
+// administrator's client and user ID.
+func betaOrg(t testing.TB, srv *compadretest.Server, admin *client) (*client, string) {
+	t.Helper()
+	status, body := admin.createOrg("beta")
+	mustStatus(t, "create beta", status, http.StatusCreated, body)
+	creds := srv.NewAPIKey(t, "beta", "")
+	beta := &client{t: t, base: srv.BaseURL, org: "beta"}
+	return beta.as(beta.signIn(creds.APIKey, creds.APIKeyID, creds.UserID)), creds.UserID
+}
+
 func TestDeletedOrExpiredKeyStopsWorkingAtOnce(t *testing.T) {
 	t.Parallel()
 	var offset atomic.Int64

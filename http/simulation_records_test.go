@@ -1141,7 +1141,7 @@ func TestSimulationScenarioPermissions(t *testing.T) {
 func TestSimulationPersonaOrganizations(t *testing.T) {
 	t.Parallel()
 	srv, admin := newTestServer(t)
-	beta, _ := behaviorOtherOrg(t, srv, admin)
+	beta, _ := betaOrg(t, srv, admin)
 	for _, tc := range []struct {
 		kind    simRecKind
 		body    map[string]any

@@ -346,7 +346,7 @@ func TestSimulationUnitTestCreateRefusals(t *testing.T) {
 	status, body := admin.do("DELETE", "/metric/"+goneMetric+"/", nil)
 	mustStatus(t, "delete metric", status, http.StatusOK, body)
 	// Another organization's records are as good as missing.
-	beta, betaUser := behaviorOtherOrg(t, f.srv, admin)
+	beta, betaUser := betaOrg(t, f.srv, admin)
 	betaSvc := behaviorService(t, f.srv, "beta", betaUser, "beta_support")
 	betaPersona := beta.utPersona("Beta persona")
 
@@ -850,7 +850,7 @@ func TestSimulationUnitTestListing(t *testing.T) {
 	}
 
 	// Another organization sees none of them.
-	beta, _ := behaviorOtherOrg(t, f.srv, admin)
+	beta, _ := betaOrg(t, f.srv, admin)
 	if us, page := beta.utList(""); len(us) != 0 || len(page["filter_values"].(map[string]any)["service_ids"].([]any)) != 0 {
 		t.Errorf("beta sees: %v", page)
 	}

@@ -820,11 +820,7 @@ func TestStateMachinePermissions(t *testing.T) {
 	mustStatus(t, "editor deletes visible", status, http.StatusOK, body)
 
 	// Another organization's state machines do not exist for its members.
-	status, body = admin.createOrg("beta")
-	mustStatus(t, "create beta", status, http.StatusCreated, body)
-	creds := srv.NewAPIKey(t, "beta", "")
-	beta := &client{t: t, base: srv.BaseURL, org: "beta"}
-	beta = beta.as(beta.signIn(creds.APIKey, creds.APIKeyID, creds.UserID))
+	beta, _ := betaOrg(t, srv, admin)
 	if got := beta.stateMachineNames(t, ""); len(got) != 0 {
 		t.Errorf("beta lists: got %v, want none", got)
 	}
