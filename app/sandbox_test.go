@@ -1,13 +1,10 @@
 package app
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,7 +17,7 @@ import (
 // gatedServer opens a server whose sandbox stays starting until the
 // returned release is called, then opens the real sandbox (from the
 // shared test cache). It returns the API's URL and a signed-in client.
-func gatedServer(t *testing.T, wait time.Duration) (*App, *apiClient, func()) {
+func gatedServer(t *testing.T, wait time.Duration) (*App, *snapClient, func()) {
 	t.Helper()
 	gate := make(chan struct{})
 	var once sync.Once
@@ -54,9 +51,8 @@ func gatedServer(t *testing.T, wait time.Duration) (*App, *apiClient, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &apiClient{t: t, base: srv.URL, org: creds.Organization}
-	status, body := c.do("POST", "/v1/"+c.org+"/user/signin_with_api_key", nil, map[string]string{
-		"x-api-key": creds.APIKey, "x-api-key-id": creds.APIKeyID, "x-user-id": creds.UserID})
+	c := &snapClient{tb: t, base: srv.URL, org: creds.Organization}
+	status, body := c.signIn(creds)
 	if status != http.StatusOK {
 		t.Fatalf("sign in: %d %v", status, body)
 	}
@@ -64,78 +60,14 @@ func gatedServer(t *testing.T, wait time.Duration) (*App, *apiClient, func()) {
 	return a, c, release
 }
 
-type apiClient struct {
-	t                *testing.T
-	base, org, token string
-}
-
-// do sends a JSON request and returns the status and decoded body, with
-// the response's Retry-After as body["retry_after"].
-func (c *apiClient) do(method, path string, body any, header map[string]string) (int, map[string]any) {
-	c.t.Helper()
-	var rd *bytes.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	} else {
-		rd = bytes.NewReader(nil)
-	}
-	req, _ := http.NewRequest(method, c.base+path, rd)
-	req.Header.Set("Content-Type", "application/json")
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Errorf("%s %s: %v", method, path, err)
-		return 0, nil
-	}
-	defer resp.Body.Close()
-	out := map[string]any{}
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	if ra := resp.Header.Get("Retry-After"); ra != "" {
-		out["retry_after"] = ra
-	}
-	return resp.StatusCode, out
-}
-
 // pushEchoTool commits a one-function tool project to the server's tool
 // repository and creates the tool; it returns the tool's ID.
-func pushEchoTool(t *testing.T, a *App, c *apiClient) string {
+func pushEchoTool(t *testing.T, a *App, c *snapClient) string {
 	t.Helper()
-	dir := t.TempDir()
-	files := map[string]string{
-		"echo/pyproject.toml": "[project]\nname = \"echo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.14\"\n\n" +
-			"[tool.ruff]\ntarget-version = \"py314\"\n\n[tool.amigo]\nentrypoint = \"echo.main:run\"\n",
-		"echo/echo/__init__.py": "",
-		"echo/echo/main.py":     "def run(text: str) -> str:\n    return text\n",
-	}
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	git := func(args ...string) {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
-			"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	git("init", "-q", "-b", "main")
-	git("add", "-A")
-	git("commit", "-q", "-m", "echo")
-	git("push", "-q", filepath.Join(a.cfg.DataDir, ToolsRepoDir), "HEAD:refs/heads/releases/"+c.org)
-	status, body := c.do("POST", "/v1/"+c.org+"/tool/", map[string]any{"name": "echo", "description": "echo", "tags": map[string]any{}}, nil)
+	src := newToolSource(t, filepath.Join(a.cfg.DataDir, ToolsRepoDir))
+	src.commit("")
+	src.push("releases/" + c.org)
+	status, body := c.do("POST", "/tool/", map[string]any{"name": "echo", "description": "echo", "tags": map[string]any{}})
 	if status != http.StatusCreated {
 		t.Fatalf("create tool: %d %v", status, body)
 	}
@@ -146,7 +78,7 @@ func pushEchoTool(t *testing.T, a *App, c *apiClient) string {
 // with a 503, and a publish waits for the sandbox instead of failing.
 func TestSandboxStartingWindow(t *testing.T) {
 	a, c, release := gatedServer(t, time.Minute)
-	status, body := c.do("GET", "/readyz", nil, nil)
+	status, body := c.raw("GET", "/readyz", nil, nil)
 	checks, _ := body["checks"].(map[string]any)
 	if status != http.StatusServiceUnavailable || body["status"] != "starting" || checks["sandbox"] != "starting" || body["retry_after"] == nil {
 		t.Errorf("readyz while starting: %d %v, want 503 starting with Retry-After", status, body)
@@ -159,7 +91,7 @@ func TestSandboxStartingWindow(t *testing.T) {
 	}
 	published := make(chan answer, 1)
 	go func() {
-		s, b := c.do("POST", "/v1/"+c.org+"/tool/"+id+"/version", map[string]any{"project_path": "echo", "bump_type": "major"}, nil)
+		s, b := c.do("POST", "/tool/"+id+"/version", map[string]any{"project_path": "echo", "bump_type": "major"})
 		published <- answer{s, b}
 	}()
 	select {
@@ -172,13 +104,13 @@ func TestSandboxStartingWindow(t *testing.T) {
 	if got.status != http.StatusCreated || got.body["new_version"] != "1.0.0" {
 		t.Fatalf("publish after the sandbox started: %d %v, want 201 1.0.0", got.status, got.body)
 	}
-	status, body = c.do("GET", "/readyz", nil, nil)
+	status, body = c.raw("GET", "/readyz", nil, nil)
 	checks, _ = body["checks"].(map[string]any)
 	if status != http.StatusOK || body["status"] != "ready" || checks["sandbox"] != "ok" {
 		t.Errorf("readyz once started: %d %v, want 200 ready", status, body)
 	}
-	status, body = c.do("POST", "/v1/"+c.org+"/tool/"+id+"/version/1.0.0/invoke",
-		map[string]any{"inputs": []any{map[string]any{"input_parameters": map[string]any{"text": "hi"}, "invocation_mode": "regular"}}}, nil)
+	status, body = c.do("POST", "/tool/"+id+"/version/1.0.0/invoke",
+		map[string]any{"inputs": []any{map[string]any{"input_parameters": map[string]any{"text": "hi"}, "invocation_mode": "regular"}}})
 	if status != http.StatusOK {
 		t.Fatalf("invoke: %d %v, want 200", status, body)
 	}
@@ -189,11 +121,11 @@ func TestSandboxStartingWindow(t *testing.T) {
 func TestSandboxWaitIsBounded(t *testing.T) {
 	a, c, _ := gatedServer(t, 100*time.Millisecond)
 	id := pushEchoTool(t, a, c)
-	status, body := c.do("POST", "/v1/"+c.org+"/tool/"+id+"/version", map[string]any{"project_path": "echo", "bump_type": "major"}, nil)
+	status, body := c.do("POST", "/tool/"+id+"/version", map[string]any{"project_path": "echo", "bump_type": "major"})
 	if status != http.StatusServiceUnavailable || body["retry_after"] != "5" || !strings.Contains(body["detail"].(string), "still starting") {
 		t.Errorf("publish past the wait: %d %v, want 503 still starting with Retry-After 5", status, body)
 	}
-	status, body = c.do("GET", "/v1/"+c.org+"/tool/"+id+"/version", nil, nil)
+	status, body = c.do("GET", "/tool/"+id+"/version", nil)
 	if versions, _ := body["tool_versions"].([]any); status != http.StatusOK || len(versions) != 0 {
 		t.Errorf("versions after the refused publish: %d %v, want none", status, body)
 	}

@@ -114,6 +114,9 @@ func (c *snapClient) must(want int, method, path string, body any) map[string]an
 	return got
 }
 
+// raw sends a JSON request to path and answers the status and the decoded
+// body (a body that is not JSON as body["raw"]), with the answer's
+// Retry-After as body["retry_after"].
 func (c *snapClient) raw(method, path string, body any, header map[string]string) (int, map[string]any) {
 	c.tb.Helper()
 	var rd io.Reader = http.NoBody
@@ -145,6 +148,9 @@ func (c *snapClient) raw(method, path string, body any, header map[string]string
 	raw, _ := io.ReadAll(resp.Body)
 	if len(raw) > 0 && json.Unmarshal(raw, &out) != nil {
 		out["raw"] = string(raw)
+	}
+	if ra := resp.Header.Get("Retry-After"); ra != "" {
+		out["retry_after"] = ra
 	}
 	return resp.StatusCode, out
 }
@@ -226,7 +232,7 @@ func (s *toolSource) commit(prefix string) string {
 		}
 	}
 	s.git("add", "-A")
-	s.git("commit", "-q", "--allow-empty", "-m", prefix)
+	s.git("commit", "-q", "--allow-empty", "-m", "echo "+prefix)
 	return s.git("rev-parse", "HEAD")
 }
 
