@@ -26,6 +26,28 @@ type backupConn interface {
 	NewRestore(srcURI string) (*sqlite.Backup, error)
 }
 
+// copyPages runs the backup that start opens on conn, all pages in one
+// step: one transaction on each side, so a backup is never restarted by a
+// write landing between steps, and no reader of a restored database ever
+// sees part of the copy.
+func copyPages(conn *sql.Conn, start func(backupConn) (*sqlite.Backup, error)) error {
+	return conn.Raw(func(dc any) error {
+		bc, ok := dc.(backupConn)
+		if !ok {
+			return fmt.Errorf("the driver's connection %T has no backup API", dc)
+		}
+		b, err := start(bc)
+		if err != nil {
+			return err
+		}
+		if _, err := b.Step(-1); err != nil {
+			_ = b.Finish()
+			return err
+		}
+		return b.Finish()
+	})
+}
+
 // Backup writes a consistent copy of the whole database to path, a file
 // that must not exist yet: the database as one read transaction sees it,
 // so concurrent writes are either wholly in it or wholly not. The copy is
@@ -41,24 +63,7 @@ func (s *Store) Backup(ctx context.Context, path string) error {
 		return fmt.Errorf("store: backup: %w", err)
 	}
 	defer conn.Close()
-	err = conn.Raw(func(dc any) error {
-		bc, ok := dc.(backupConn)
-		if !ok {
-			return fmt.Errorf("the driver's connection %T has no backup API", dc)
-		}
-		b, err := bc.NewBackup(fileURI(path, nil))
-		if err != nil {
-			return err
-		}
-		// One step copies every page under one read transaction: a copy
-		// in several steps would restart whenever a write lands between
-		// them.
-		if _, err := b.Step(-1); err != nil {
-			_ = b.Finish()
-			return err
-		}
-		return b.Finish()
-	})
+	err = copyPages(conn, func(bc backupConn) (*sqlite.Backup, error) { return bc.NewBackup(fileURI(path, nil)) })
 	if err == nil {
 		err = standalone(ctx, path)
 	}
@@ -113,22 +118,8 @@ func (s *Store) Restore(ctx context.Context, path string) error {
 		return fmt.Errorf("store: restore: %w", err)
 	}
 	defer conn.Close()
-	err = conn.Raw(func(dc any) error {
-		bc, ok := dc.(backupConn)
-		if !ok {
-			return fmt.Errorf("the driver's connection %T has no backup API", dc)
-		}
-		b, err := bc.NewRestore(fileURI(src, url.Values{"mode": {"ro"}, "immutable": {"1"}}))
-		if err != nil {
-			return err
-		}
-		// All pages in one step: one transaction on the live database,
-		// so no reader ever sees part of the copy.
-		if _, err := b.Step(-1); err != nil {
-			_ = b.Finish()
-			return err
-		}
-		return b.Finish()
+	err = copyPages(conn, func(bc backupConn) (*sqlite.Backup, error) {
+		return bc.NewRestore(fileURI(src, url.Values{"mode": {"ro"}, "immutable": {"1"}}))
 	})
 	// Whatever happened, cached lookups may no longer hold.
 	s.cache.invalidate()
