@@ -14,6 +14,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	assets "github.com/compadre-dev/compadre/embed"
@@ -37,9 +38,13 @@ type consoleFile struct {
 	etag          string
 }
 
-// consoleAssets loads the embedded console once: each file with its
-// content type, a strong ETag and a gzip copy, so a request costs a map
-// lookup.
+// consoleFiles is the embedded console ready to serve, made once per
+// process: compressing it takes about 16 ms, which every server a test
+// starts would pay again. The files never change while the process runs.
+var consoleFiles = sync.OnceValues(consoleAssets)
+
+// consoleAssets prepares the embedded console: each file with its content
+// type, a strong ETag and a gzip copy, so a request costs a map lookup.
 func consoleAssets() (map[string]*consoleFile, error) {
 	files := map[string]*consoleFile{}
 	err := fs.WalkDir(assets.Console, "console", func(p string, d fs.DirEntry, err error) error {
@@ -76,37 +81,32 @@ func consoleAssets() (map[string]*consoleFile, error) {
 // operations of the API: they are outside the served document, the
 // request log and fault injection.
 func (s *Server) mountConsole(router *mux.Router) error {
-	files, err := consoleAssets()
+	files, err := consoleFiles()
 	if err != nil {
 		return err
 	}
 	if _, ok := files["index.html"]; !ok {
 		return errors.New("httpapi: the console has no index.html")
 	}
-	serve := func(name string) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if n := r.PathValue("file"); n != "" {
-				name = n
-			}
-			consoleRequest(r)
-			f, ok := files[name]
-			if !ok {
-				writeJSON(w, http.StatusNotFound, map[string]string{"detail": "Not Found"})
-				return
-			}
-			f.serve(w, r)
-		})
-	}
-	router.Path("/").Methods(http.MethodGet, http.MethodHead).Handler(serve("index.html"))
-	router.PathPrefix("/console/").Methods(http.MethodGet, http.MethodHead).HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		name := strings.TrimPrefix(r.URL.Path, "/console/")
-		if name == "" || name == "index.html" || strings.Contains(name, "..") {
-			consoleRequest(r)
+	// index.html is served at / only; ".." never names a file here.
+	serve := func(w http.ResponseWriter, r *http.Request, name string) {
+		consoleRequest(r)
+		f, ok := files[name]
+		if !ok || strings.Contains(name, "..") {
 			writeJSON(w, http.StatusNotFound, map[string]string{"detail": "Not Found"})
 			return
 		}
-		r.SetPathValue("file", name)
-		serve(name).ServeHTTP(w, r)
+		f.serve(w, r)
+	}
+	router.Path("/").Methods(http.MethodGet, http.MethodHead).HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		serve(w, r, "index.html")
+	})
+	router.PathPrefix("/console/").Methods(http.MethodGet, http.MethodHead).HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/console/")
+		if name == "index.html" {
+			name = ""
+		}
+		serve(w, r, name)
 	})
 	router.Path("/_console/config").Methods(http.MethodGet).HandlerFunc(s.consoleConfig)
 	router.Path("/_console/first-start/sign-in").Methods(http.MethodPost).HandlerFunc(s.consoleFirstStartSignIn)
@@ -116,7 +116,7 @@ func (s *Server) mountConsole(router *mux.Router) error {
 // consoleRequest marks a request as the console's, not the API's.
 func consoleRequest(r *http.Request) {
 	st := state(r.Context())
-	st.op, st.control = "console", true
+	st.op, st.outsideAPI = "console", true
 }
 
 func (f *consoleFile) serve(w http.ResponseWriter, r *http.Request) {

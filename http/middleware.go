@@ -82,9 +82,10 @@ type requestState struct {
 	specificKnown bool
 	// vars are the route's path variables.
 	vars map[string]string
-	// control is set for the control API's own requests, which faults
-	// and the request log leave alone.
-	control bool
+	// outsideAPI is set for requests that are not the API's (the control
+	// API's own, the console's files), which faults and the request log
+	// leave alone.
+	outsideAPI bool
 	// fault is the fault injected into the request, if any; dropped is
 	// set if its connection was closed without an answer.
 	fault   *injected
@@ -305,11 +306,11 @@ func incomingRequestID(r *http.Request) string {
 func (s *Server) pipeline(rt route, op *operation) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := state(r.Context())
-		st.op, st.vars, st.control = rt.op, mux.Vars(r), rt.auth == authControl
+		st.op, st.vars, st.outsideAPI = rt.op, mux.Vars(r), rt.auth == authControl
 		err := s.identify(r, rt, st)
 		// A fault applies whether or not the caller authenticated: a
 		// client sees a gateway's 503 before its credentials are checked.
-		if s.control != nil && !st.control {
+		if s.control != nil && !st.outsideAPI {
 			var done bool
 			if w, r, done = s.injectFault(w, r, rt, st); done {
 				return

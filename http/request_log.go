@@ -249,7 +249,7 @@ func (s *Server) beginCapture(r *http.Request, rec *statusRecorder, start time.T
 // logged.
 func (s *Server) recordRequest(r *http.Request, st *requestState) {
 	c := st.capture
-	if c == nil || c.recorded || st.control {
+	if c == nil || c.recorded || st.outsideAPI {
 		return
 	}
 	c.recorded = true

@@ -102,19 +102,17 @@ type Config struct {
 
 // Server is the API: its routes and everything the handlers use.
 type Server struct {
-	store *store.Store
-	// firstStart is Config.FirstStart while the console is on.
-	firstStart func() (FirstStart, bool)
-	tokens     *auth.Tokens
-	sealer     *auth.Sealer
-	log        *slog.Logger
-	clock      *clock.Clock
-	now        func() time.Time
-	version    string
-	sandbox    func() (state, python string)
-	tools      *tools.Service
-	engine     *engine.Engine
-	runner     *simulate.Runner
+	store   *store.Store
+	tokens  *auth.Tokens
+	sealer  *auth.Sealer
+	log     *slog.Logger
+	clock   *clock.Clock
+	now     func() time.Time
+	version string
+	sandbox func() (state, python string)
+	tools   *tools.Service
+	engine  *engine.Engine
+	runner  *simulate.Runner
 	// webhookPolicy checks destinations; deliverer sends their events.
 	webhookPolicy webhook.Policy
 	deliverer     *webhook.Deliverer
@@ -155,6 +153,8 @@ type Server struct {
 	registry  *prometheus.Registry
 	metrics   *httpMetrics
 	handler   http.Handler
+	// firstStart is Config.FirstStart while the console is on.
+	firstStart func() (FirstStart, bool)
 }
 
 // Start starts the API's background work, simulation runs and webhook
