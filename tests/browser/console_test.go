@@ -139,6 +139,7 @@ func TestNarrowWindow(t *testing.T) {
 	}
 	b.screenshot("menu-narrow")
 	b.run(chromedp.Click(`nav a[data-nav="#/users"]`, chromedp.ByQuery))
+	b.waitRoute("#/users")
 	b.waitGone("main .loading")
 	if visible("nav") {
 		t.Error("the navigation stayed open after choosing a page")

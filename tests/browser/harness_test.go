@@ -245,7 +245,17 @@ func (b *browser) open(path string) {
 // as a click on a link would.
 func (b *browser) visit(fragment string) {
 	b.t.Helper()
-	b.run(chromedp.Evaluate(fmt.Sprintf("location.hash = %q", strings.TrimPrefix(fragment, "#")), nil))
+	hash := "#" + strings.TrimPrefix(fragment, "#")
+	b.run(chromedp.Evaluate(fmt.Sprintf("location.hash = %q", hash), nil))
+	b.waitRoute(hash)
+}
+
+// waitRoute waits until the page shown is the one for the fragment hash
+// (the console draws a page on the hashchange event, a task after the
+// fragment changes).
+func (b *browser) waitRoute(hash string) {
+	b.t.Helper()
+	b.waitFor(fmt.Sprintf(`(document.querySelector('.body > main') || {dataset: {}}).dataset.route === %q`, hash))
 }
 
 // signIn signs in through the form with an API key.

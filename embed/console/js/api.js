@@ -106,7 +106,6 @@ export async function request(method, path, opts = {}) {
 
 export const get = (path, query, opts) => request('GET', path, { ...opts, query });
 export const post = (path, body, opts) => request('POST', path, { ...opts, body });
-export const put = (path, body, opts) => request('PUT', path, { ...opts, body });
 export const del = (path, opts) => request('DELETE', path, opts);
 
 // stream POSTs to an operation that answers NDJSON and calls onEvent with

@@ -52,7 +52,7 @@ function setProps(el, props) {
 
 // safeURL keeps links to the console's own pages, the server's paths and
 // http(s) addresses; anything else (javascript:, data:) becomes "#".
-export function safeURL(u) {
+function safeURL(u) {
   return /^(#|\/(?!\/)|https?:\/\/)/i.test(u) ? u : '#';
 }
 

@@ -78,6 +78,10 @@ async function show() {
   }
   const m = match(path);
   replace(main);
+  // Which fragment the page shown is for: set in the same task as the
+  // page's first part is drawn, so a test that changed the fragment knows
+  // when the new page is there.
+  main.dataset.route = location.hash || '#/';
   if (!m) {
     main.append(h('section', { class: 'page' }, h('h1', { tabindex: '-1' }, 'Not found'), h('p', null, 'No page here. ', h('a', { href: '#/' }, 'Overview'))));
   } else {

@@ -1,7 +1,7 @@
 // Building blocks every page uses: page frame, panels that load, tables
 // paged like the API, times in the viewer's zone, and how a refusal or a
 // failure is shown.
-import { h, s, replace } from './dom.js';
+import { h, replace } from './dom.js';
 
 export function page(title, ...children) {
   return h('section', { class: 'page' }, h('h1', { tabindex: '-1' }, title), ...children);
@@ -185,4 +185,3 @@ export function form(children, submit, { label = 'Submit' } = {}) {
   return el;
 }
 
-export { h, s };
