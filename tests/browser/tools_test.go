@@ -5,10 +5,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
 	"github.com/compadre-dev/compadre/compadretest"
@@ -206,6 +208,18 @@ func TestToolPages(t *testing.T) {
 	}
 	if n := b.count("main svg.chart .axis text"); n < 4 {
 		t.Errorf("axis labels: %d", n)
+	}
+	// A point names itself when the pointer is over it (its ring lets the
+	// pointer through to it).
+	var at struct{ X, Y float64 }
+	b.eval(`(() => { const c = document.querySelector("main circle.point.failed");
+		c.scrollIntoView({ block: "center" });
+		const r = c.getBoundingClientRect();
+		return { x: r.x + r.width / 2, y: r.y + r.height / 2 }; })()`, &at)
+	b.run(chromedp.MouseEvent(input.MouseMoved, at.X, at.Y))
+	b.waitFor(`document.querySelectorAll("main circle.point.failed > title").length === 1`)
+	if tip := b.text("main circle.point.failed > title"); !regexp.MustCompile(`^1\.[01]\.0: [0-9.]+ m?s at \S.* \(failed\)$`).MatchString(tip) {
+		t.Errorf("a failed point's tooltip says %q, want its version, duration, time and (failed)", tip)
 	}
 	for _, v := range []string{"1.0.0", "1.1.0"} {
 		var cells []string
