@@ -15,7 +15,7 @@ STATICCHECK_VERSION := v0.8.2
 # apt-get needs root; as another user, sudo.
 SUDO                := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run build test lint unit browser contract sdk sdk-only bench openapi conformance evidence clean
+.PHONY: run build test lint unit browser screenshots contract sdk sdk-only bench openapi conformance evidence clean
 
 build:
 	$(GO) build -o $(BIN)/compadre .
@@ -61,6 +61,17 @@ browser:
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; }
 	@mkdir -p $(CURDIR)/test-output
 	COMPADRE_BROWSER_REQUIRED=1 COMPADRE_SCREENSHOTS=$(CURDIR)/test-output/screenshots $(GO) test -count=1 ./tests/browser/
+
+# The README's screenshots (docs/console/) redrawn from the browser tests
+# that take them, for when the console has changed how those pages look.
+SHOTS = TestToolPages/tool TestConversationsTranscriptLiveReplyAndGraph/conversation \
+	TestConversationsTranscriptLiveReplyAndGraph/context-graph TestSimulationsRunAndMetric/simulation-run
+screenshots:
+	@rm -rf $(CURDIR)/test-output/readme-shots
+	COMPADRE_BROWSER_REQUIRED=1 COMPADRE_SCREENSHOTS=$(CURDIR)/test-output/readme-shots $(GO) test -count=1 \
+		-run '^(TestToolPages|TestConversationsTranscriptLiveReplyAndGraph|TestSimulationsRunAndMetric)$$' ./tests/browser/
+	@for shot in $(SHOTS); do cp $(CURDIR)/test-output/readme-shots/$$shot.png docs/console/$${shot#*/}.png || exit 1; done
+	@echo "docs/console/ redrawn: $(notdir $(addsuffix .png,$(SHOTS)))"
 
 CONTRACT = $(VENV)/bin/python tests/contract/run.py --binary $(BIN)/compadre
 SDK      = $(VENV)/bin/python tests/contract/sdk_integration.py --binary $(BIN)/compadre
