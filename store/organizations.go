@@ -229,6 +229,10 @@ func (s *Store) UpdateOrganization(ctx context.Context, id string, p Organizatio
 // DeleteOrganization erases the organization and, by cascade, all its data.
 func (s *Store) DeleteOrganization(ctx context.Context, id string) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		// The full-text rows first: the cascade below does not reach them.
+		if err := deleteFullText(ctx, tx, id, false); err != nil {
+			return fmt.Errorf("store: delete organization %s: %w", id, err)
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM organizations WHERE id = ?`, id)
 		if err != nil {
 			return fmt.Errorf("store: delete organization %s: %w", id, err)

@@ -36,8 +36,9 @@ var keptTables = map[string]bool{"roles": true, "users": true, "api_keys": true}
 
 // ftsOwners are the full-text indexes whose rows name their record by an
 // unindexed ID column instead of sharing its rowid: rows of a deleted
-// organization's records must be deleted by hand. (tool_invocations_fts
-// follows its table by triggers.)
+// organization's records must be deleted by hand (deleteFullText), since
+// no cascade reaches them. (tool_invocations_fts follows its table by
+// triggers.)
 var ftsOwners = []struct{ fts, idColumn, table string }{
 	{"dynamic_behavior_sets_fts", "set_id", "dynamic_behavior_sets"},
 	{"metrics_fts", "metric_id", "metrics"},
@@ -45,6 +46,23 @@ var ftsOwners = []struct{ fts, idColumn, table string }{
 	{"simulation_scenarios_fts", "scenario_id", "simulation_scenarios"},
 	{"simulation_unit_tests_fts", "unit_test_id", "simulation_unit_tests"},
 	{"simulation_unit_test_sets_fts", "unit_test_set_id", "simulation_unit_test_sets"},
+}
+
+// deleteFullText deletes the ftsOwners rows of the records of the
+// organization orgID (others false) or of every other organization (others
+// true). It must run before the records themselves go.
+func deleteFullText(ctx context.Context, tx *sql.Tx, orgID string, others bool) error {
+	op := "="
+	if others {
+		op = "!="
+	}
+	for _, f := range ftsOwners {
+		q := `DELETE FROM ` + f.fts + ` WHERE ` + f.idColumn + ` IN (SELECT id FROM ` + f.table + ` WHERE org_id ` + op + ` ?)`
+		if _, err := tx.ExecContext(ctx, q, orgID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ResetOrganization brings the organization back to its first state in
@@ -80,12 +98,8 @@ func (s *Store) ResetAll(ctx context.Context, keep string, r OrgReset) error {
 		if err := s.resetOrganization(ctx, tx, keep, r); err != nil {
 			return err
 		}
-		for _, f := range ftsOwners {
-			q := `DELETE FROM ` + f.fts + ` WHERE ` + f.idColumn + ` IN
-				(SELECT id FROM ` + f.table + ` WHERE org_id != ?)`
-			if _, err := tx.ExecContext(ctx, q, keep); err != nil {
-				return err
-			}
+		if err := deleteFullText(ctx, tx, keep, true); err != nil {
+			return err
 		}
 		// The rest follows by cascade.
 		_, err := tx.ExecContext(ctx, `DELETE FROM organizations WHERE id != ?`, keep)
@@ -138,11 +152,8 @@ func (s *Store) resetOrganization(ctx context.Context, tx *sql.Tx, orgID string,
 	if _, err := tx.ExecContext(ctx, `DELETE FROM user_variables WHERE user_id IN (`+keptUsers+`)`, orgID); err != nil {
 		return err
 	}
-	for _, f := range ftsOwners {
-		q := `DELETE FROM ` + f.fts + ` WHERE ` + f.idColumn + ` IN (SELECT id FROM ` + f.table + ` WHERE org_id = ?)`
-		if _, err := tx.ExecContext(ctx, q, orgID); err != nil {
-			return err
-		}
+	if err := deleteFullText(ctx, tx, orgID, false); err != nil {
+		return err
 	}
 	tables, err := orgTables(ctx, tx)
 	if err != nil {

@@ -96,8 +96,26 @@ func TestDeleteOrganizationCascades(t *testing.T) {
 	if err := s.ModifyUserVariables(ctx, "a", admin.ID, []Variable{{Name: "v", Value: []byte("1")}}, nil); err != nil {
 		t.Fatal(err)
 	}
+	// A metric in each: its full-text row is no cascade's to delete.
+	for _, u := range []User{admin, keep} {
+		by := Actor{OrgID: u.OrgID, UserID: u.ID}
+		if _, err := s.CreateMetric(ctx, Metric{OrgID: u.OrgID, Name: "quality", ValueType: "numerical", Creator: by},
+			MetricVersion{Description: "d", ValueType: "numerical", Value: []byte(`{}`), Creator: by}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := s.DeleteOrganization(ctx, "a"); err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range ftsOwners {
+		var orphans int
+		q := `SELECT COUNT(*) FROM ` + f.fts + ` WHERE ` + f.idColumn + ` NOT IN (SELECT id FROM ` + f.table + `)`
+		if err := s.read.QueryRow(q).Scan(&orphans); err != nil || orphans != 0 {
+			t.Errorf("%s: %d rows of deleted records (%v)", f.fts, orphans, err)
+		}
+	}
+	if got, err := s.SearchMetrics(ctx, "b", "quality", MetricFilter{}); err != nil || len(got) != 1 {
+		t.Errorf("the other organization's metric found by search: %d, %v; want 1", len(got), err)
 	}
 	for _, table := range []string{"users", "roles", "api_keys", "user_variables"} {
 		var n int
