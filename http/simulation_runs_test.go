@@ -342,6 +342,19 @@ func TestSimulationRunCompletes(t *testing.T) {
 		// The artifacts hold the state machine's content too.
 		status, body = reader("RunsNoGraphs", runs, sets, tests).do("GET", "/simulation/unit_test_set_run/"+runID+"/artifacts/", nil)
 		mustStatus(t, "artifacts without the state machine permission", status, http.StatusForbidden, body)
+		// A grant on the state machine may name it: the run's state
+		// machine is "simulated" (newSimWorld).
+		for _, tc := range []struct {
+			role, name string
+			want       int
+		}{{"GraphByName", "simulated", http.StatusOK}, {"OtherGraphByName", "another", http.StatusForbidden}} {
+			grants := []map[string]any{grant(runs, nil), grant(sets, nil), grant(tests, nil),
+				grant("Organization:GetServiceHierarchicalStateMachine", map[string]any{"name": equals(tc.name)})}
+			c.newRole(tc.role, grants...)
+			byName := c.keyFor(c.newUser(strings.ToLower(tc.role)+"@example.com", tc.role), tc.role)
+			status, body = byName.do("GET", "/simulation/unit_test_set_run/"+runID+"/artifacts/", nil)
+			mustStatus(t, "artifacts with the state machine granted by the name "+tc.name, status, tc.want, body)
+		}
 	})
 
 	t.Run("a completed run cannot be cancelled", func(t *testing.T) {
